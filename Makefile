@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make report` and `make test`. Everything else is set up here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export MPLBACKEND := Agg
+
+REGION ?= 渝北区
+YEAR   ?= 2024
+LANG_  ?= zh
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test report lab bench batch check-data clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2"
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the project with its dependencies and fonts (idempotent)
+	@echo "environment ready: $(BIN)/analysis"
+
+check-data: setup  ## validate data/observations.csv and print its summary
+	$(BIN)/analysis check-data
+
+test: setup  ## run the test suite
+	$(BIN)/python -m pytest -q
+
+report: setup  ## build the default report (渝北区 2024, zh) as HTML and PDF
+	$(BIN)/analysis check-data
+
+lab: setup  ## open JupyterLab on the project's kernel
+	$(BIN)/jupyter lab notebooks/
+
+bench: setup  ## run the benchmarks and print the figures
+	$(BIN)/python benchmarks/run.py
+
+clean:  ## remove generated reports and caches (keeps .venv)
+	rm -rf reports/*/ .pytest_cache .hypothesis
