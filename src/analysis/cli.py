@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("paths", nargs="*", type=Path, help="observation files (.csv in UTF-8/GBK/GB18030, or .xlsx)")
     c.add_argument("--data", type=Path, help="observation file (default: data/observations.csv)")
     c.add_argument("--catalog", type=Path, help="indicator catalog (default: data/catalog.yaml)")
-    c.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     c.set_defaults(func=_cmd_check_data)
     return p
 

@@ -345,7 +345,7 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
         lambda r: (f"did you mean {difflib.get_close_matches(normalize_text(r['unit']), list(UNITS), n=1)[0]!r}?"
                    if difflib.get_close_matches(normalize_text(r["unit"]), list(UNITS), n=1) else "units are listed in the README"))
     tu = pd.Series(text_unit, index=raw.index)
-    tu_dim = tu.map(lambda u: UNITS[u][2] if u else None)
+    tu_dim = tu.map(lambda u: UNITS[u][2] if isinstance(u, str) else None)
     bad(tu.notna() & dim.notna() & (tu_dim != dim) & (raw["unit"] != ""), "unit",
         "a unit matching the value text", lambda r: f"{r['unit']!r} for value {r['value']!r}")
     ind_dim = indicator.map(lambda c: catalog[c].dimension if isinstance(c, str) else None)

@@ -163,19 +163,21 @@ def parse_value(text: str) -> ParsedNumber:
             s = s[len(w):]
             break
     unit = None
-    for u in _VALUE_UNITS:
-        if s.endswith(u) and len(s) > len(u):
-            unit = "百分点" if u == "个百分点" else u
-            s = s[: -len(u)]
-            break
-    for w in _SUFFIX_WORDS:
-        if s.endswith(w) and len(s) > len(w):
-            q = QUALIFIER_WORDS[w]
-            if qualifier is not None and qualifier != q:
-                raise NumberFormatError(f"two qualifiers in {raw!r}")
-            qualifier = q
-            s = s[: -len(w)]
-            break
+    for _ in range(2):  # "20%左右" and "30余%" both occur
+        for w in _SUFFIX_WORDS:
+            if s.endswith(w) and len(s) > len(w):
+                q = QUALIFIER_WORDS[w]
+                if qualifier is not None and qualifier != q:
+                    raise NumberFormatError(f"two qualifiers in {raw!r}")
+                qualifier = q
+                s = s[: -len(w)]
+                break
+        if unit is None:
+            for u in _VALUE_UNITS:
+                if s.endswith(u) and len(s) > len(u):
+                    unit = "百分点" if u == "个百分点" else u
+                    s = s[: -len(u)]
+                    break
     multiplier = 1.0
     m = _ARABIC.match(s)
     if not m:
@@ -193,7 +195,8 @@ def parse_value(text: str) -> ParsedNumber:
         return ParsedNumber(number * multiplier, qualifier, unit, half, step)
     if _CHINESE_NUMERAL.match(s) and s not in ("点",):
         try:
-            number = float(cn2an.cn2an(s, "smart"))
+            # a bare 千/万 ("逾千亿") means one thousand; cn2an wants the 一 written
+            number = float(cn2an.cn2an("一" + s if s[0] in "十百千万亿" else s, "smart"))
         except (ValueError, KeyError) as exc:  # cn2an raises ValueError on malformed numerals
             raise NumberFormatError(f"{raw!r} (not a Chinese numeral)") from exc
         digits = str(int(number)) if number == int(number) else str(number)
