@@ -41,6 +41,7 @@ class Indicator:
     aliases: tuple[str, ...] = ()
     definition: str = ""
     scope: str = ""
+    growth_basis: str = ""   # "comparable": official growth at comparable prices (value added)
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Catalog:
     indicators: dict[str, Indicator]
     metrics: list[dict[str, Any]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    regions: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lookup: dict[str, str] = {}
@@ -133,11 +135,12 @@ def _parse(path: Path) -> Catalog:
         indicators[str(code)] = Indicator(
             code=str(code), zh=str(entry["zh"]), en=str(entry["en"]), unit=str(entry["unit"]),
             dimension=info[2], aliases=tuple(str(a) for a in aliases),
-            definition=str(entry.get("definition", "")), scope=str(entry.get("scope", "")))
+            definition=str(entry.get("definition", "")), scope=str(entry.get("scope", "")),
+            growth_basis=str(entry.get("growth_basis", "")))
     if problems:
         raise CatalogError("\n".join(problems))
     cat = Catalog(path=path, indicators=indicators, metrics=list(doc.get("metrics") or []),
-                  settings=dict(doc.get("settings") or {}))
+                  settings=dict(doc.get("settings") or {}), regions=dict(doc.get("regions") or {}))
     seen: dict[str, str] = {}
     for ind in indicators.values():
         for name in (ind.code, ind.zh, *ind.aliases):

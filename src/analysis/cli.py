@@ -5,6 +5,7 @@ User errors print one clear message and exit 1 (2 for usage); ``--debug`` shows 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -31,6 +32,56 @@ def _cmd_check_data(args) -> int:
     return 0
 
 
+def _load(args):
+    from .catalog import load_catalog
+    from .data import default_data_path, load_observations
+    catalog = load_catalog(getattr(args, "catalog", None))
+    obs = load_observations([args.data] if args.data else [default_data_path()], catalog=catalog)
+    return obs, catalog
+
+
+def check_selection(obs, region: str | None, year: int | None) -> None:
+    """Unknown region or year → a UsageError-like AnalysisError listing what exists (exit 1)."""
+    from .errors import AnalysisError
+    if region is not None and region not in set(obs["region"]):
+        raise AnalysisError(f"--region: expected one of the regions in the data "
+                            f"({', '.join(sorted(set(obs['region'])))}), found {region!r}")
+    if year is not None:
+        years = sorted(set(obs.loc[obs["region"] == region, "year"] if region else obs["year"]))
+        if int(year) not in years:
+            raise AnalysisError(f"--year: expected a year with data for {region or 'any region'} "
+                                f"({', '.join(map(str, years))}), found {year}")
+
+
+def _cmd_metrics(args) -> int:
+    from . import metrics as M
+    from .table import metrics_display, render_table
+    obs, catalog = _load(args)
+    check_selection(obs, args.region, args.year)
+    m = M.compute(obs, region=args.region, year=args.year, catalog=catalog)
+    shown = metrics_display(m, lang=args.lang)
+    if args.format == "csv":
+        shown.to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        sys.stdout.write(shown.to_json(orient="records", force_ascii=False, indent=1))
+        sys.stdout.write("\n")
+    else:
+        cols = ["name_zh" if args.lang == "zh" else "name_en", "entity", "refers_to", "display", "flags"]
+        heads = ["指标", "主体", "时期", "数值", "标记"] if args.lang == "zh" else ["metric", "entity", "period", "value", "flags"]
+        print(render_table(shown[cols].astype(str).values.tolist(), heads))
+        rec = M.reconcile(obs, catalog=catalog)
+        if args.region:
+            rec = rec[rec["region"] == args.region]
+        if args.year:
+            rec = rec[rec["year"] == int(args.year)]
+        if len(rec):
+            print()
+            print("数据核对 / reconciliation:" )
+            print(render_table([[r.check, r.name_zh, r.status, r.note] for r in rec.itertuples()],
+                               ["核对", "指标", "结论", "说明"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="analysis", description="Regional industrial-economy statistics: data, metrics, reports.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
@@ -41,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--catalog", type=Path, help="indicator catalog (default: data/catalog.yaml)")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     c.set_defaults(func=_cmd_check_data)
+
+    m = sub.add_parser("metrics", help="compute the derived metrics of a region and year")
+    m.add_argument("--region", help="region as written in the data (e.g. 渝北区); default: all")
+    m.add_argument("--year", type=int, help="year (e.g. 2024); default: all")
+    m.add_argument("--data", type=Path, help="observation file (default: data/observations.csv)")
+    m.add_argument("--catalog", type=Path, help="indicator catalog (default: data/catalog.yaml)")
+    m.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    m.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the display column")
+    m.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    m.set_defaults(func=_cmd_metrics)
     return p
 
 
@@ -57,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into head & co.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -246,18 +246,66 @@ def format_number(x: float, decimals: int = 1) -> str:
     return text.replace("-", "−")
 
 
-def display_scale(base_unit: str, magnitude: float) -> tuple[str, float]:
-    """The reader's unit for a base unit and magnitude: (亿元, 1e8) for 4e11 元."""
-    for name, factor in DISPLAY_SCALES.get(base_unit, []):
+DISPLAY_SCALES_EN: dict[str, list[tuple[str, float]]] = {
+    "元": [(" bn yuan", 1e9), (" m yuan", 1e6), (" yuan", 1.0)],
+    "辆": [(" vehicles", 1.0)], "台(套)": [(" units", 1.0)], "台": [(" units", 1.0)],
+    "家": [(" enterprises", 1.0)], "个": [("", 1.0)], "条": [(" chains", 1.0)],
+    "人": [(" persons", 1.0)], "吨": [(" t", 1.0)], "年": [(" years", 1.0)],
+    "百分点": [(" pp", 1.0)], "位": [("", 1.0)], "倍": [("×", 1.0)],
+}
+
+
+def display_scale(base_unit: str, magnitude: float, lang: str = "zh") -> tuple[str, float]:
+    """The reader's unit for a base unit and magnitude: (亿元, 1e8) for 4e11 元; (' bn yuan', 1e9) in English."""
+    table = DISPLAY_SCALES_EN if lang == "en" else DISPLAY_SCALES
+    for name, factor in table.get(base_unit, []):
         if abs(magnitude) >= factor or factor == 1.0:
             return name, factor
     return base_unit, 1.0
 
 
-def format_quantity(value: float, unit: str, decimals: int = 1) -> str:
+def format_quantity(value: float, unit: str, decimals: int = 1, lang: str = "zh") -> str:
     """Value in a base unit formatted for readers: 4e11, '元' → '4,000亿元'; 47.5, '%' → '47.5%'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    name, factor = display_scale(unit, value)
-    body = format_number(value / factor, decimals)
-    return f"{body}{name}" if name in ("%",) or name else body
+    name, factor = display_scale(unit, value, lang)
+    return f"{format_number(value / factor, decimals)}{name}"
+
+
+def describe(value: float, lower: float, upper: float, unit: str, *, lang: str = "zh",
+             decimals: int = 1) -> str:  # noqa: C901
+    """A bounded figure in reader's words.
+
+    >>> describe(47.5, 0, 47.51, "%")
+    '不超过47.5%'
+    >>> describe(4e11, 4e11, math.inf, "元", lang="en")
+    'more than 400 bn yuan'
+
+    exact (bounds within display rounding) → the number; open above → 超过/more than; open
+    below → 不超过/at most; a finite interval wider than display rounding → 约 X（Y–Z）.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    name, factor = display_scale(unit, value, lang)
+
+    def fmt(x: float) -> str:
+        return format_number(x / factor, decimals)
+
+    v = fmt(value)
+    suffix = name
+    lo_same = math.isfinite(lower) and fmt(lower) == v
+    hi_same = math.isfinite(upper) and fmt(upper) == v
+    lo_open = not math.isfinite(lower) or lower <= 0 < value and not lo_same
+    hi_open = not math.isfinite(upper)
+    zh = lang == "zh"
+    if lo_same and hi_same:
+        return f"{v}{suffix}"
+    if lo_same and hi_open:
+        return f"超过{v}{suffix}" if zh else f"more than {v}{suffix}"
+    if hi_same and (lo_open or not lo_same):
+        return f"不超过{v}{suffix}" if zh else f"at most {v}{suffix}"
+    if lo_same:
+        return f"不低于{v}{suffix}（不超过{fmt(upper)}{suffix}）" if zh else f"at least {v}{suffix} (at most {fmt(upper)}{suffix})"
+    if hi_open or not math.isfinite(lower):
+        return f"约{v}{suffix}（上下限不确定）" if zh else f"about {v}{suffix} (bounds undetermined)"
+    return f"约{v}{suffix}（{fmt(lower)}–{fmt(upper)}{suffix}）" if zh else f"about {v}{suffix} ({fmt(lower)}–{fmt(upper)}{suffix})"
