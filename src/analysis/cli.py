@@ -68,6 +68,8 @@ def _cmd_metrics(args) -> int:
     else:
         cols = ["name_zh" if args.lang == "zh" else "name_en", "entity", "refers_to", "display", "flags"]
         heads = ["指标", "主体", "时期", "数值", "标记"] if args.lang == "zh" else ["metric", "entity", "period", "value", "flags"]
+        if not args.region:
+            cols, heads = ["region", *cols], ["地区" if args.lang == "zh" else "region", *heads]
         print(render_table(shown[cols].astype(str).values.tolist(), heads))
         rec = M.reconcile(obs, catalog=catalog)
         if args.region:
@@ -77,8 +79,8 @@ def _cmd_metrics(args) -> int:
         if len(rec):
             print()
             print("数据核对 / reconciliation:" )
-            print(render_table([[r.check, r.name_zh, r.status, r.note] for r in rec.itertuples()],
-                               ["核对", "指标", "结论", "说明"]))
+            print(render_table([[r.region, r.check, r.name_zh, r.status, r.note] for r in rec.itertuples()],
+                               ["地区", "核对", "指标", "结论", "说明"]))
     return 0
 
 

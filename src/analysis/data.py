@@ -256,7 +256,20 @@ def load_observations(paths: str | os.PathLike | list | None = None, *,
     if problems:
         raise DataError(problems)
     out.attrs["encodings"] = encodings
+    out.attrs["regions"] = load_regions(paths)
     return out
+
+
+def load_regions(paths: list[Path]) -> dict[str, dict]:
+    """Parent regions from ``regions.csv`` files beside the data (region,parent)."""
+    found: dict[str, dict] = {}
+    for base in {p.parent for p in paths}:
+        f = base / "regions.csv"
+        if f.is_file():
+            r = pd.read_csv(f, dtype=str, keep_default_na=False)
+            if {"region", "parent"} <= set(r.columns):
+                found.update({a: {"parent": b} for a, b in zip(r["region"], r["parent"]) if b})
+    return found
 
 
 def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quotes: bool):
@@ -492,3 +505,38 @@ def summarize(obs: pd.DataFrame, catalog: Catalog | None = None, paths: list[Pat
         title = (title[:28] + "…") if len(title) > 28 else title
         lines.append(f"  source      {sid} {title} — {n} figures, quotes checked")
     return "\n".join(lines)
+
+
+def make_observations(frame: pd.DataFrame, *, catalog: Catalog | None = None) -> pd.DataFrame:
+    """Build a normalised observations frame from numbers already in base units (no parsing).
+
+    For programs that produce data (synthetic panels, other pipelines): ``frame`` needs region,
+    year, indicator, measure, value, unit; entity, base_year, qualifier (default exact),
+    half_width (default 0), round_step, peer, source, quote and id are filled when absent.
+    Bounds are computed as :func:`load_observations` computes them.
+    """
+    catalog = catalog or load_catalog()
+    n = len(frame)
+    out = pd.DataFrame(index=range(n))
+    defaults = {"entity": "", "peer": "", "source": "", "quote": "", "note": "", "qualifier": "exact",
+                "half_width": 0.0, "round_step": 1.0}
+    for c in ["region", "year", "indicator", "measure", "value", "unit"]:
+        out[c] = frame[c].to_numpy()
+    for c, d in defaults.items():
+        out[c] = frame[c].to_numpy() if c in frame else d
+    out["id"] = frame["id"].to_numpy() if "id" in frame else ("o" + pd.RangeIndex(n).astype(str)).to_numpy()
+    out["year"] = out["year"].astype("int64")
+    by = frame["base_year"].to_numpy() if "base_year" in frame else np.full(n, np.nan)
+    out["base_year"] = pd.array(np.where(np.isnan(by.astype(float)) & np.isin(out["measure"], ["growth", "pp_change"]),
+                                         out["year"] - 1, by), dtype="Int64")
+    out["value_stated"] = ""
+    out["unit_stated"] = out["unit"]
+    out["file"] = "<frame>"
+    out["row"] = np.arange(n) + 2
+    floor = out["measure"].map(FLOORS).astype(float).fillna(-np.inf).to_numpy()
+    out["lower"], out["upper"] = bounds_array(
+        out["value"].to_numpy(float), out["qualifier"].to_numpy(object), out["half_width"].to_numpy(float),
+        out["round_step"].to_numpy(float), floor,
+        approx_band=float(catalog.settings.get("approx_band", 0.05)),
+        near_band=float(catalog.settings.get("near_band", 0.10)))
+    return out

@@ -464,7 +464,8 @@ def k_rank(entry, obs, catalog):
 
 
 def k_region_share(entry, obs, catalog):
-    parents = {r: (e or {}).get("parent") for r, e in (_regions(catalog) or {}).items()}
+    regions = {**(_regions(catalog) or {}), **obs.attrs.get("regions", {})}
+    parents = {r: (e or {}).get("parent") for r, e in regions.items()}
     parents = {k: v for k, v in parents.items() if v}
     if not parents:
         return []

@@ -295,17 +295,19 @@ def describe(value: float, lower: float, upper: float, unit: str, *, lang: str =
     suffix = name
     lo_same = math.isfinite(lower) and fmt(lower) == v
     hi_same = math.isfinite(upper) and fmt(upper) == v
-    lo_open = not math.isfinite(lower) or lower <= 0 < value and not lo_same
+    lo_open = not math.isfinite(lower) or (lower <= 0 < value and not lo_same)
     hi_open = not math.isfinite(upper)
     zh = lang == "zh"
     if lo_same and hi_same:
         return f"{v}{suffix}"
     if lo_same and hi_open:
         return f"超过{v}{suffix}" if zh else f"more than {v}{suffix}"
-    if hi_same and (lo_open or not lo_same):
+    if hi_same and lo_open:
         return f"不超过{v}{suffix}" if zh else f"at most {v}{suffix}"
-    if lo_same:
-        return f"不低于{v}{suffix}（不超过{fmt(upper)}{suffix}）" if zh else f"at least {v}{suffix} (at most {fmt(upper)}{suffix})"
-    if hi_open or not math.isfinite(lower):
+    if lo_open and hi_open:
         return f"约{v}{suffix}（上下限不确定）" if zh else f"about {v}{suffix} (bounds undetermined)"
+    if hi_open:
+        return f"约{v}{suffix}（不低于{fmt(lower)}{suffix}）" if zh else f"about {v}{suffix} (at least {fmt(lower)}{suffix})"
+    if lo_open:
+        return f"约{v}{suffix}（不超过{fmt(upper)}{suffix}）" if zh else f"about {v}{suffix} (at most {fmt(upper)}{suffix})"
     return f"约{v}{suffix}（{fmt(lower)}–{fmt(upper)}{suffix}）" if zh else f"about {v}{suffix} ({fmt(lower)}–{fmt(upper)}{suffix})"
