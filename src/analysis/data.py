@@ -456,7 +456,8 @@ def bounds_array(value, qualifier, half, step, floor, *, approx_band=0.05, near_
                    [v - h, v, np.full_like(v, -np.inf), v - r, v - near_band * np.abs(v)], np.nan)
     hi = np.select([q == "exact", np.isin(q, [">", "≥"]), q == "余", np.isin(q, ["<", "≤"]), q == "≈", q == "近"],
                    [v + h, np.full_like(v, np.inf), v + np.asarray(step, dtype=float), v, v + r, v], np.nan)
-    return np.maximum(lo, floor), hi
+    # the floor (0 for levels, −100 % for growth) applies to figures above it; a negative level stays as stated
+    return np.where(v >= floor, np.maximum(lo, floor), lo), hi
 
 
 def _check_duplicates(out: pd.DataFrame) -> list[Problem]:

@@ -1,13 +1,15 @@
 """Derived metrics: shares, growth, implied bases, intensities, CAGR, targets, pp changes, ranks.
 
-Every metric is declared in the catalog (``metrics:`` in ``data/catalog.yaml``) and computed
-column-wise over the whole observations frame (merges on region/entity/year, no per-row Python),
-so a panel of millions of observations takes seconds.
+Every metric is declared in the catalog (``metrics:`` in ``data/catalog.yaml``); an analyst adds
+one by adding an entry. They are computed column-wise over the whole observations frame:
+region, entity and indicator are encoded once as integers, each (region, entity, year) becomes
+one int64 key, and every join is a hash look-up on that key — no per-row Python — so a panel of
+millions of observations takes seconds (see ``benchmarks/``).
 
-Each result carries ``lower``/``upper`` bounds by interval arithmetic: the function is evaluated
+Each result carries ``lower``/``upper`` bounds by interval arithmetic: the formula is evaluated
 at every corner of its inputs' intervals (all the formulas here are monotone in each input, so
-the corners hold the extremes). A derived figure from exact inputs therefore spans the published
-rounding; one from a lower-bounded input (超4000) is open on the matching side.
+the corners hold the extremes). A derived figure from exact inputs spans the published rounding;
+one from a lower-bounded input (超4000) is open on the matching side.
 
     >>> from analysis.data import load_observations
     >>> m = compute(load_observations(), region="渝北区", year=2024)
@@ -15,7 +17,6 @@ rounding; one from a lower-bounded input (超4000) is open on the matching side.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -23,15 +24,13 @@ import pandas as pd
 
 from .catalog import Catalog, load_catalog
 from .errors import CatalogError
+from .numbers import unit_info
 
-IDX = ["region", "entity", "year"]
 RESULT_COLUMNS = ["metric", "kind", "name_zh", "name_en", "region", "entity", "year", "refers_to",
                   "indicator", "value", "lower", "upper", "unit", "formula_zh", "formula_en",
                   "inputs", "flags", "reason"]
-KINDS = ["share", "growth", "implied_base", "implied_level", "ratio", "implied_denominator", "cagr",
-         "required_growth", "pp_change", "contribution", "rank", "region_share"]
 
-# Names and formulas of kinds applied to every indicator ({zh}/{en}: the indicator's names).
+# Names and formulas ({zh}/{en}: the indicator's names; {part}, {whole}, … for named metrics).
 TEMPLATES = {
     "growth": ("{zh}增长率（由两年水平计算）", "{en}: year-on-year growth (computed)",
                "（本年水平 ÷ 上年水平 − 1）× 100%", "(level this year ÷ level last year − 1) × 100%"),
@@ -59,104 +58,254 @@ TEMPLATES = {
     "target_gap": ("距{target}目标的差距", "Gap to the {target_en} target",
                    "目标值 − 最新水平", "target − latest level"),
     "contribution": ("{part}对{whole}增长的贡献", "Contribution of {part_en} to growth of {whole_en}",
-                     "（部分本年 − 部分上年）÷ 整体上年 × 100（百分点）", "(part this year − part last year) ÷ whole last year × 100 (pp)"),
+                     "（部分本年 − 部分上年）÷ 整体上年 × 100（百分点）",
+                     "(part this year − part last year) ÷ whole last year × 100 (pp)"),
 }
 
-
-@dataclass
-class _Piece:
-    """One metric's results as parallel arrays, before they join the result frame."""
-
-    metric: str
-    kind: str
-    keys: pd.DataFrame            # region, entity, year
-    refers_to: object
-    indicator: object
-    value: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    unit: object
-    names: tuple[str, str, str, str]
-    inputs: list[pd.Series]
-    flags: object = ""
-    reason: object = ""
+# Flags are bits while computing, words in the result.
+FLAG_BITS = ["lower-bound-input", "upper-bound-input", "approximate-input", "comparable-prices",
+             "scope-mismatch", "scope-unverified", "target-threshold"]
+LB, UB, AP, COMP, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD = (1 << i for i in range(len(FLAG_BITS)))
+QUALS = ["exact", ">", "≥", "<", "≤", "≈", "近", "余"]
+_Q_FLAGS = np.array([0, LB, LB, UB, UB, AP, UB | AP, LB | AP], dtype=np.int64)
 
 
-def _corners(f: Callable, *intervals: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds of f over the box of its inputs' intervals, f monotone in each input."""
+def _corners(f: Callable, *intervals) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of f over the box of its inputs' intervals (f monotone in each input)."""
     outs = []
     with np.errstate(all="ignore"):
         for bits in itertools.product((0, 1), repeat=len(intervals)):
             outs.append(np.asarray(f(*[iv[b] for iv, b in zip(intervals, bits)]), dtype=float))
     stack = np.vstack(outs)
     allnan = np.isnan(stack).all(axis=0)
-    stack = np.where(np.isnan(stack), np.nan, stack)
-    with np.errstate(all="ignore"):
-        lo = np.where(allnan, np.nan, np.nanmin(np.where(allnan, 0, stack), axis=0))
-        hi = np.where(allnan, np.nan, np.nanmax(np.where(allnan, 0, stack), axis=0))
+    filled_lo = np.where(np.isnan(stack), np.inf, stack)
+    filled_hi = np.where(np.isnan(stack), -np.inf, stack)
+    lo = np.where(allnan, np.nan, filled_lo.min(axis=0))
+    hi = np.where(allnan, np.nan, filled_hi.max(axis=0))
     return lo, hi
 
 
+def _row_key(obs: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """One int64 code per distinct combination of cols (factorised column by column: fast on strings)."""
+    code = np.zeros(len(obs), np.int64)
+    for c in cols:
+        col = obs[c]
+        values = col.to_numpy(dtype=float, na_value=np.nan) if c in ("year", "base_year") else col.to_numpy(object)
+        codes, uniq = pd.factorize(values, use_na_sentinel=False)
+        code, _ = pd.factorize(code * (len(uniq) + 1) + codes)
+        code = code.astype(np.int64)
+    return code
+
+
 def best_observations(obs: pd.DataFrame) -> pd.DataFrame:
-    """One row per key: when a figure is stated twice, keep the narrowest and intersect bounds."""
+    """One row per key: a figure stated twice keeps the narrowest statement, bounds intersected."""
     key = ["region", "entity", "year", "base_year", "indicator", "measure", "peer"]
-    dup = obs.duplicated(key, keep=False)
-    if not dup.any():
+    codes = _row_key(obs, key)
+    dup_mask = pd.Series(codes).duplicated(keep=False).to_numpy()
+    if not dup_mask.any():
         return obs
-    d = obs[dup].copy()
+    d = obs[dup_mask].copy()
+    d["_k"] = codes[dup_mask]
     d["_width"] = d["upper"] - d["lower"]
     d = d.sort_values("_width", kind="stable")
-    g = d.groupby(key, dropna=False, sort=False)
-    first = g.head(1).set_index(key)
+    g = d.groupby("_k", sort=False)
+    first = g.head(1).set_index("_k")
     first["lower"] = g["lower"].max().reindex(first.index)
     first["upper"] = g["upper"].min().reindex(first.index)
     first["id"] = g["id"].agg("+".join).reindex(first.index)
-    merged = first.reset_index().drop(columns="_width")
-    return pd.concat([obs[~dup], merged[obs.columns]], ignore_index=True)
+    return pd.concat([obs[~dup_mask], first.reset_index()[obs.columns]], ignore_index=True)
 
 
-def _table(obs: pd.DataFrame, measure: str | list[str], indicators=None) -> pd.DataFrame:
-    m = obs["measure"].isin([measure] if isinstance(measure, str) else measure)
-    if indicators is not None:
-        m &= obs["indicator"].isin(indicators)
-    cols = IDX + ["indicator", "value", "lower", "upper", "id", "qualifier", "unit", "base_year"]
-    return obs.loc[m, cols]
+def _factorize(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and labels of a column (Arrow-backed strings factorise without Python objects)."""
+    codes, uniq = pd.factorize(col)
+    return codes.astype(np.int32), np.asarray(uniq, dtype=object)
 
 
-def _open_flags(*tables_with_suffix: tuple[pd.DataFrame, str]) -> np.ndarray:
-    """Flags from the inputs' qualifiers: lower-bound-input, upper-bound-input, approximate-input."""
-    n = len(tables_with_suffix[0][0])
-    lb = np.zeros(n, bool)
-    ub = np.zeros(n, bool)
-    ap = np.zeros(n, bool)
-    for t, s in tables_with_suffix:
-        q = t[f"qualifier{s}"].to_numpy()
-        lb |= np.isin(q, [">", "≥", "余"])
-        ub |= np.isin(q, ["<", "≤", "近"])
-        ap |= np.isin(q, ["≈", "近", "余"])
-    out = np.full(n, "", dtype=object)
-    for mask, name in ((lb, "lower-bound-input"), (ub, "upper-bound-input"), (ap, "approximate-input")):
-        out = np.where(mask, np.where(out == "", name, out + ";" + name), out)
-    return out
+class _Panel:
+    """Observations encoded for joins: int codes and one int64 key per (region, entity, year)."""
+
+    def __init__(self, obs: pd.DataFrame, catalog: Catalog):
+        self.catalog = catalog
+        self.n = len(obs)
+        self.r, self.regions = _factorize(obs["region"])
+        self.e, self.entities = _factorize(obs["entity"])
+        self.i, self.indicators = _factorize(obs["indicator"])
+        self.m, self.measures = _factorize(obs["measure"])
+        self.year = obs["year"].to_numpy(np.int64)
+        self.ymin = int(self.year.min()) - 2 if self.n else 0
+        self.Y = int(self.year.max()) - self.ymin + 3 if self.n else 1
+        self.E = max(len(self.entities), 1)
+        self.key = (self.r.astype(np.int64) * self.E + self.e) * self.Y + (self.year - self.ymin)
+        by = obs["base_year"].to_numpy(dtype=float, na_value=np.nan)
+        self.base_year = np.where(np.isnan(by), self.year - 1, by).astype(np.int64)
+        self.value = obs["value"].to_numpy(float)
+        self.lower = obs["lower"].to_numpy(float)
+        self.upper = obs["upper"].to_numpy(float)
+        qcodes, quniq = _factorize(obs["qualifier"])
+        qmap = np.array([QUALS.index(q) if q in QUALS else 0 for q in quniq] or [0], dtype=np.int64)
+        self.q = qmap[qcodes]
+        ucodes, self.units = _factorize(obs["unit"])
+        self.u = ucodes.astype(np.int64)
+        self.unit = np.asarray(self.units, dtype=object)[self.u] if self.n < 1_000_000 else None
+        self.ids = obs["id"]
+        self.blank_entity = np.flatnonzero(self.entities == "")
+        # positions grouped by (measure, indicator), each sorted by key
+        combo = self.m.astype(np.int64) * max(len(self.indicators), 1) + self.i
+        order = np.lexsort((self.key, combo))
+        uniq, start = np.unique(combo[order], return_index=True)
+        bounds = list(start[1:]) + [len(order)]
+        self._groups = {}
+        for c, s, t in zip(uniq, start, bounds):
+            m_code, i_code = divmod(int(c), max(len(self.indicators), 1))
+            pos = order[s:t]
+            # one figure per key: duplicates that differ only by peer/base year keep the first
+            k = self.key[pos]
+            keep = np.ones(len(pos), bool)
+            keep[1:] = k[1:] != k[:-1]
+            self.has_duplicates = getattr(self, "has_duplicates", False) or not keep.all()
+            self._groups[(self.measures[m_code], self.indicators[i_code])] = pos[keep]
+        self._index_cache: dict = {}
+
+    def rows(self, measure: str, indicator: str | None = None) -> np.ndarray:
+        if indicator is not None:
+            return self._groups.get((measure, indicator), np.empty(0, np.int64))
+        parts = [p for (m, _), p in self._groups.items() if m == measure]
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+    def indicators_with(self, measure: str) -> list[str]:
+        return [i for (m, i) in self._groups if m == measure]
+
+    def find(self, src: np.ndarray, measure: str, indicator: str, *, year_shift: int = 0,
+             key: np.ndarray | None = None) -> np.ndarray:
+        """Positions of (measure, indicator) rows matching src's region/entity/year + shift; -1 if none."""
+        tgt = self.rows(measure, indicator)
+        if len(tgt) == 0 or len(src) == 0:
+            return np.full(len(src), -1, np.int64)
+        ck = (measure, indicator)
+        if ck not in self._index_cache:
+            self._index_cache[ck] = pd.Index(self.key[tgt])
+        k = (self.key[src] if key is None else key) + year_shift
+        idx = self._index_cache[ck].get_indexer(k)
+        return np.where(idx >= 0, tgt[np.maximum(idx, 0)], -1)
+
+    def iv(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) of positions; NaN where pos is -1."""
+        ok = pos >= 0
+        p = np.maximum(pos, 0)
+        return np.where(ok, self.lower[p], np.nan), np.where(ok, self.upper[p], np.nan)
+
+    def is_unit(self, pos: np.ndarray, unit: str) -> np.ndarray:
+        hit = np.flatnonzero(np.asarray(self.units, dtype=object) == unit)
+        return np.isin(self.u[pos], hit)
+
+    def unit_of(self, pos: np.ndarray) -> np.ndarray:
+        """Unit codes (offset by -1000 to tell them from literal units in _Results.add)."""
+        return self.u[pos] - 1000
+
+    def val(self, pos: np.ndarray) -> np.ndarray:
+        return np.where(pos >= 0, self.value[np.maximum(pos, 0)], np.nan)
+
+    def qflags(self, *positions: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(positions[0]), np.int64)
+        for p in positions:
+            out |= np.where(p >= 0, _Q_FLAGS[self.q[np.maximum(p, 0)]], 0)
+        return out
 
 
-def _join_flags(*parts) -> np.ndarray:
-    arrays = [np.broadcast_to(np.asarray(p, dtype=object), np.shape(parts[0]) if np.ndim(parts[0]) else (1,)) for p in parts]
-    n = max(len(a) for a in arrays)
-    out = np.full(n, "", dtype=object)
-    for a in arrays:
-        a = np.broadcast_to(a, (n,))
-        has = a != ""
-        out = np.where(has, np.where(out == "", a, out + ";" + a), out)
-    return out
+class _Results:
+    """Metric results accumulated as arrays; turned into one frame at the end."""
+
+    def __init__(self, panel: _Panel, catalog: Catalog):
+        self.p = panel
+        self.catalog = catalog
+        self.parts: list[dict] = []
+        self.names: list[tuple] = []     # per name id: (metric, kind, zh, en, fzh, fen)
+        self.reasons: list[str] = [""]
+        self.unit_names: list[str] = list(panel.units)
+
+    def unit_code(self, unit) -> np.ndarray | int:
+        """A literal unit → its code; codes from Panel.unit_of (≤ -1000) → data unit codes."""
+        if isinstance(unit, str):
+            if unit not in self.unit_names:
+                self.unit_names.append(unit)
+            return self.unit_names.index(unit)
+        return np.asarray(unit, np.int64) + 1000
+
+    def name_id(self, metric, kind, zh, en, fzh, fen) -> int:
+        self.names.append((metric, kind, zh, en, fzh, fen))
+        return len(self.names) - 1
+
+    def reason_id(self, text: str) -> int:
+        self.reasons.append(text)
+        return len(self.reasons) - 1
+
+    def add(self, *, name, rows, value, lower, upper, unit, inputs, flags=0, reason=0,
+            year=None, y0=None, y1=None, indicator=None):
+        n = len(value)
+        if n == 0:
+            return
+        p = self.p
+        year = p.year[rows] if year is None else year
+        self.parts.append(dict(
+            name=np.broadcast_to(np.asarray(name, np.int32), (n,)), r=p.r[rows], e=p.e[rows], year=year,
+            y0=np.broadcast_to(np.asarray(year if y0 is None else y0, np.int64), (n,)),
+            y1=np.broadcast_to(np.asarray(year if y1 is None else y1, np.int64), (n,)),
+            ind=np.broadcast_to(np.asarray(p.i[rows] if indicator is None else indicator, np.int64), (n,)),
+            value=np.asarray(value, float), lower=np.asarray(lower, float), upper=np.asarray(upper, float),
+            unit=np.broadcast_to(np.asarray(self.unit_code(unit), np.int32), (n,)),
+            in0=inputs[0], in1=inputs[1] if len(inputs) > 1 else np.full(n, -1), in2=inputs[2] if len(inputs) > 2 else np.full(n, -1),
+            flags=np.broadcast_to(np.asarray(flags, np.int64), (n,)),
+            reason=np.broadcast_to(np.asarray(reason, np.int32), (n,))))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(columns=RESULT_COLUMNS)
+        cat = {k: np.concatenate([d[k] for d in self.parts]) for k in self.parts[0]}
+        p = self.p
+        names = np.array(self.names, dtype=object)
+        out = {}
+        for j, col in enumerate(["metric", "kind", "name_zh", "name_en", "formula_zh", "formula_en"]):
+            codes, uniq = pd.factorize(names[:, j])
+            out[col] = pd.Categorical.from_codes(codes[cat["name"]], categories=pd.Index(uniq, dtype=object))
+        out["region"] = pd.Categorical.from_codes(cat["r"], categories=pd.Index(p.regions, dtype=object))
+        out["entity"] = pd.Categorical.from_codes(cat["e"], categories=pd.Index(p.entities, dtype=object))
+        out["year"] = cat["year"].astype(np.int64)
+        span = cat["y0"] * 10000 + cat["y1"]
+        codes, uniq = pd.factorize(span)
+        labels = [f"{u // 10000}" if u // 10000 == u % 10000 else f"{u // 10000}→{u % 10000}" for u in uniq]
+        out["refers_to"] = pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
+        ind_names = np.append(np.asarray(p.indicators, dtype=object), [c for c in self.catalog.indicators if c not in set(p.indicators)])
+        out["indicator"] = pd.Categorical.from_codes(cat["ind"], categories=pd.Index(ind_names, dtype=object))
+        out["value"], out["lower"], out["upper"] = cat["value"], cat["lower"], cat["upper"]
+        out["unit"] = pd.Categorical.from_codes(cat["unit"], categories=pd.Index(self.unit_names, dtype=object))
+        out["inputs"] = _join_ids(p.ids, cat["in0"], cat["in1"], cat["in2"])
+        codes, uniq = pd.factorize(cat["flags"])
+        words = [";".join(w for k, w in enumerate(FLAG_BITS) if u & (1 << k)) for u in uniq]
+        out["flags"] = pd.Categorical.from_codes(codes, categories=pd.Index(words, dtype=object)) if len(set(words)) == len(words) \
+            else pd.Categorical(np.asarray(words, dtype=object)[codes])
+        out["reason"] = pd.Categorical.from_codes(cat["reason"], categories=pd.Index(_unique_labels(self.reasons), dtype=object)) \
+            if len(set(self.reasons)) == len(self.reasons) else pd.Categorical(np.asarray(self.reasons, dtype=object)[cat["reason"]])
+        return pd.DataFrame(out)[RESULT_COLUMNS]
 
 
-def _names(kind: str, entry: dict, catalog: Catalog, **fmt) -> tuple[str, str, str, str]:
-    t = TEMPLATES[kind]
-    try:
-        zh, en, fzh, fen = (s.format(**fmt) for s in t)
-    except KeyError:
-        zh, en, fzh, fen = t
+def _unique_labels(labels):
+    return labels
+
+
+def _join_ids(ids: pd.Series, *positions: np.ndarray) -> pd.Series:
+    """'id0,id1[,id2]' per result row (position -1: no input), joined in Arrow without Python strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    arr = pa.array(ids.array) if hasattr(ids.array, "_pa_array") else pa.array(ids.to_numpy(object), type=pa.large_string())
+    arr = arr.cast(pa.large_string())
+    parts = [arr.take(pa.array(np.maximum(pos, 0), mask=pos < 0)) for pos in positions if (pos >= 0).any()]
+    joined = pc.binary_join_element_wise(*parts, pa.scalar(",", pa.large_string()), null_handling="skip")
+    return pd.Series(pd.arrays.ArrowStringArray(joined))
+
+
+def _names(kind: str, entry: dict, **fmt) -> tuple[str, str, str, str]:
+    zh, en, fzh, fen = (s.format(**fmt) for s in TEMPLATES[kind])
     return entry.get("zh", zh), entry.get("en", en), fzh, fen
 
 
@@ -165,343 +314,354 @@ def _ind_names(catalog: Catalog, code: str, prefix: str) -> dict:
     return {prefix: ind.zh if ind else code, f"{prefix}_en": ind.en if ind else code}
 
 
-def _scope_flag(catalog: Catalog, a: str, b: str) -> str:
+def _scope_bits(catalog: Catalog, a: str, b: str) -> int:
     sa = catalog.indicators[a].scope if a in catalog.indicators else ""
     sb = catalog.indicators[b].scope if b in catalog.indicators else ""
     if a == b or (not sa and not sb):
-        return ""
-    if sa and sb and sa != sb:
-        return "scope-mismatch"
-    return "scope-unverified"
+        return 0
+    return SCOPE_MISMATCH if (sa and sb and sa != sb) else SCOPE_UNVERIFIED
 
 
-def _per_indicator(kind: str, table: pd.DataFrame, catalog: Catalog, entry: dict):
-    """Names/formulas per indicator for kinds applied to all indicators (vectorised via a map)."""
-    codes = table["indicator"].unique()
-    names = {c: _names(kind, {}, catalog, zh=catalog.name(c, "zh"), en=catalog.name(c, "en")) for c in codes}
-    return names
+def _ind_code(p: _Panel, code: str) -> int:
+    """Integer code of an indicator; catalog indicators absent from the data get codes past the data's."""
+    hit = np.flatnonzero(p.indicators == code)
+    if len(hit):
+        return int(hit[0])
+    extra = [c for c in p.catalog.indicators if c not in set(p.indicators)]
+    return len(p.indicators) + extra.index(code)
+
+
+def _per_indicator_names(res: _Results, entry: dict, kind: str) -> dict[str, int]:
+    """Name ids for a kind applied to every indicator: one per indicator code."""
+    cat = res.catalog
+    return {code: res.name_id(f"{entry['code']}:{code}", kind,
+                              *_names(kind, {}, zh=cat.name(code, "zh"), en=cat.name(code, "en")))
+            for code in list(res.p.indicators)}
+
+
+def _base_unit(catalog: Catalog, code: str) -> str:
+    info = unit_info(catalog[code].unit)
+    return info[0] if info else ""
 
 
 # ---------------------------------------------------------------- kinds
 
-def _ratio_piece(metric, kind, num, den, catalog, entry, *, scale, unit, names, left=True):
-    """num ÷ den × scale on matching region/entity/year; a missing or zero denominator → NaN + reason."""
-    how = "left" if left else "inner"
-    j = num.merge(den, on=IDX, how=how, suffixes=("_n", "_d"))
-    v = j["value_n"].to_numpy(float)
-    d = j["value_d"].to_numpy(float)
-    reason = np.full(len(j), "", dtype=object)
-    reason = np.where(np.isnan(d), f"no {names[4]} in the data for this region and year", reason)
-    zero = ~np.isnan(d) & (j["lower_d"].to_numpy(float) <= 0)
-    reason = np.where(zero & (d == 0), f"{names[4]} is zero", reason)
-    reason = np.where(zero & (d < 0), f"{names[4]} is negative", reason)
-    bad = reason != ""
+def _ratio(res: _Results, entry: dict, kind: str, num: str, den: str, scale: float, unit, names, extra_flags=0,
+           indicator=None):
+    """num ÷ den × scale; a missing, zero or negative denominator gives NaN and a reason."""
+    p = res.p
+    src = p.rows("level", num)
+    dpos = p.find(src, "level", den)
+    dn = res.catalog.name(den)
+    r_missing = res.reason_id(f"no {dn} in the data for this region and year")
+    r_zero = res.reason_id(f"{dn} is zero")
+    r_neg = res.reason_id(f"{dn} is negative")
+    dlo, dhi = p.iv(dpos)
+    dval = p.val(dpos)
+    reason = np.where(dpos < 0, r_missing, np.where(dval == 0, r_zero, np.where(dval < 0, r_neg, 0)))
+    bad = reason != 0
     with np.errstate(all="ignore"):
-        value = np.where(bad, np.nan, v / d * scale)
-        lo, hi = _corners(lambda a, b: a / b * scale, (j["lower_n"].to_numpy(float), j["upper_n"].to_numpy(float)),
-                          (j["lower_d"].to_numpy(float), j["upper_d"].to_numpy(float)))
-    lo = np.where(bad, np.nan, lo)
-    hi = np.where(bad, np.nan, hi)
-    flags = _join_flags(_open_flags((j, "_n"), (j, "_d")), names[5])
-    return _Piece(metric, kind, j[IDX], j["year"].astype(str).to_numpy(), j["indicator_n"].to_numpy(), value, lo, hi, unit,
-                  names[:4], [j["id_n"], j["id_d"]], flags, reason)
+        value = np.where(bad, np.nan, p.value[src] / dval * scale)
+    lo, hi = _corners(lambda a, b: a / b * scale, p.iv(src), (np.maximum(dlo, 0), dhi))
+    lo, hi = np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+    res.add(name=res.name_id(entry["code"], kind, *names), rows=src, value=value, lower=lo, upper=hi, unit=unit,
+            inputs=[src, dpos], flags=p.qflags(src, dpos) | extra_flags, reason=reason,
+            indicator=_ind_code(p, indicator) if indicator else None)
 
 
-def k_share(entry, obs, catalog):
+def k_share(res, entry):
+    cat = res.catalog
     part, whole = entry["part"], entry["whole"]
-    lv = _table(obs, "level")
-    names = _names("share", entry, catalog, **_ind_names(catalog, part, "part"), **_ind_names(catalog, whole, "whole"))
-    return [_ratio_piece(entry["code"], "share", lv[lv.indicator == part], lv[lv.indicator == whole][IDX + ["value", "lower", "upper", "id", "qualifier", "indicator"]],
-                         catalog, entry, scale=100.0, unit="%",
-                         names=(*names, catalog.name(whole), _scope_flag(catalog, part, whole)))]
+    names = _names("share", entry, **_ind_names(cat, part, "part"), **_ind_names(cat, whole, "whole"))
+    _ratio(res, entry, "share", part, whole, 100.0, "%", names, _scope_bits(cat, part, whole))
 
 
-def k_ratio(entry, obs, catalog):
+def k_ratio(res, entry):
+    cat = res.catalog
     num, den, scale = entry["numerator"], entry["denominator"], float(entry.get("scale", 1))
-    lv = _table(obs, "level")
-    names = _names("ratio", entry, catalog, **_ind_names(catalog, num, "num"), **_ind_names(catalog, den, "den"), scale=f"{scale:g}")
-    unit = entry.get("unit") or ("%" if scale == 100 else "")
-    return [_ratio_piece(entry["code"], "ratio", lv[lv.indicator == num], lv[lv.indicator == den],
-                         catalog, entry, scale=scale, unit=unit, names=(*names, catalog.name(den), ""))]
+    names = _names("ratio", entry, **_ind_names(cat, num, "num"), **_ind_names(cat, den, "den"), scale=f"{scale:g}")
+    _ratio(res, entry, "ratio", num, den, scale, entry.get("unit") or ("%" if scale == 100 else ""), names)
 
 
-def k_implied_denominator(entry, obs, catalog):
+def k_implied_denominator(res, entry):
+    cat = res.catalog
     num, ratio, den = entry["numerator"], entry["ratio"], entry["denominator"]
     scale = float(entry.get("scale", 1))
-    lv = _table(obs, "level")
-    names = _names("implied_denominator", entry, catalog, **_ind_names(catalog, num, "num"),
-                   **_ind_names(catalog, ratio, "ratio"), **_ind_names(catalog, den, "den"), scale=f"{scale:g}")
-    # GDP implied = R&D ÷ (intensity / 100): the "denominator" of a ratio is num ÷ ratio × scale
-    p = _ratio_piece(entry["code"], "implied_denominator", lv[lv.indicator == num], lv[lv.indicator == ratio],
-                     catalog, entry, scale=scale, unit=catalog[num].unit and _base_unit(catalog, num),
-                     names=(*names, catalog.name(ratio), ""))
-    p.indicator = den
-    return [p]
+    names = _names("implied_denominator", entry, **_ind_names(cat, num, "num"), **_ind_names(cat, ratio, "ratio"),
+                   **_ind_names(cat, den, "den"), scale=f"{scale:g}")
+    # GDP implied by R&D and intensity: R&D ÷ (intensity ÷ 100)
+    _ratio(res, entry, "implied_denominator", num, ratio, scale, _base_unit(cat, num), names, indicator=den)
 
 
-def _base_unit(catalog, code):
-    from .numbers import unit_info
-    return unit_info(catalog[code].unit)[0]
+def k_growth(res, entry):
+    p = res.p
+    names = _per_indicator_names(res, entry, "growth")
+    r_zero = res.reason_id("previous level is zero")
+    r_neg = res.reason_id("previous level is negative: growth is not meaningful")
+    for code in p.indicators_with("level"):
+        src = p.rows("level", code)
+        src = src[~p.is_unit(src, "%")]  # rates change in percentage points (pp_change), not percent
+        prev = p.find(src, "level", code, year_shift=-1)
+        ok = prev >= 0
+        src, prev = src[ok], prev[ok]
+        if not len(src):
+            continue
+        v0 = p.value[prev]
+        reason = np.where(v0 == 0, r_zero, np.where(v0 < 0, r_neg, 0))
+        f = lambda a, b: (a / b - 1) * 100  # noqa: E731
+        with np.errstate(all="ignore"):
+            value = f(p.value[src], v0)
+        lo, hi = _corners(f, p.iv(src), p.iv(prev))
+        bad = reason != 0
+        res.add(name=names[code], rows=src, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
+                upper=np.where(bad, np.nan, hi), unit="%", inputs=[prev, src], flags=p.qflags(src, prev),
+                reason=reason, y0=p.year[prev])
 
 
-def _growth_table(obs):
-    g = _table(obs, "growth")
-    return g
+def _comparable(res, code):
+    ind = res.catalog.indicators.get(code)
+    return COMP if ind is not None and ind.growth_basis == "comparable" else 0
 
 
-def k_implied_base(entry, obs, catalog):
-    lv, g = _table(obs, "level"), _growth_table(obs)
-    j = lv.merge(g, on=IDX + ["indicator"], suffixes=("_l", "_g"))
-    if j.empty:
-        return []
-    L = (j["lower_l"].to_numpy(float), j["upper_l"].to_numpy(float))
-    G = (j["lower_g"].to_numpy(float), j["upper_g"].to_numpy(float))
-    f = lambda l, g: l / (1 + g / 100)  # noqa: E731
-    with np.errstate(all="ignore"):
-        value = f(j["value_l"].to_numpy(float), j["value_g"].to_numpy(float))
-    lo, hi = _corners(f, L, G)
-    basis = j["indicator"].map(_growth_basis_map(catalog)).fillna("").to_numpy(object)
-    flags = _join_flags(_open_flags((j, "_l"), (j, "_g")),
-                        np.where(basis == "comparable", "comparable-prices", ""))
-    names = _per_indicator("implied_base", j, catalog, entry)
-    return [_piece_from_names(entry["code"], "implied_base", j, names, value, lo, hi,
-                              j["unit_l"].to_numpy(object), [j["id_l"], j["id_g"]], flags,
-                              refers_to=j["base_year_g"].astype("int64").astype(str).to_numpy())]
+def k_implied_base(res, entry):
+    p = res.p
+    names = _per_indicator_names(res, entry, "implied_base")
+    for code in p.indicators_with("growth"):
+        g = p.rows("growth", code)
+        lv = p.find(g, "level", code)
+        ok = lv >= 0
+        g, lv = g[ok], lv[ok]
+        if not len(g):
+            continue
+        f = lambda l, r: l / (1 + r / 100)  # noqa: E731
+        with np.errstate(all="ignore"):
+            value = f(p.value[lv], p.value[g])
+        lo, hi = _corners(f, p.iv(lv), p.iv(g))
+        base_year = p.base_year[g]
+        res.add(name=names[code], rows=lv, value=value, lower=lo, upper=hi, unit=p.unit_of(lv), inputs=[lv, g],
+                flags=p.qflags(lv, g) | _comparable(res, code), y0=base_year, y1=base_year)
 
 
-def _growth_basis_map(catalog: Catalog) -> dict[str, str]:
-    return {c: ind.growth_basis for c, ind in catalog.indicators.items()}
+def k_implied_level(res, entry):
+    p = res.p
+    names = _per_indicator_names(res, entry, "implied_level")
+    for code in p.indicators_with("growth"):
+        g = p.rows("growth", code)
+        base = p.find(g, "level", code, year_shift=-1)
+        stated = p.find(g, "level", code)
+        ok = (base >= 0) & (stated < 0)  # only where the level itself is not stated
+        g, base = g[ok], base[ok]
+        if not len(g):
+            continue
+        f = lambda b, r: b * (1 + r / 100)  # noqa: E731
+        value = f(p.value[base], p.value[g])
+        lo, hi = _corners(f, p.iv(base), p.iv(g))
+        res.add(name=names[code], rows=g, value=value, lower=lo, upper=hi, unit=p.unit_of(base), inputs=[base, g],
+                flags=p.qflags(base, g) | _comparable(res, code))
 
 
-def _piece_from_names(metric, kind, j, names, value, lo, hi, unit, inputs, flags, refers_to, reason=""):
-    ind = j["indicator"].to_numpy(object)
-    # per-indicator names are few: map through a small dict
-    code = np.array([f"{metric}:{c}" for c in ind], dtype=object) if len(ind) < 50_000 else \
-        (pd.Series(ind).map({c: f"{metric}:{c}" for c in names}).to_numpy(object))
-    p = _Piece(metric, kind, j[IDX], refers_to, ind, value, lo, hi, unit, ("", "", "", ""), inputs, flags, reason)
-    p.names_map = names  # type: ignore[attr-defined]
-    p.codes = code  # type: ignore[attr-defined]
-    return p
+def k_pp_change(res, entry):
+    p = res.p
+    names = _per_indicator_names(res, entry, "pp_change")
+    for code in p.indicators_with("level"):
+        src = p.rows("level", code)
+        src = src[p.is_unit(src, "%")]
+        prev = p.find(src, "level", code, year_shift=-1)
+        ok = prev >= 0
+        src, prev = src[ok], prev[ok]
+        if not len(src):
+            continue
+        lo, hi = _corners(lambda a, b: a - b, p.iv(src), p.iv(prev))
+        res.add(name=names[code], rows=src, value=p.value[src] - p.value[prev], lower=lo, upper=hi, unit="百分点",
+                inputs=[prev, src], flags=p.qflags(src, prev), y0=p.year[prev])
 
 
-def k_implied_level(entry, obs, catalog):
-    lv, g = _table(obs, "level"), _growth_table(obs)
-    prev = lv.assign(year=lv["year"] + 1)
-    j = g.merge(prev, on=IDX + ["indicator"], suffixes=("_g", "_b"))
-    # only where the level itself is not stated
-    have = lv.set_index(IDX + ["indicator"]).index
-    j = j[~j.set_index(IDX + ["indicator"]).index.isin(have)]
-    if j.empty:
-        return []
-    f = lambda b, g: b * (1 + g / 100)  # noqa: E731
-    with np.errstate(all="ignore"):
-        value = f(j["value_b"].to_numpy(float), j["value_g"].to_numpy(float))
-    lo, hi = _corners(f, (j["lower_b"].to_numpy(float), j["upper_b"].to_numpy(float)),
-                      (j["lower_g"].to_numpy(float), j["upper_g"].to_numpy(float)))
-    basis = j["indicator"].map(_growth_basis_map(catalog)).fillna("").to_numpy(object)
-    flags = _join_flags(_open_flags((j, "_b"), (j, "_g")), np.where(basis == "comparable", "comparable-prices", ""))
-    names = _per_indicator("implied_level", j, catalog, entry)
-    return [_piece_from_names(entry["code"], "implied_level", j, names, value, lo, hi, j["unit_b"].to_numpy(object),
-                              [j["id_b"], j["id_g"]], flags, refers_to=j["year"].astype(str).to_numpy())]
+def k_cagr(res, entry):
+    p = res.p
+    names = _per_indicator_names(res, entry, "cagr")
+    r_bad = res.reason_id("first level is not positive")
+    for code in p.indicators_with("level"):
+        pos = p.rows("level", code)
+        if len(pos) < 2:
+            continue
+        series = (p.key[pos] // p.Y)           # region-entity
+        order = np.lexsort((p.year[pos], series))
+        pos, series = pos[order], series[order]
+        first_i = np.r_[0, np.flatnonzero(series[1:] != series[:-1]) + 1]
+        last_i = np.r_[first_i[1:] - 1, len(pos) - 1]
+        first, last = pos[first_i], pos[last_i]
+        n = (p.year[last] - p.year[first]).astype(float)
+        ok = n >= 2
+        first, last, n = first[ok], last[ok], n[ok]
+        if not len(first):
+            continue
+        f = lambda a, b: ((a / b) ** (1 / n) - 1) * 100  # noqa: E731
+        with np.errstate(all="ignore"):
+            value = f(p.value[last], p.value[first])
+        lo, hi = _corners(f, p.iv(last), (np.maximum(p.lower[first], 0), p.upper[first]))
+        bad = p.value[first] <= 0
+        res.add(name=names[code], rows=last, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
+                upper=np.where(bad, np.nan, hi), unit="%", inputs=[first, last], flags=p.qflags(first, last),
+                reason=np.where(bad, r_bad, 0), y0=p.year[first])
 
 
-def k_growth(entry, obs, catalog):
-    lv = _table(obs, "level")
-    prev = lv.assign(year=lv["year"] + 1)
-    j = lv.merge(prev, on=IDX + ["indicator"], suffixes=("", "_0"))
-    if j.empty:
-        return []
-    v1, v0 = j["value"].to_numpy(float), j["value_0"].to_numpy(float)
-    f = lambda a, b: (a / b - 1) * 100  # noqa: E731
-    with np.errstate(all="ignore"):
-        value = f(v1, v0)
-        lo, hi = _corners(f, (j["lower"].to_numpy(float), j["upper"].to_numpy(float)),
-                          (j["lower_0"].to_numpy(float), j["upper_0"].to_numpy(float)))
-    reason = np.where(v0 == 0, "previous level is zero", np.where(v0 < 0, "previous level is negative: growth is not meaningful", ""))
-    bad = reason != ""
-    value, lo, hi = (np.where(bad, np.nan, x) for x in (value, lo, hi))
-    # rates (%) change in percentage points, not percent
-    is_rate = j["unit"].to_numpy(object) == "%"
-    keep = ~is_rate
-    j = j[keep]
-    names = _per_indicator("growth", j, catalog, entry)
-    flags = _open_flags((j, ""), (j, "_0"))
-    return [_piece_from_names(entry["code"], "growth", j, names, value[keep], lo[keep], hi[keep], "%",
-                              [j["id_0"], j["id"]], flags, refers_to=(j["year_0"] if "year_0" in j else j["year"] - 1).astype(str).to_numpy() + "→" + j["year"].astype(str).to_numpy(),
-                              reason=reason[keep])]
-
-
-def k_pp_change(entry, obs, catalog):
-    lv = _table(obs, "level")
-    lv = lv[lv["unit"] == "%"]
-    prev = lv.assign(year=lv["year"] + 1)
-    j = lv.merge(prev, on=IDX + ["indicator"], suffixes=("", "_0"))
-    if j.empty:
-        return []
-    f = lambda a, b: a - b  # noqa: E731
-    value = f(j["value"].to_numpy(float), j["value_0"].to_numpy(float))
-    lo, hi = _corners(f, (j["lower"].to_numpy(float), j["upper"].to_numpy(float)),
-                      (j["lower_0"].to_numpy(float), j["upper_0"].to_numpy(float)))
-    names = _per_indicator("pp_change", j, catalog, entry)
-    return [_piece_from_names(entry["code"], "pp_change", j, names, value, lo, hi, "百分点", [j["id_0"], j["id"]],
-                              _open_flags((j, ""), (j, "_0")),
-                              refers_to=(j["year"] - 1).astype(str).to_numpy() + "→" + j["year"].astype(str).to_numpy())]
-
-
-def k_cagr(entry, obs, catalog):
-    lv = _table(obs, "level")
-    g = lv.groupby(["region", "entity", "indicator"], sort=False)["year"]
-    first = lv[lv["year"] == g.transform("min")]
-    last = lv[lv["year"] == g.transform("max")]
-    j = last.merge(first, on=["region", "entity", "indicator"], suffixes=("", "_0"))
-    j = j[j["year"] - j["year_0"] >= 2]
-    if j.empty:
-        return []
-    n = (j["year"] - j["year_0"]).to_numpy(float)
-    f = lambda a, b: ((a / b) ** (1 / n) - 1) * 100  # noqa: E731
-    with np.errstate(all="ignore"):
-        value = f(j["value"].to_numpy(float), j["value_0"].to_numpy(float))
-        lo, hi = _corners(f, (j["lower"].to_numpy(float), j["upper"].to_numpy(float)),
-                          (j["lower_0"].to_numpy(float), j["upper_0"].to_numpy(float)))
-    bad = j["value_0"].to_numpy(float) <= 0
-    reason = np.where(bad, "first level is not positive", "")
-    value, lo, hi = (np.where(bad, np.nan, x) for x in (value, lo, hi))
-    names = _per_indicator("cagr", j, catalog, entry)
-    return [_piece_from_names(entry["code"], "cagr", j, names, value, lo, hi, "%", [j["id_0"], j["id"]],
-                              _open_flags((j, ""), (j, "_0")),
-                              refers_to=j["year_0"].astype(str).to_numpy() + "→" + j["year"].astype(str).to_numpy(), reason=reason)]
-
-
-def k_required_growth(entry, obs, catalog):
+def k_required_growth(res, entry):
+    p, cat = res.p, res.catalog
     target = entry["target"]
     levels = entry.get("level") or [target]
     levels = [levels] if isinstance(levels, str) else list(levels)
-    tg = _table(obs, "target", [target])
-    lv = _table(obs, "level", levels)
-    if tg.empty or lv.empty:
-        return []
-    # latest level per region/entity, preferring the first indicator listed
-    lv = lv.assign(_pref=lv["indicator"].map({c: i for i, c in enumerate(levels)}))
-    lv = lv.sort_values(["year", "_pref"], ascending=[False, True]).drop_duplicates(["region", "entity"])
-    j = tg.merge(lv, on=["region", "entity"], suffixes=("_t", "_l"))
-    j = j[j["year_t"] > j["year_l"]]
-    if j.empty:
-        return []
-    n = (j["year_t"] - j["year_l"]).to_numpy(float)
-    # a 突破/超过 target is met by reaching its threshold: use the stated value, not [v, ∞)
-    t_val = j["value_t"].to_numpy(float)
-    thr = j["qualifier_t"].isin([">", "≥"]).to_numpy()
-    t_lo = np.where(thr, t_val, j["lower_t"].to_numpy(float))
-    t_hi = np.where(thr, t_val, j["upper_t"].to_numpy(float))
-    L = (j["lower_l"].to_numpy(float), j["upper_l"].to_numpy(float))
+    tg = p.rows("target", target)
+    if not len(tg):
+        return
+    # the latest level of the first listed indicator that has one, per region/entity
+    series_t = p.key[tg] // p.Y
+    best_pos = np.full(len(tg), -1, np.int64)
+    best_year = np.full(len(tg), -1, np.int64)
+    for code in levels:
+        lv = p.rows("level", code)
+        if not len(lv):
+            continue
+        s = pd.DataFrame({"s": p.key[lv] // p.Y, "y": p.year[lv], "pos": lv}).sort_values("y").drop_duplicates("s", keep="last")
+        idx = pd.Index(s["s"]).get_indexer(series_t)
+        found = (idx >= 0) & (best_pos < 0)
+        best_pos = np.where(found, s["pos"].to_numpy()[np.maximum(idx, 0)], best_pos)
+        best_year = np.where(found, s["y"].to_numpy()[np.maximum(idx, 0)], best_year)
+    ok = (best_pos >= 0) & (p.year[tg] > best_year)
+    tg, lv = tg[ok], best_pos[ok]
+    if not len(tg):
+        return
+    n = (p.year[tg] - p.year[lv]).astype(float)
+    thr = np.isin(p.q[tg], [QUALS.index(">"), QUALS.index("≥")])
+    t_val = p.value[tg]
+    # a 突破/超过 target is met at its threshold: use the stated value, not [value, ∞)
+    t_iv = (np.where(thr, t_val, p.lower[tg]), np.where(thr, t_val, p.upper[tg]))
     f = lambda t, lvl: ((t / lvl) ** (1 / n) - 1) * 100  # noqa: E731
     with np.errstate(all="ignore"):
-        value = f(t_val, j["value_l"].to_numpy(float))
-        lo, hi = _corners(f, (t_lo, t_hi), L)
-    scope = np.array([_scope_flag(catalog, target, li) for li in j["indicator_l"]], dtype=object)
-    lflags = _open_flags((j.assign(qualifier_x=np.where(thr, "exact", j["qualifier_t"])), "_x"), (j, "_l"))
-    flags = _join_flags(lflags, np.where(thr, "target-threshold", ""), scope)
-    keys = j.rename(columns={"year_l": "year"})
-    keys = keys.assign(indicator=target)
-    names = _names("required_growth", entry, catalog, **_ind_names(catalog, target, "target"))
-    refers = j["year_l"].astype(str).to_numpy() + "→" + j["year_t"].astype(str).to_numpy()
-    p1 = _Piece(entry["code"], "required_growth", keys[IDX], refers, target, value, lo, hi, "%", names,
-                [j["id_l"], j["id_t"]], flags)
-    gval = t_val - j["value_l"].to_numpy(float)
-    glo, ghi = _corners(lambda t, lvl: t - lvl, (t_lo, t_hi), L)
-    gnames = _names("target_gap", {}, catalog, **_ind_names(catalog, target, "target"))
-    p2 = _Piece(entry["code"] + "_gap", "target_gap", keys[IDX], refers, target, gval, glo, ghi,
-                j["unit_l"].to_numpy(object), gnames, [j["id_l"], j["id_t"]], flags)
-    return [p1, p2]
+        value = f(t_val, p.value[lv])
+    lo, hi = _corners(f, t_iv, p.iv(lv))
+    scope = np.array([_scope_bits(cat, target, p.indicators[i]) for i in p.i[lv]], dtype=np.int64)
+    flags = np.where(thr, THRESHOLD, p.qflags(tg)) | p.qflags(lv) | scope
+    tcode = _ind_code(p, target)
+    names = _names("required_growth", entry, **_ind_names(cat, target, "target"))
+    res.add(name=res.name_id(entry["code"], "required_growth", *names), rows=lv, value=value, lower=lo, upper=hi,
+            unit="%", inputs=[lv, tg], flags=flags, y0=p.year[lv], y1=p.year[tg], indicator=tcode)
+    glo, ghi = _corners(lambda t, lvl: t - lvl, t_iv, p.iv(lv))
+    gnames = _names("target_gap", {}, **_ind_names(cat, target, "target"))
+    res.add(name=res.name_id(entry["code"] + "_gap", "target_gap", *gnames), rows=lv, value=t_val - p.value[lv],
+            lower=glo, upper=ghi, unit=p.unit_of(lv), inputs=[lv, tg], flags=flags, y0=p.year[lv], y1=p.year[tg],
+            indicator=tcode)
 
 
-def k_contribution(entry, obs, catalog):
+def k_contribution(res, entry):
+    p, cat = res.p, res.catalog
     part, whole = entry["part"], entry["whole"]
-    lv = _table(obs, "level")
-    p = lv[lv.indicator == part]
-    p0 = p.assign(year=p["year"] + 1)
-    w0 = lv[lv.indicator == whole].assign(year=lambda d: d["year"] + 1)
-    j = p.merge(p0, on=IDX, how="left", suffixes=("", "_p0")).merge(
-        w0.rename(columns={c: c + "_w0" for c in w0.columns if c not in IDX}), on=IDX, how="left")
-    if j.empty:
-        return []
-    names = _names("contribution", entry, catalog, **_ind_names(catalog, part, "part"), **_ind_names(catalog, whole, "whole"))
+    src = p.rows("level", part)
+    p0 = p.find(src, "level", part, year_shift=-1)
+    w0 = p.find(src, "level", whole, year_shift=-1)
+    r_p = res.reason_id(f"no previous-year {cat.name(part)}")
+    r_w = res.reason_id(f"no previous-year {cat.name(whole)}")
+    r_nonpos = res.reason_id(f"previous-year {cat.name(whole)} is not positive")
+    wlo, whi = p.iv(w0)
+    reason = np.where(p0 < 0, r_p, np.where(w0 < 0, r_w, np.where(wlo <= 0, r_nonpos, 0)))
+    bad = reason != 0
     f = lambda a, b, w: (a - b) / w * 100  # noqa: E731
     with np.errstate(all="ignore"):
-        value = f(j["value"].to_numpy(float), j["value_p0"].to_numpy(float), j["value_w0"].to_numpy(float))
-        lo, hi = _corners(f, (j["lower"].to_numpy(float), j["upper"].to_numpy(float)),
-                          (j["lower_p0"].to_numpy(float), j["upper_p0"].to_numpy(float)),
-                          (j["lower_w0"].to_numpy(float), j["upper_w0"].to_numpy(float)))
-    reason = np.where(j["value_p0"].isna(), f"no previous-year {catalog.name(part)}",
-                      np.where(j["value_w0"].isna(), f"no previous-year {catalog.name(whole)}",
-                               np.where(j["value_w0"].to_numpy(float) <= 0, f"previous-year {catalog.name(whole)} is not positive", "")))
-    bad = reason != ""
-    value, lo, hi = (np.where(bad, np.nan, x) for x in (value, lo, hi))
-    flags = _join_flags(_open_flags((j, ""), (j.fillna({"qualifier_p0": ""}), "_p0"), (j.fillna({"qualifier_w0": ""}), "_w0")),
-                        _scope_flag(catalog, part, whole))
-    return [_Piece(entry["code"], "contribution", j[IDX], (j["year"] - 1).astype(str).to_numpy() + "→" + j["year"].astype(str).to_numpy(),
-                   part, value, lo, hi, "百分点", names, [j["id_p0"].fillna(""), j["id"], j["id_w0"].fillna("")], flags, reason)]
+        value = f(p.value[src], p.val(p0), p.val(w0))
+    lo, hi = _corners(f, p.iv(src), p.iv(p0), (wlo, whi))
+    names = _names("contribution", entry, **_ind_names(cat, part, "part"), **_ind_names(cat, whole, "whole"))
+    res.add(name=res.name_id(entry["code"], "contribution", *names), rows=src, value=np.where(bad, np.nan, value),
+            lower=np.where(bad, np.nan, lo), upper=np.where(bad, np.nan, hi), unit="百分点", inputs=[p0, src, w0],
+            flags=p.qflags(src, p0, w0) | _scope_bits(cat, part, whole), reason=reason, y0=p.year[src] - 1)
 
 
-def k_rank(entry, obs, catalog):
-    lv = _table(obs, "level")
-    lv = lv[lv["entity"] == ""]
-    counts = lv.groupby(["indicator", "year"], sort=False)["region"].transform("size")
-    lv = lv[counts >= 2]
-    if lv.empty:
-        return []
-    grp = lv.groupby(["indicator", "year"], sort=False)
-    value = grp["value"].rank(ascending=False, method="min").to_numpy(float)
-    # rank bounds from the figures' bounds (approximate: best case ranks the upper bound among
-    # the others' upper bounds, worst case the lower bound among lower bounds)
-    lo = np.minimum(value, grp["upper"].rank(ascending=False, method="min").to_numpy(float))
-    hi = np.maximum(value, grp["lower"].rank(ascending=False, method="max").to_numpy(float))
-    peers = grp["region"].transform("size").astype(int).astype(str).to_numpy(object)
-    names = _per_indicator("rank", lv, catalog, entry)
-    return [_piece_from_names(entry["code"], "rank", lv, names, value, lo, hi, "位", [lv["id"]],
-                              np.char.add("peers=", peers.astype(str)).astype(object),
-                              refers_to=lv["year"].astype(str).to_numpy())]
+def _group_rank_desc(group: np.ndarray, v: np.ndarray, method: str) -> np.ndarray:
+    """Rank of v within its group, highest first; ties take the min (or max) rank."""
+    # one sort: dense rank of −v globally, then a single int64 key (group, that rank)
+    vals, dense = np.unique(-v, return_inverse=True)
+    order = np.argsort(group.astype(np.int64) * (len(vals) + 1) + dense, kind="stable")
+    g, x = group[order], dense[order]
+    n = len(order)
+    idx = np.arange(n)
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    group_start = np.maximum.accumulate(np.where(new_group, idx, 0))
+    new_value = new_group | np.r_[True, x[1:] != x[:-1]]
+    if method == "min":
+        tie_pos = np.maximum.accumulate(np.where(new_value, idx, 0))
+    else:
+        last = np.r_[new_value[1:], True]
+        tie_pos = np.minimum.accumulate(np.where(last, idx, n)[::-1])[::-1]
+    ranks = np.empty(n, float)
+    ranks[order] = tie_pos - group_start + 1
+    return ranks
 
 
-def k_region_share(entry, obs, catalog):
-    regions = {**(_regions(catalog) or {}), **obs.attrs.get("regions", {})}
-    parents = {r: (e or {}).get("parent") for r, e in regions.items()}
-    parents = {k: v for k, v in parents.items() if v}
-    if not parents:
-        return []
-    lv = _table(obs, "level")
-    lv = lv[(lv["entity"] == "") & lv["region"].isin(list(parents))]
-    lv = lv.assign(parent=lv["region"].map(parents))
-    par = _table(obs, "level")
-    par = par[par["entity"] == ""].rename(columns={"region": "parent"})
-    j = lv.merge(par, on=["parent", "entity", "year", "indicator"], suffixes=("", "_p"))
-    if j.empty:
-        return []
-    f = lambda a, b: a / b * 100  # noqa: E731
-    with np.errstate(all="ignore"):
-        value = f(j["value"].to_numpy(float), j["value_p"].to_numpy(float))
-        lo, hi = _corners(f, (j["lower"].to_numpy(float), j["upper"].to_numpy(float)),
-                          (j["lower_p"].to_numpy(float), j["upper_p"].to_numpy(float)))
-    names = _per_indicator("region_share", j, catalog, entry)
-    return [_piece_from_names(entry["code"], "region_share", j, names, value, lo, hi, "%", [j["id"], j["id_p"]],
-                              _open_flags((j, ""), (j, "_p")), refers_to=j["year"].astype(str).to_numpy())]
+def k_rank(res, entry):
+    """Rank of each region's level among the regions in the data (same indicator and year)."""
+    p = res.p
+    names = _per_indicator_names(res, entry, "rank")
+    pos = p.rows("level")
+    pos = pos[np.isin(p.e[pos], p.blank_entity)]
+    if len(pos) < 2:
+        return
+    grp_key = p.i[pos].astype(np.int64) * p.Y + (p.year[pos] - p.ymin)
+    counts = np.bincount(grp_key)
+    pos, grp_key = pos[counts[grp_key] >= 2], grp_key[counts[grp_key] >= 2]
+    if not len(pos):
+        return
+    value = _group_rank_desc(grp_key, p.value[pos], "min")
+    # best case: its upper bound among the others' figures; worst: its lower bound
+    best = _group_rank_desc(grp_key, p.upper[pos], "min")
+    worst = _group_rank_desc(grp_key, p.lower[pos], "max")
+    name_of = np.array([names[c] for c in p.indicators], dtype=np.int64)
+    res.add(name=name_of[p.i[pos]], rows=pos, value=value, lower=np.minimum(value, best), upper=np.maximum(value, worst),
+            unit="位", inputs=[pos], flags=p.qflags(pos))
 
 
-def _regions(catalog: Catalog) -> dict:
-    return catalog.regions
+def k_region_share(res, entry):
+    p, cat = res.p, res.catalog
+    regions = {**(cat.regions or {}), **res.obs_regions}
+    parents = {r: (e or {}).get("parent") for r, e in regions.items() if (e or {}).get("parent")}
+    names = _per_indicator_names(res, entry, "region_share")
+    reg_index = pd.Index(p.regions)
+    for code in p.indicators_with("level"):
+        pos = p.rows("level", code)
+        child = np.isin(p.regions[p.r[pos]], list(parents)) & np.isin(p.e[pos], p.blank_entity)
+        pos = pos[child]
+        if not len(pos):
+            continue
+        par_r = reg_index.get_indexer([parents[x] for x in p.regions[p.r[pos]]])
+        ok = par_r >= 0
+        pos, par_r = pos[ok], par_r[ok]
+        key = (par_r.astype(np.int64) * p.E + p.e[pos]) * p.Y + (p.year[pos] - p.ymin)
+        par = p.find(pos, "level", code, key=key)
+        ok = par >= 0
+        pos, par = pos[ok], par[ok]
+        if not len(pos):
+            continue
+        f = lambda a, b: a / b * 100  # noqa: E731
+        with np.errstate(all="ignore"):
+            value = f(p.value[pos], p.value[par])
+        lo, hi = _corners(f, p.iv(pos), p.iv(par))
+        res.add(name=names[code], rows=pos, value=value, lower=lo, upper=hi, unit="%", inputs=[pos, par],
+                flags=p.qflags(pos, par))
 
 
 HANDLERS = {"share": k_share, "growth": k_growth, "implied_base": k_implied_base, "implied_level": k_implied_level,
             "ratio": k_ratio, "implied_denominator": k_implied_denominator, "cagr": k_cagr,
             "required_growth": k_required_growth, "pp_change": k_pp_change, "contribution": k_contribution,
             "rank": k_rank, "region_share": k_region_share}
+KINDS = list(HANDLERS)
 REQUIRED_KEYS = {"share": ["part", "whole"], "ratio": ["numerator", "denominator"],
                  "implied_denominator": ["numerator", "ratio", "denominator"], "required_growth": ["target"],
                  "contribution": ["part", "whole"]}
 
 
 def check_definitions(catalog: Catalog) -> list[dict]:
-    """The catalog's metric entries, checked: known kind, required keys, known indicators."""
+    """The catalog's metric entries, checked: known kind, required keys, known indicators.
+
+    Raises:
+        CatalogError: listing every bad entry as ``catalog.yaml: metrics[i] (code): expected …, found …``.
+    """
     problems = []
     for i, e in enumerate(catalog.metrics):
         where = f"{catalog.path}: metrics[{i}]"
@@ -525,78 +685,42 @@ def check_definitions(catalog: Catalog) -> list[dict]:
     return catalog.metrics
 
 
-def _assemble(pieces: list[_Piece]) -> pd.DataFrame:
-    frames = []
-    for p in pieces:
-        n = len(p.value)
-        if n == 0:
-            continue
-        inputs = p.inputs[0].fillna("").to_numpy(dtype=object)
-        for extra in p.inputs[1:]:
-            e = extra.fillna("").to_numpy(dtype=object)
-            inputs = np.where(e == "", inputs, np.where(inputs == "", e, inputs + "," + e))
-        if hasattr(p, "names_map"):
-            codes = pd.Series(p.codes)
-            nm = p.names_map
-            ind = pd.Series(p.indicator)
-            cols = {k: pd.Categorical(ind.map({c: v[i] for c, v in nm.items()})) for i, k in
-                    enumerate(["name_zh", "name_en", "formula_zh", "formula_en"])}
-            metric = pd.Categorical(codes)
-        else:
-            cols = {k: pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [v])
-                    for k, v in zip(["name_zh", "name_en", "formula_zh", "formula_en"], p.names)}
-            metric = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [p.metric])
-        frame = pd.DataFrame({
-            "metric": metric,
-            "kind": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [p.kind]),
-            **cols,
-            "region": p.keys["region"].to_numpy(), "entity": p.keys["entity"].to_numpy(),
-            "year": p.keys["year"].to_numpy(),
-            "refers_to": np.broadcast_to(np.asarray(p.refers_to, dtype=object), (n,)),
-            "indicator": np.broadcast_to(np.asarray(p.indicator, dtype=object), (n,)),
-            "value": np.asarray(p.value, float), "lower": np.asarray(p.lower, float), "upper": np.asarray(p.upper, float),
-            "unit": np.broadcast_to(np.asarray(p.unit, dtype=object), (n,)),
-            "inputs": inputs,
-            "flags": np.broadcast_to(np.asarray(p.flags, dtype=object), (n,)),
-            "reason": np.broadcast_to(np.asarray(p.reason, dtype=object), (n,)),
-        })
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=RESULT_COLUMNS)
-    out = pd.concat(frames, ignore_index=True)
-    for c in ("metric", "name_zh", "name_en", "formula_zh", "formula_en", "kind", "unit", "flags", "refers_to", "indicator"):
-        out[c] = out[c].astype("category")
-    return out[RESULT_COLUMNS]
-
-
 def compute(observations: pd.DataFrame, *, region: str | None = None, year: int | None = None,
             catalog: Catalog | None = None) -> pd.DataFrame:
     """Compute every metric declared in the catalog.
 
     Args:
-        observations: frame from :func:`analysis.data.load_observations`.
-        region, year: keep results for this region / year only (inputs from other regions and
-            years are still used: growth needs last year, ranks need the peers).
+        observations: frame from :func:`analysis.data.load_observations` (or ``make_observations``).
+        region, year: keep results for this region / year (inputs from other regions and years
+            are still used: growth needs last year, ranks need the peers).
         catalog: the catalog declaring the metrics (default: the project's).
 
     Returns:
-        Tidy frame, one row per metric result: metric, kind, name_zh, name_en, region, entity,
-        year, refers_to, indicator, value, lower, upper, unit (base unit), formula_zh,
-        formula_en, inputs (observation ids), flags, reason (why a value is missing).
+        Tidy frame, one row per result: metric, kind, name_zh, name_en, region, entity, year,
+        refers_to, indicator, value, lower, upper, unit (base unit), formula_zh, formula_en,
+        inputs (observation ids), flags, reason (why a value is missing).
     """
     catalog = catalog or load_catalog()
-    obs = best_observations(observations)
-    obs = obs.assign(year=obs["year"].astype("int64"),
-                     base_year=obs["base_year"].fillna(obs["year"] - 1).astype("int64"))
-    pieces: list[_Piece] = []
-    for entry in check_definitions(catalog):
-        pieces += HANDLERS[entry["kind"]](entry, obs, catalog)
-    out = _assemble(pieces)
+    entries = check_definitions(catalog)
+    if observations.empty:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    panel = _Panel(observations, catalog)
+    if getattr(panel, "has_duplicates", False):  # a figure stated twice: keep the narrowest, intersect bounds
+        panel = _Panel(best_observations(observations), catalog)
+    res = _Results(panel, catalog)
+    res.obs_regions = observations.attrs.get("regions", {})
+    for entry in entries:
+        HANDLERS[entry["kind"]](res, entry)
+    out = res.frame()
     if region is not None:
         out = out[out["region"] == region]
     if year is not None:
         out = out[out["year"] == int(year)]
-    return out.reset_index(drop=True)
+    if region is not None or year is not None:
+        out = out.reset_index(drop=True)
+        for c in ("region", "entity", "metric"):
+            out[c] = out[c].cat.remove_unused_categories()
+    return out
 
 
 def target_path(metrics: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFrame:
