@@ -51,6 +51,7 @@ class Catalog:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     regions: dict[str, dict] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lookup: dict[str, str] = {}
@@ -140,7 +141,8 @@ def _parse(path: Path) -> Catalog:
     if problems:
         raise CatalogError("\n".join(problems))
     cat = Catalog(path=path, indicators=indicators, metrics=list(doc.get("metrics") or []),
-                  settings=dict(doc.get("settings") or {}), regions=dict(doc.get("regions") or {}))
+                  settings=dict(doc.get("settings") or {}), regions=dict(doc.get("regions") or {}),
+                  report=dict(doc.get("report") or {}))
     seen: dict[str, str] = {}
     for ind in indicators.values():
         for name in (ind.code, ind.zh, *ind.aliases):

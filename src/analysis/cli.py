@@ -84,6 +84,17 @@ def _cmd_metrics(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from .run import run_report
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    res = run_report(args.region, args.year, data=args.data, lang=args.lang, formats=formats, out=args.out,
+                     notebook=args.notebook, catalog=args.catalog)
+    for kind, path in sorted(res.outputs.items()):
+        print(f"{kind:>5}  {path}")
+    print(f"done in {res.seconds:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in res.timings.items()) + ")")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="analysis", description="Regional industrial-economy statistics: data, metrics, reports.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
@@ -104,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the display column")
     m.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     m.set_defaults(func=_cmd_metrics)
+
+    r = sub.add_parser("report", help="run the report notebook and export HTML and PDF")
+    r.add_argument("--region", required=True, help="region as written in the data (e.g. 渝北区)")
+    r.add_argument("--year", required=True, type=int, help="report year (e.g. 2024)")
+    r.add_argument("--data", type=Path, help="observation file (default: data/observations.csv)")
+    r.add_argument("--catalog", type=Path, help="indicator catalog (default: data/catalog.yaml)")
+    r.add_argument("--lang", choices=["zh", "en"], default="zh")
+    r.add_argument("--format", default="html,pdf", help="comma-separated: html, pdf (default: both)")
+    r.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
+    r.add_argument("--notebook", default="industry_report", help="notebook name in notebooks/ (default: industry_report)")
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    r.set_defaults(func=_cmd_report)
     return p
 
 

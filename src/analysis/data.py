@@ -378,6 +378,10 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
             exp = f"a unit of a {m} (" + "/".join(sorted({u for u, (_, _, d) in UNITS.items() if d in MEASURES[m]})) + ")"
         problems.append(Problem(r["file"], int(r["row"]), "unit", exp, repr(unit_text.iat[i])))
 
+    # counts of enterprises, projects, chains, ranks and years are exact integers, not rounded figures
+    exact_count = dim.isin(["enterprises", "items", "chains", "rank", "years"]).to_numpy() & (np.mod(value, 1) == 0)
+    half = np.where(exact_count, 0.0, half)
+
     # growth stated as N倍 ("增长5.6倍") is N×100 % growth
     is_times = (measure == "growth") & (dim == "multiple")
     value = value * factor.to_numpy()

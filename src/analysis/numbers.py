@@ -273,7 +273,7 @@ def format_quantity(value: float, unit: str, decimals: int = 1, lang: str = "zh"
 
 
 def describe(value: float, lower: float, upper: float, unit: str, *, lang: str = "zh",
-             decimals: int = 1) -> str:  # noqa: C901
+             decimals: int = 1, qualifier: str = "") -> str:  # noqa: C901
     """A bounded figure in reader's words.
 
     >>> describe(47.5, 0, 47.51, "%")
@@ -287,6 +287,8 @@ def describe(value: float, lower: float, upper: float, unit: str, *, lang: str =
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     name, factor = display_scale(unit, value, lang)
+    if lang == "en" and unit == "元" and abs(value / factor) < 100:
+        decimals = max(decimals, 2)  # 129.2亿元 is 12.92 bn yuan, not 12.9
 
     def fmt(x: float) -> str:
         return format_number(x / factor, decimals)
@@ -301,6 +303,8 @@ def describe(value: float, lower: float, upper: float, unit: str, *, lang: str =
     if lo_same and hi_same:
         return f"{v}{suffix}"
     if lo_same and hi_open:
+        if qualifier == "≥":
+            return f"不低于{v}{suffix}" if zh else f"at least {v}{suffix}"
         return f"超过{v}{suffix}" if zh else f"more than {v}{suffix}"
     if hi_same and lo_open:
         return f"不超过{v}{suffix}" if zh else f"at most {v}{suffix}"

@@ -1,0 +1,130 @@
+"""Export an executed report notebook to one self-contained HTML file and a paged A4 PDF.
+
+HTML: nbconvert's ``basic`` template renders the cell outputs (no inputs, no prompts, no stderr),
+then our own page template wraps them with a table of contents and CSS that names the CJK font
+on every element (nbconvert's lab/classic CSS sets its own fonts on headings and tables, which
+print as empty boxes). The font is embedded as a WOFF subset of the characters used (fontTools),
+so the HTML renders Chinese on machines without CJK fonts.
+
+PDF: WeasyPrint renders the same HTML with a print stylesheet (@page margin boxes for the
+running header and 第 N 页 / 共 M 页, target-counter for the table of contents) and the bundled
+font from a local file; its URL fetcher only allows files below the report's folder and the font.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from . import __version__
+from .errors import ReportError
+from .fonts import FALLBACKS, FAMILY, cjk_font_path
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_H2 = re.compile(r'<h2 id="(sec-[\w-]+)">(.*?)</h2>', re.S)
+_TITLE_BLOCK = re.compile(r'<header class="title-block">.*?</header>', re.S)
+
+
+def _families() -> str:
+    return ", ".join(f'"{f}"' if " " in f else f for f in FALLBACKS)
+
+
+def notebook_body(nb) -> str:
+    """The HTML of a notebook's outputs: no code, no prompts, no stderr, no cells tagged remove."""
+    from nbconvert import HTMLExporter
+    import copy
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        if "remove" in cell.get("metadata", {}).get("tags", []) or cell.cell_type == "markdown" and \
+                "remove" in cell.metadata.get("tags", []):
+            continue
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        cells.append(cell)
+    nb.cells = cells
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def _font_face_embedded(text: str) -> str:
+    """@font-face with a WOFF subset of the bundled font holding exactly the characters used."""
+    from fontTools import subset
+    opts = subset.Options()
+    opts.flavor = "woff"
+    opts.layout_features = ["*"]
+    font = subset.load_font(str(cjk_font_path()), opts)
+    sub = subset.Subsetter(opts)
+    sub.populate(text=text + "0123456789.,%–—()（）：；、。·第页共/ ")
+    sub.subset(font)
+    buf = io.BytesIO()
+    subset.save_font(font, buf, opts)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return f'@font-face {{ font-family: "{FAMILY}"; src: url(data:font/woff;base64,{data}) format("woff"); }}'
+
+
+def _font_face_file() -> str:
+    return f'@font-face {{ font-family: "{FAMILY}"; src: url("{cjk_font_path().as_uri()}"); }}'
+
+
+def page(body: str, *, lang: str, print_css: str = "", font_face: str = "") -> str:
+    """Wrap the notebook body: title block first, table of contents, then the sections."""
+    m = _TITLE_BLOCK.search(body)
+    title_block = m.group(0) if m else ""
+    if m:
+        body = body[: m.start()] + body[m.end():]
+    title_match = re.search(r"<h1[^>]*>(.*?)</h1>", title_block, re.S)
+    title = html.unescape(re.sub("<[^>]+>", "", title_match.group(1))) if title_match else "Report"
+    toc = [(i, html.unescape(re.sub("<[^>]+>", "", t))) for i, t in _H2.findall(body)]
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]))
+    from markupsafe import Markup
+    return env.get_template("page.html.j2").render(
+        lang=lang, title=title, version=__version__, families=Markup(_families()), font_face=Markup(font_face),
+        print_css=Markup(print_css), title_block=Markup(title_block), toc=toc,
+        toc_title="目录" if lang == "zh" else "Contents", body=Markup(body))
+
+
+def to_html(nb, *, lang: str, embed_font: bool = True) -> str:
+    """The self-contained HTML report of an executed notebook."""
+    body = notebook_body(nb)
+    text = re.sub(r"<[^>]+>|data:[^\"']+", "", body)
+    face = _font_face_embedded(text + ("目录" if lang == "zh" else "Contents")) if embed_font else ""
+    return page(body, lang=lang, font_face=face)
+
+
+def _print_css(lang: str) -> str:
+    css = (TEMPLATES / "print.css").read_text(encoding="utf-8")
+    label = '"第 " counter(page) " 页 / 共 " counter(pages) " 页"' if lang == "zh" else '"Page " counter(page) " of " counter(pages)'
+    return css.replace('"PAGE_LABEL"', label)
+
+
+def local_fetcher(allowed: list[Path]):
+    """A WeasyPrint URL fetcher that serves data: URLs and local files below ``allowed`` only."""
+    from weasyprint.urls import URLFetcher
+    roots = [p.resolve() for p in allowed]
+
+    class LocalFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url.startswith("file:"):
+                from urllib.parse import unquote, urlparse
+                path = Path(unquote(urlparse(url).path)).resolve()
+                if not any(path == r or r in path.parents for r in roots):
+                    raise ReportError(f"refused to read {url!r}: outside the report's folder")
+            return super().fetch(url, headers)
+
+    return LocalFetcher(allowed_protocols={"file", "data"}, allow_redirects=False)
+
+
+def to_pdf(nb, target: Path, *, lang: str, base_dir: Path) -> None:
+    """Render the report of an executed notebook to an A4 PDF at ``target``."""
+    from weasyprint import HTML
+    body = notebook_body(nb)
+    doc = page(body, lang=lang, print_css=_print_css(lang), font_face=_font_face_file())
+    fetcher = local_fetcher([base_dir, cjk_font_path().parent])
+    HTML(string=doc, base_url=str(base_dir), url_fetcher=fetcher).write_pdf(str(target))

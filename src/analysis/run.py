@@ -1,0 +1,185 @@
+"""Run one report: check parameters, execute the notebook with papermill, export, write atomically.
+
+Outputs go to ``OUT/<region>/<year>/`` (``industry_report.{ipynb,html,pdf}`` and the metrics as
+``.xlsx`` and ``.csv``). Everything is first written to a staging folder beside them and moved
+into place with ``os.replace`` only when every format succeeded, so a failed run never leaves a
+half-written file nor touches an earlier report. A notebook whose cell fails is kept, executed
+up to the error, under ``OUT/<region>/<year>/failed/``.
+
+The exporters (nbconvert, WeasyPrint) are imported in a thread while the kernel executes the
+notebook, so their import time overlaps the execution instead of adding to it.
+"""
+from __future__ import annotations
+
+import ast
+import keyword
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalog import project_root
+from .errors import AnalysisError, ReportError, UsageError
+
+FORMATS = ("html", "pdf")
+LANGS = ("zh", "en")
+
+
+def notebook_path(name: str = "industry_report") -> Path:
+    p = Path(name)
+    if p.suffix == ".ipynb" and p.is_file():
+        return p
+    path = project_root() / "notebooks" / f"{name}.ipynb"
+    if not path.is_file():
+        known = sorted(q.stem for q in (project_root() / "notebooks").glob("*.ipynb"))
+        raise UsageError(f"notebook: expected one of {', '.join(known)}, found {name!r}")
+    return path
+
+
+def declared_parameters(path: Path) -> dict[str, str]:
+    """Names assigned in the notebook's cell tagged ``parameters``, with their default's source."""
+    import json
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            out = {}
+            for node in ast.parse(src).body:
+                if isinstance(node, ast.Assign):
+                    for tgt in node.targets:
+                        if isinstance(tgt, ast.Name):
+                            out[tgt.id] = ast.get_source_segment(src, node.value) or ""
+            return out
+    raise UsageError(f"{path}: expected a cell tagged 'parameters', found none")
+
+
+def check_parameters(params: dict, path: Path) -> None:
+    """Reject names papermill would write into code unescaped: only declared identifiers pass."""
+    declared = declared_parameters(path)
+    for name in params:
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name not in declared:
+            raise UsageError(f"parameter {name!r}: expected one of {', '.join(declared)} "
+                             f"(the names in the parameters cell of {path.name}), found an unknown name")
+    if "lang" in params and params["lang"] not in LANGS:
+        raise UsageError(f"parameter lang: expected one of {', '.join(LANGS)}, found {params['lang']!r}")
+
+
+def check_values(region: str, year: int, data: Path | None, catalog: Path | None = None):
+    """Region and year must exist in the data; returns the loaded observations."""
+    from .catalog import load_catalog
+    from .cli import check_selection
+    from .data import default_data_path, load_observations
+    obs = load_observations(data or default_data_path(), catalog=load_catalog(catalog))
+    check_selection(obs, region, year)
+    return obs
+
+
+def safe_name(text: str) -> str:
+    """A folder name for a region: keeps CJK and letters, replaces path separators."""
+    bad = '/\\:*?"<>|\0'
+    return "".join("_" if ch in bad else ch for ch in str(text)).strip() or "_"
+
+
+def _warm_exporters() -> None:
+    import nbconvert  # noqa: F401
+    import weasyprint  # noqa: F401
+    from nbconvert import HTMLExporter  # noqa: F401
+
+
+@dataclass
+class ReportResult:
+    region: str
+    year: int
+    lang: str
+    outputs: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_report(region: str, year: int, *, data: str | Path | None = None, lang: str = "zh",
+               formats=FORMATS, out: str | Path = "reports", notebook: str = "industry_report",
+               catalog: str | Path | None = None, parameters: dict | None = None, kernel_name: str | None = None,
+               check: bool = True, suffix: str = "") -> ReportResult:
+    """Produce one report. Raises UsageError (bad parameters), AnalysisError (bad data, unknown
+    region/year) or ReportError (a cell failed: the executed notebook is kept under failed/)."""
+    t0 = time.perf_counter()
+    formats = tuple(formats)
+    for f in formats:
+        if f not in FORMATS:
+            raise UsageError(f"--format: expected html and/or pdf, found {f!r}")
+    nb_path = notebook_path(notebook)
+    params = {"region": region, "year": int(year), "lang": lang,
+              "data": str(Path(data).resolve()) if data else "", "catalog": str(Path(catalog).resolve()) if catalog else "",
+              **(parameters or {})}
+    check_parameters(params, nb_path)
+    timings = {}
+    warm = threading.Thread(target=_warm_exporters, daemon=True)
+    warm.start()
+    obs = check_values(region, int(year), Path(data) if data else None, Path(catalog) if catalog else None) if check else None
+    timings["check"] = time.perf_counter() - t0
+
+    final_dir = Path(out) / safe_name(region) / str(int(year))
+    final_dir.mkdir(parents=True, exist_ok=True)
+    stem = "industry_report" + suffix
+    staging = final_dir / f".staging-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        import papermill as pm
+        executed = staging / f"{stem}.ipynb"
+        t = time.perf_counter()
+        try:
+            pm.execute_notebook(str(nb_path), str(executed), parameters=params, kernel_name=kernel_name,
+                                progress_bar=False, log_output=False, cwd=str(nb_path.parent))
+        except pm.PapermillExecutionError as exc:
+            failed_dir = final_dir / "failed"
+            failed_dir.mkdir(exist_ok=True)
+            kept = failed_dir / f"{stem}.ipynb"
+            if executed.exists():
+                os.replace(executed, kept)
+            raise ReportError(
+                f"notebook {nb_path.name} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
+                f"the executed notebook is kept at {kept}", cell=exc.exec_count, ename=exc.ename, evalue=exc.evalue,
+                failed_notebook=str(kept)) from None
+        timings["execute"] = time.perf_counter() - t
+        import nbformat
+        nb = nbformat.read(str(executed), as_version=4)
+        warm.join()
+        from . import export
+        t = time.perf_counter()
+        if "html" in formats:
+            (staging / f"{stem}.html").write_text(export.to_html(nb, lang=lang), encoding="utf-8")
+        timings["html"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if "pdf" in formats:
+            export.to_pdf(nb, staging / f"{stem}.pdf", lang=lang, base_dir=staging)
+        timings["pdf"] = time.perf_counter() - t
+        _write_metrics(obs, region, int(year), lang, staging, stem, catalog)
+        result = ReportResult(region, int(year), lang, timings=timings)
+        for f in staging.iterdir():
+            target = final_dir / f.name
+            os.replace(f, target)
+            result.outputs[f.suffix.lstrip(".") if f.suffix != ".csv" else "csv"] = target
+        failed = final_dir / "failed" / f"{stem}.ipynb"
+        if failed.exists():  # a later success supersedes an earlier failure
+            failed.unlink()
+        result.seconds = time.perf_counter() - t0
+        return result
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_metrics(obs, region, year, lang, staging: Path, stem: str, catalog) -> None:
+    """The metrics behind the report, for readers who want the numbers: .csv (UTF-8 BOM for Excel) and .xlsx."""
+    from .catalog import load_catalog
+    from .metrics import compute
+    from .table import metrics_display
+    if obs is None:
+        return
+    cat = load_catalog(catalog)
+    m = metrics_display(compute(obs, region=region, year=year, catalog=cat), lang=lang)
+    m = m.astype({c: str for c in m.columns if str(m[c].dtype) == "category"})
+    m.to_csv(staging / f"{stem}_metrics.csv", index=False, encoding="utf-8-sig")
+    m.to_excel(staging / f"{stem}_metrics.xlsx", index=False, sheet_name="metrics")
