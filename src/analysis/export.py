@@ -53,24 +53,34 @@ def notebook_body(nb) -> str:
     return body
 
 
-def _font_face_embedded(text: str) -> str:
-    """@font-face with a WOFF subset of the bundled font holding exactly the characters used."""
+def font_subset(text: str) -> bytes:
+    """The bundled font cut down to the characters of ``text`` (OpenType/CFF, a few hundred KB).
+
+    WeasyPrint needs ~15 s to load and subset the full 16 MB font; handing it this subset takes
+    a fraction of a second, and the same bytes make the HTML self-contained.
+    """
     from fontTools import subset
     opts = subset.Options()
-    opts.flavor = "woff"
     opts.layout_features = ["*"]
+    opts.name_IDs = ["*"]
+    opts.notdef_outline = True
     font = subset.load_font(str(cjk_font_path()), opts)
     sub = subset.Subsetter(opts)
-    sub.populate(text=text + "0123456789.,%–—()（）：；、。·第页共/ ")
+    sub.populate(text=text + "0123456789.,%–—()（）：；、。·•∞第页共目录/- ≤≥<>≈×→…ContentsPageof")
     sub.subset(font)
     buf = io.BytesIO()
     subset.save_font(font, buf, opts)
-    data = base64.b64encode(buf.getvalue()).decode()
-    return f'@font-face {{ font-family: "{FAMILY}"; src: url(data:font/woff;base64,{data}) format("woff"); }}'
+    return buf.getvalue()
 
 
-def _font_face_file() -> str:
-    return f'@font-face {{ font-family: "{FAMILY}"; src: url("{cjk_font_path().as_uri()}"); }}'
+def font_face(font: bytes) -> str:
+    data = base64.b64encode(font).decode()
+    return f'@font-face {{ font-family: "{FAMILY}"; src: url(data:font/otf;base64,{data}) format("opentype"); }}'
+
+
+def document_text(body: str) -> str:
+    """The characters a page will show (tags and embedded data removed)."""
+    return html.unescape(re.sub(r"<[^>]+>|data:[^\"']+", "", body))
 
 
 def page(body: str, *, lang: str, print_css: str = "", font_face: str = "") -> str:
@@ -90,12 +100,11 @@ def page(body: str, *, lang: str, print_css: str = "", font_face: str = "") -> s
         toc_title="目录" if lang == "zh" else "Contents", body=Markup(body))
 
 
-def to_html(nb, *, lang: str, embed_font: bool = True) -> str:
-    """The self-contained HTML report of an executed notebook."""
-    body = notebook_body(nb)
-    text = re.sub(r"<[^>]+>|data:[^\"']+", "", body)
-    face = _font_face_embedded(text + ("目录" if lang == "zh" else "Contents")) if embed_font else ""
-    return page(body, lang=lang, font_face=face)
+def to_html(nb, *, lang: str, font: bytes | None = None, body: str | None = None) -> str:
+    """The self-contained HTML report of an executed notebook (font: subset from font_subset)."""
+    body = body if body is not None else notebook_body(nb)
+    font = font if font is not None else font_subset(document_text(body))
+    return page(body, lang=lang, font_face=font_face(font))
 
 
 def _print_css(lang: str) -> str:
@@ -121,10 +130,58 @@ def local_fetcher(allowed: list[Path]):
     return LocalFetcher(allowed_protocols={"file", "data"}, allow_redirects=False)
 
 
-def to_pdf(nb, target: Path, *, lang: str, base_dir: Path) -> None:
+def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = None, body: str | None = None) -> None:
     """Render the report of an executed notebook to an A4 PDF at ``target``."""
     from weasyprint import HTML
-    body = notebook_body(nb)
-    doc = page(body, lang=lang, print_css=_print_css(lang), font_face=_font_face_file())
-    fetcher = local_fetcher([base_dir, cjk_font_path().parent])
+    body = body if body is not None else notebook_body(nb)
+    font = font if font is not None else font_subset(document_text(body))
+    doc = page(body, lang=lang, print_css=_print_css(lang), font_face=font_face(font))
+    fetcher = local_fetcher([base_dir])
     HTML(string=doc, base_url=str(base_dir), url_fetcher=fetcher).write_pdf(str(target))
+
+
+def export(nb, *, lang: str, html_path: Path | None, pdf_path: Path | None, base_dir: Path,
+           font: bytes | None = None, font_chars: str = "") -> dict[str, float]:
+    """Both formats from one rendering of the body and one font subset; returns timings.
+
+    ``font``/``font_chars``: a subset built ahead (see analysis.fontcache); used when it covers
+    every character of the document, else a subset is made here.
+    """
+    import time
+    t = time.perf_counter()
+    body = notebook_body(nb)
+    text = document_text(body) + ("目录" if lang == "zh" else "Contents")
+    if font is None or not set(text) <= set(font_chars) | {"\n", "\r", "\t"}:
+        font = font_subset(text)
+    timings = {"body+font": time.perf_counter() - t}
+    if html_path is not None:
+        t = time.perf_counter()
+        html_path.write_text(to_html(nb, lang=lang, font=font, body=body), encoding="utf-8")
+        timings["html"] = time.perf_counter() - t
+    if pdf_path is not None:
+        t = time.perf_counter()
+        to_pdf(nb, pdf_path, lang=lang, base_dir=base_dir, font=font, body=body)
+        timings["pdf"] = time.perf_counter() - t
+    return timings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m analysis.export {html,pdf} EXECUTED.ipynb OUT [--lang zh|en]``: export one executed notebook."""
+    import argparse
+    import nbformat
+    ap = argparse.ArgumentParser(prog="python -m analysis.export")
+    ap.add_argument("format", choices=["html", "pdf"])
+    ap.add_argument("notebook", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--lang", choices=["zh", "en"], default="zh")
+    a = ap.parse_args(argv)
+    nb = nbformat.read(str(a.notebook), as_version=4)
+    if a.format == "html":
+        a.out.write_text(to_html(nb, lang=a.lang), encoding="utf-8")
+    else:
+        to_pdf(nb, a.out, lang=a.lang, base_dir=a.out.resolve().parent)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

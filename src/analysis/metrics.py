@@ -353,9 +353,9 @@ def _ratio(res: _Results, entry: dict, kind: str, num: str, den: str, scale: flo
     src = p.rows("level", num)
     dpos = p.find(src, "level", den)
     dn = res.catalog.name(den)
-    r_missing = res.reason_id(f"no {dn} in the data for this region and year")
-    r_zero = res.reason_id(f"{dn} is zero")
-    r_neg = res.reason_id(f"{dn} is negative")
+    r_missing = res.reason_id(f"数据中没有该地区该年的{dn} / no {dn} in the data for this region and year")
+    r_zero = res.reason_id(f"{dn}为零 / {dn} is zero")
+    r_neg = res.reason_id(f"{dn}为负 / {dn} is negative")
     dlo, dhi = p.iv(dpos)
     dval = p.val(dpos)
     reason = np.where(dpos < 0, r_missing, np.where(dval == 0, r_zero, np.where(dval < 0, r_neg, 0)))
@@ -396,8 +396,8 @@ def k_implied_denominator(res, entry):
 def k_growth(res, entry):
     p = res.p
     names = _per_indicator_names(res, entry, "growth")
-    r_zero = res.reason_id("previous level is zero")
-    r_neg = res.reason_id("previous level is negative: growth is not meaningful")
+    r_zero = res.reason_id("上年水平为零 / previous level is zero")
+    r_neg = res.reason_id("上年水平为负，增速无意义 / previous level is negative: growth is not meaningful")
     for code in p.indicators_with("level"):
         src = p.rows("level", code)
         src = src[~p.is_unit(src, "%")]  # rates change in percentage points (pp_change), not percent
@@ -479,7 +479,7 @@ def k_pp_change(res, entry):
 def k_cagr(res, entry):
     p = res.p
     names = _per_indicator_names(res, entry, "cagr")
-    r_bad = res.reason_id("first level is not positive")
+    r_bad = res.reason_id("首年水平不为正 / first level is not positive")
     for code in p.indicators_with("level"):
         pos = p.rows("level", code)
         if len(pos) < 2:
@@ -558,9 +558,9 @@ def k_contribution(res, entry):
     src = p.rows("level", part)
     p0 = p.find(src, "level", part, year_shift=-1)
     w0 = p.find(src, "level", whole, year_shift=-1)
-    r_p = res.reason_id(f"no previous-year {cat.name(part)}")
-    r_w = res.reason_id(f"no previous-year {cat.name(whole)}")
-    r_nonpos = res.reason_id(f"previous-year {cat.name(whole)} is not positive")
+    r_p = res.reason_id(f"缺少上年{cat.name(part)} / no previous-year {cat.name(part)}")
+    r_w = res.reason_id(f"缺少上年{cat.name(whole)} / no previous-year {cat.name(whole)}")
+    r_nonpos = res.reason_id(f"上年{cat.name(whole)}不为正 / previous-year {cat.name(whole)} is not positive")
     wlo, whi = p.iv(w0)
     reason = np.where(p0 < 0, r_p, np.where(w0 < 0, r_w, np.where(wlo <= 0, r_nonpos, 0)))
     bad = reason != 0

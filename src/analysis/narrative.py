@@ -48,14 +48,33 @@ def figure(row, lang: str = "zh", decimals: int = 1) -> str:
         times = row["value"] / 100
         return (f"{format_number(times, 1)}倍（即为上年的{format_number(times + 1, 1)}倍）" if lang == "zh"
                 else f"{format_number(times + 1, 1)}-fold (+{format_number(row['value'], 0)}%)")
-    dec = 2 if row["unit"] == "%" and abs(row["value"]) < 10 and row["value"] != round(row["value"], 1) else decimals
+    dec = stated_decimals(row, lang)
+    if row.get("qualifier", "") == "exact":  # a stated figure is shown as stated, not as its rounding interval
+        return describe(row["value"], row["value"], row["value"], row["unit"], lang=lang, decimals=dec)
     return describe(row["value"], row["lower"], row["upper"], row["unit"], lang=lang, decimals=dec,
                     qualifier=row.get("qualifier", ""))
 
 
+def reason(text: str, lang: str = "zh") -> str:
+    """The zh or en half of a bilingual reason ("中文 / English")."""
+    parts = str(text).split(" / ", 1)
+    return parts[0] if lang == "zh" or len(parts) == 1 else parts[1]
+
+
+def stated_decimals(row, lang: str = "zh") -> int:
+    """Decimals a stated figure was published with, in the reader's unit (129.2亿元 → 1; 5.29% → 2)."""
+    from .numbers import display_scale
+    _, factor = display_scale(str(row["unit"]), row["value"], lang)
+    half = float(row.get("half_width", 0) or 0)
+    if half > 0:
+        return int(min(3, max(0, math.ceil(-math.log10(2 * half / factor) - 1e-9))))
+    v = row["value"] / factor
+    return 0 if float(v).is_integer() else 1
+
+
 def metric_value(m, lang: str = "zh", decimals: int = 1) -> str:
     if not (isinstance(m["value"], float) and math.isfinite(m["value"])):
-        return ("缺失：" if lang == "zh" else "missing: ") + str(m["reason"])
+        return ("缺失：" if lang == "zh" else "missing: ") + reason(m["reason"], lang)
     if m["kind"] == "rank":
         return f"第{int(m['value'])}位" if lang == "zh" else f"No. {int(m['value'])}"
     return describe(m["value"], m["lower"], m["upper"], str(m["unit"]), lang=lang, decimals=decimals)

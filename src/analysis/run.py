@@ -83,7 +83,21 @@ def safe_name(text: str) -> str:
     return "".join("_" if ch in bad else ch for ch in str(text)).strip() or "_"
 
 
+def trim_imports() -> None:
+    """Skip a 1.9 s import nobody here uses.
+
+    jsonschema (imported by nbformat, hence by papermill and nbconvert) registers IRI format
+    checkers when ``rfc3987_syntax`` is importable, and that module builds a Lark grammar at import
+    (measured: 1.9 s of papermill's 2.6 s import). Notebook validation never checks IRI formats.
+    Marking the module absent makes jsonschema skip those checkers in this process only.
+    """
+    import sys
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def _warm_exporters() -> None:
+    import papermill  # noqa: F401
     import nbconvert  # noqa: F401
     import weasyprint  # noqa: F401
     from nbconvert import HTMLExporter  # noqa: F401
@@ -116,14 +130,29 @@ def run_report(region: str, year: int, *, data: str | Path | None = None, lang: 
               **(parameters or {})}
     check_parameters(params, nb_path)
     timings = {}
+    from . import fontcache
+    from .catalog import default_catalog_path
+    from .data import default_data_path
+    data_file = Path(data) if data else default_data_path()
+    cat_file = Path(catalog) if catalog else default_catalog_path()
+    chars = fontcache.charset([data_file, cat_file, data_file.parent / "sources.csv",
+                               default_data_path().parent / "sources.csv"], extra=" ".join(map(str, params.values())))
+    font_proc = fontcache.start(chars)            # a font subset for this data, built on the other core
+    trim_imports()
+    from .kernel import WarmKernel
+    kernel = WarmKernel(kernel_name, cwd=str(nb_path.parent))   # kernel starts and imports meanwhile
     warm = threading.Thread(target=_warm_exporters, daemon=True)
     warm.start()
-    obs = check_values(region, int(year), Path(data) if data else None, Path(catalog) if catalog else None) if check else None
+    try:
+        obs = check_values(region, int(year), Path(data) if data else None, Path(catalog) if catalog else None) if check else None
+    except BaseException:
+        kernel.shutdown()
+        raise
     timings["check"] = time.perf_counter() - t0
 
     final_dir = Path(out) / safe_name(region) / str(int(year))
     final_dir.mkdir(parents=True, exist_ok=True)
-    stem = "industry_report" + suffix
+    stem = "industry_report" + (suffix or ("" if lang == "zh" else f"_{lang}"))
     staging = final_dir / f".staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
@@ -131,8 +160,10 @@ def run_report(region: str, year: int, *, data: str | Path | None = None, lang: 
         executed = staging / f"{stem}.ipynb"
         t = time.perf_counter()
         try:
+            km = kernel.km()
             pm.execute_notebook(str(nb_path), str(executed), parameters=params, kernel_name=kernel_name,
-                                progress_bar=False, log_output=False, cwd=str(nb_path.parent))
+                                progress_bar=False, log_output=False, cwd=str(nb_path.parent),
+                                **({"km": km} if km is not None else {}))
         except pm.PapermillExecutionError as exc:
             failed_dir = final_dir / "failed"
             failed_dir.mkdir(exist_ok=True)
@@ -143,19 +174,17 @@ def run_report(region: str, year: int, *, data: str | Path | None = None, lang: 
                 f"notebook {nb_path.name} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
                 f"the executed notebook is kept at {kept}", cell=exc.exec_count, ename=exc.ename, evalue=exc.evalue,
                 failed_notebook=str(kept)) from None
+        finally:
+            kernel.shutdown()
         timings["execute"] = time.perf_counter() - t
         import nbformat
         nb = nbformat.read(str(executed), as_version=4)
         warm.join()
         from . import export
-        t = time.perf_counter()
-        if "html" in formats:
-            (staging / f"{stem}.html").write_text(export.to_html(nb, lang=lang), encoding="utf-8")
-        timings["html"] = time.perf_counter() - t
-        t = time.perf_counter()
-        if "pdf" in formats:
-            export.to_pdf(nb, staging / f"{stem}.pdf", lang=lang, base_dir=staging)
-        timings["pdf"] = time.perf_counter() - t
+        font = fontcache.wait(font_proc, chars)
+        timings.update(export.export(nb, lang=lang, base_dir=staging, font=font, font_chars=chars,
+                                     html_path=staging / f"{stem}.html" if "html" in formats else None,
+                                     pdf_path=staging / f"{stem}.pdf" if "pdf" in formats else None))
         _write_metrics(obs, region, int(year), lang, staging, stem, catalog)
         result = ReportResult(region, int(year), lang, timings=timings)
         for f in staging.iterdir():

@@ -255,7 +255,8 @@ class Report:
                  if math.isfinite(m["value"])])
         self._use(rows["id"])
         self._use(ms[ms["value"].notna()]["inputs"])
-        trows = [[self._name(m), narrative.metric_value(m, self.lang), m["refers_to"]] for _, m in ms.iterrows()]
+        trows = [[self._name(m), narrative.metric_value(m, self.lang), m["refers_to"]] for _, m in ms.iterrows()
+                 if math.isfinite(m["value"])]
         if trows:
             self._emit(table([t("indicator", self.lang), t("value", self.lang), t("period", self.lang)], trows, "figures"))
 
@@ -291,7 +292,7 @@ class Report:
     def checks(self) -> None:
         rec = self.checks_frame
         flags = sorted({f for fl in self.metrics["flags"].astype(str) for f in fl.split(";") if f})
-        if rec.empty and not flags:
+        if rec.empty and not flags and not self.metrics["value"].isna().any():
             return
         self._h2("checks")
         if len(rec):
@@ -306,6 +307,12 @@ class Report:
                 self._use(str(r["inputs"]).replace(" vs ", ",").split(","))
             self._emit(table([t("check", self.lang), t("indicator", self.lang), t("stated", self.lang), t("computed", self.lang),
                               t("status", self.lang), t("inputs", self.lang)], rows, "checks"))
+        missing = self.metrics[self.metrics["value"].isna()]
+        if len(missing):
+            head = "因缺少数据未能计算：" if self.lang == "zh" else "Not computed for lack of data:"
+            self._emit(f"<p>{esc(head)}</p><ul class=\"caveats\">" + "".join(
+                f"<li>{esc(self._name(m))}：{esc(narrative.reason(m['reason'], self.lang))}</li>" if self.lang == "zh" else
+                f"<li>{esc(self._name(m))}: {esc(narrative.reason(m['reason'], self.lang))}</li>" for _, m in missing.iterrows()) + "</ul>")
         items = [narrative.CAVEATS[f][0 if self.lang == "zh" else 1] for f in flags if f in narrative.CAVEATS]
         if items:
             self._emit("<ul class=\"caveats\">" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>")

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 from wcwidth import wcswidth
 
+from .narrative import reason
 from .numbers import describe
 
 DISPLAY_COLUMNS = ["metric", "name_zh", "name_en", "region", "entity", "year", "refers_to", "value", "lower",
@@ -16,7 +17,7 @@ def metrics_display(m: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     out = m.copy()
     decimals = np.where(out["unit"].astype(str).isin(["%", "百分点"]), 1, 1)
     out["display"] = [
-        (f"缺失：{r}" if lang == "zh" else f"missing: {r}") if not np.isfinite(v) else describe(v, lo, hi, u, lang=lang, decimals=int(d))
+        (f"缺失：{reason(r, 'zh')}" if lang == "zh" else f"missing: {reason(r, 'en')}") if not np.isfinite(v) else describe(v, lo, hi, u, lang=lang, decimals=int(d))
         for v, lo, hi, u, r, d in zip(out["value"], out["lower"], out["upper"], out["unit"].astype(str), out["reason"], decimals)
     ]
     return out[DISPLAY_COLUMNS]
