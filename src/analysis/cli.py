@@ -87,8 +87,9 @@ def _cmd_metrics(args) -> int:
 def _cmd_report(args) -> int:
     from .run import run_report
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    extra = {name: value for name, value in (args.param or [])}
     res = run_report(args.region, args.year, data=args.data, lang=args.lang, formats=formats, out=args.out,
-                     notebook=args.notebook, catalog=args.catalog)
+                     notebook=args.notebook, catalog=args.catalog, parameters=extra)
     for kind, path in sorted(res.outputs.items()):
         print(f"{kind:>5}  {path}")
     print(f"done in {res.seconds:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in res.timings.items()) + ")")
@@ -124,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lang", choices=["zh", "en"], default="zh")
     r.add_argument("--format", default="html,pdf", help="comma-separated: html, pdf (default: both)")
     r.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
-    r.add_argument("--notebook", default="industry_report", help="notebook name in notebooks/ (default: industry_report)")
+    r.add_argument("--notebook", default="industry_report",
+                   help="notebook name in notebooks/ or a path to an .ipynb (default: industry_report)")
+    r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="another notebook parameter (e.g. -p title 'My title'); names must be declared in its parameters cell")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.set_defaults(func=_cmd_report)
     return p

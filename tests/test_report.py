@@ -1,0 +1,177 @@
+"""The report end to end: papermill executes the real notebook, the real PDF is read back with pypdf."""
+import hashlib
+import json
+import re
+import shutil
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import DATA, ROOT, run_cli
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def pdf_text(path):
+    return "\n".join(page.extract_text() for page in PdfReader(str(path)).pages)
+
+
+def fonts_embedded(path):
+    """(font name, embedded?) for every font used on every page."""
+    out = []
+    for page in PdfReader(str(path)).pages:
+        fonts = page["/Resources"].get("/Font", {})
+        for ref in fonts.values():
+            font = ref.get_object()
+            desc = font.get("/FontDescriptor")
+            if desc is None and "/DescendantFonts" in font:
+                desc = font["/DescendantFonts"][0].get_object().get("/FontDescriptor")
+            desc = desc.get_object() if desc is not None else {}
+            out.append((str(font.get("/BaseFont")), any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3"))))
+    return out
+
+
+@pytest.fixture(scope="module")
+def default_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    res = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", out)
+    assert res.returncode == 0, res.stderr
+    return out / "渝北区" / "2024", res
+
+
+def test_default_report_files(default_report):
+    folder, res = default_report
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["industry_report.html", "industry_report.ipynb", "industry_report.pdf",
+                     "industry_report_metrics.csv", "industry_report_metrics.xlsx"]
+    assert "Traceback" not in res.stderr
+    nb = json.loads((folder / "industry_report.ipynb").read_text(encoding="utf-8"))
+    assert nb["metadata"]["papermill"]["parameters"]["region"] == "渝北区"
+
+
+def test_pdf_figures_fonts_and_pages(default_report):
+    folder, _ = default_report
+    pdf = folder / "industry_report.pdf"
+    text = pdf_text(pdf)
+    for figure in ["不超过47.5%", "超过4,000亿元", "2,442.3亿元", "不超过20.5%", "129.2亿元", "5.29%", "约1,225.8亿元",
+                   "约3.5万辆", "约173.2亿元"]:
+        assert figure in text.replace("\n", ""), figure
+    assert "目录" in text and "第 1 页 / 共" in text and "数据来源" in text
+    fonts = fonts_embedded(pdf)
+    assert fonts and all(emb for _, emb in fonts), fonts
+    assert any("CJK" in name for name, _ in fonts)
+    assert len(PdfReader(str(pdf)).pages) >= 5
+
+
+def test_every_chinese_character_of_the_html_is_in_the_pdf(default_report):
+    folder, _ = default_report
+    html = (folder / "industry_report.html").read_text(encoding="utf-8")
+    body = re.sub(r"<style.*?</style>|<[^>]+>", " ", html, flags=re.S)
+    html_chars = set(CJK.findall(body))
+    pdf_chars = set(CJK.findall(pdf_text(folder / "industry_report.pdf")))
+    assert len(html_chars) > 200
+    assert html_chars - pdf_chars == set()
+
+
+def test_html_self_contained_without_code(default_report):
+    folder, _ = default_report
+    html = (folder / "industry_report.html").read_text(encoding="utf-8")
+    assert "from analysis" not in html and "report.headline()" not in html
+    assert "In&nbsp;[" not in html and "input_area" not in html and "jp-InputArea" not in html
+    assert html.count("data:image/png;base64,") >= 4
+    assert "@font-face" in html and "data:font/otf;base64," in html
+    assert re.search(r'<nav class="toc">.*?href="#sec-headline"', html, re.S)
+    assert not re.search(r"""(src|href)=["']https?://""", html)
+    # every element names the CJK font
+    assert re.search(r'html, body, h1, h2, h3.*?font-family: "Noto Sans CJK SC"', html, re.S)
+
+
+def test_metrics_files_agree_with_cli(default_report, cli):
+    import pandas as pd
+    folder, _ = default_report
+    sheet = pd.read_excel(folder / "industry_report_metrics.xlsx").set_index("metric")
+    code, out, _ = cli("metrics", "--region", "渝北区", "--year", "2024", "--format", "csv")
+    import io
+    cli_m = pd.read_csv(io.StringIO(out)).set_index("metric")
+    assert sheet.loc["gdp_implied_by_rd", "value"] == pytest.approx(cli_m.loc["gdp_implied_by_rd", "value"])
+    assert sheet.loc["share_auto_output", "display"] == cli_m.loc["share_auto_output", "display"] == "不超过47.5%"
+
+
+def test_english_report(tmp_path):
+    res = run_cli("report", "--region", "渝北区", "--year", "2024", "--lang", "en", "--format", "pdf", "--out", tmp_path)
+    assert res.returncode == 0, res.stderr
+    pdf = tmp_path / "渝北区" / "2024" / "industry_report_en.pdf"
+    text = pdf_text(pdf)
+    assert "Key figures" in text and "Contents" in text and "Page 1 of" in text
+    assert "at most 47.5%" in text.replace("\n", " ")
+    assert not (tmp_path / "渝北区" / "2024" / "industry_report_en.html").exists()
+
+
+def test_second_region_from_a_data_file_with_escaping(tmp_path):
+    """A synthetic region; its quote holds <script>, which must come out as text."""
+    src = (ROOT / "examples" / "two_regions.csv").read_text(encoding="utf-8")
+    src = src.replace("示例数据（合成）", "<script>alert(1)</script>", 1)
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "obs.csv").write_text(src, encoding="utf-8")
+    for f in ("sources.csv", "regions.csv"):
+        shutil.copy(ROOT / "examples" / f, d / f)
+    res = run_cli("report", "--region", "示例区A", "--year", "2024", "--data", d / "obs.csv", "--out", tmp_path / "out")
+    assert res.returncode == 0, res.stderr
+    folder = tmp_path / "out" / "示例区A" / "2024"
+    html = (folder / "industry_report.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    text = pdf_text(folder / "industry_report.pdf")
+    assert "示例区A" in text and "示例区A2024年工业经济分析报告" in text.replace("\n", "")
+    assert "渝北区" not in text
+
+
+def _failing_notebook(tmp_path):
+    nb = json.loads((ROOT / "notebooks" / "industry_report.ipynb").read_text(encoding="utf-8"))
+    nb["cells"].insert(4, {"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
+                           "source": ["raise ValueError('boom: a broken section')"]})
+    path = tmp_path / "broken.ipynb"
+    path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_failing_notebook_keeps_earlier_report(tmp_path):
+    out = tmp_path / "out"
+    ok = run_cli("report", "--region", "渝北区", "--year", "2024", "--format", "html", "--out", out)
+    assert ok.returncode == 0, ok.stderr
+    folder = out / "渝北区" / "2024"
+    before = hashlib.sha256((folder / "industry_report.html").read_bytes()).hexdigest()
+    bad = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", out, "--notebook", _failing_notebook(tmp_path))
+    assert bad.returncode == 1
+    assert "ValueError: boom: a broken section" in bad.stderr and "cell" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    failed = folder / "failed" / "industry_report.ipynb"
+    assert failed.is_file() and "boom" in failed.read_text(encoding="utf-8")
+    assert not (folder / "industry_report.pdf").exists()  # the failed run wrote no PDF
+    assert hashlib.sha256((folder / "industry_report.html").read_bytes()).hexdigest() == before
+    assert not [p for p in folder.iterdir() if p.name.startswith(".staging")]
+
+
+def test_rejected_parameter_name(tmp_path):
+    res = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", tmp_path, "-p", "a=1\nimport os", "1")
+    assert res.returncode == 2
+    assert "parameter 'a=1\\nimport os': expected one of region, year, lang, data, catalog, title" in res.stderr
+    assert not (tmp_path / "渝北区").exists()
+    res = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", tmp_path, "-p", "colour", "red")
+    assert res.returncode == 2 and "found an unknown name" in res.stderr
+
+
+def test_unknown_region_and_year(tmp_path):
+    res = run_cli("report", "--region", "江北区", "--year", "2024", "--out", tmp_path)
+    assert res.returncode == 1 and "渝北区" in res.stderr and "found '江北区'" in res.stderr
+    res = run_cli("report", "--region", "渝北区", "--year", "2023", "--out", tmp_path)
+    assert res.returncode == 1 and "2024" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "江北区").exists()
+
+
+def test_notebook_is_committed_without_outputs():
+    nb = json.loads((ROOT / "notebooks" / "industry_report.ipynb").read_text(encoding="utf-8"))
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code")
+    tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
+    assert sum("parameters" in t for t in tags) == 1
