@@ -32,13 +32,13 @@ test: setup  ## run the test suite
 	$(BIN)/python -m pytest -q
 
 report: setup  ## build the default report (渝北区 2024, zh) as HTML and PDF
-	$(BIN)/analysis check-data
+	$(BIN)/analysis report --region $(REGION) --year $(YEAR) --lang $(LANG_) --format html,pdf
 
-lab: setup  ## open JupyterLab on the project's kernel
-	$(BIN)/jupyter lab notebooks/
+lab: setup  ## open JupyterLab on the project's kernel (the .venv interpreter)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
 
-bench: setup  ## run the benchmarks and print the figures
-	$(BIN)/python benchmarks/run.py
+bench: setup  ## run the benchmarks (metrics panel, report, batch) and write benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/run.py $(BENCH)
 
 clean:  ## remove generated reports and caches (keeps .venv)
 	rm -rf reports/*/ .pytest_cache .hypothesis
