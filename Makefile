@@ -40,5 +40,8 @@ lab: setup  ## open JupyterLab on the project's kernel (the .venv interpreter)
 bench: setup  ## run the benchmarks (metrics panel, report, batch) and write benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py $(BENCH)
 
+batch: setup  ## run jobs/example.yaml (渝北区 2024, zh and en); a second run skips what is up to date
+	$(BIN)/analysis batch jobs/example.yaml
+
 clean:  ## remove generated reports and caches (keeps .venv)
 	rm -rf reports/*/ .pytest_cache .hypothesis

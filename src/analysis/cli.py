@@ -96,6 +96,17 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_batch(args) -> int:
+    from .batch import run_batch, summary_table
+    from .run import trim_imports
+    trim_imports()
+    res = run_batch(args.jobs, workers=args.workers, out=args.out, force=args.force, scheduler=args.scheduler)
+    print(summary_table(res))
+    if res.interrupted:
+        return 130
+    return 1 if res.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="analysis", description="Regional industrial-economy statistics: data, metrics, reports.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
@@ -131,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="another notebook parameter (e.g. -p title 'My title'); names must be declared in its parameters cell")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.set_defaults(func=_cmd_report)
+
+    b = sub.add_parser("batch", help="run every job of a jobs file (parallel, incremental, with a manifest)")
+    b.add_argument("jobs", type=Path, help="jobs file (YAML: defaults, matrix, jobs)")
+    b.add_argument("--workers", type=int, help="parallel jobs (default: one per core)")
+    b.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
+    b.add_argument("--force", action="store_true", help="rerun every job, even when up to date")
+    b.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing dask.distributed scheduler (tcp://host:8786)")
+    b.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    b.set_defaults(func=_cmd_batch)
     return p
 
 
