@@ -145,7 +145,8 @@ def load_jobs(path: str | os.PathLike) -> list[Job]:
         for k, v in params.items():
             if not isinstance(k, str) or not k.isidentifier() or k not in declared or k in ("data", "catalog"):
                 allowed = [d for d in declared if d not in ("data", "catalog")]
-                raise _bad(name, f"{where}.parameters.{k}", "one of " + ", ".join(allowed), k)
+                at = f"{where}.parameters.{k}" if isinstance(k, str) and k.isidentifier() else f"{where}.parameters[{k!r}]"
+                raise _bad(name, at, "one of " + ", ".join(allowed), k)
         for req in ("region", "year"):
             if req not in params:
                 raise _bad(name, f"{where}.parameters", f"a value for {req}", "none")
@@ -268,8 +269,15 @@ def _worker_init() -> None:
     trim_imports()
     _warm_exporters()
     import analysis.sections  # noqa: F401
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _abort_worker)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
+
+
+def _abort_worker(signum, frame):
+    """Stop the running job at once: its kernel is killed and its staging folder deleted."""
+    from .run import abort
+    abort()
+    os._exit(128 + signum)
 
 
 def _raise_interrupt(signum, frame):
@@ -414,6 +422,7 @@ def _run_locked(jobs: list[Job], out: Path, workers, force, scheduler) -> BatchR
         for s, h in previous.items():
             signal.signal(s, h)
         progress.close()
+        _sweep_staging(out)  # a worker that died outright leaves its staging folder: never a result
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -445,7 +454,7 @@ def _run_local(todo, out: Path, workers: int, finish) -> None:
             if p.is_alive():
                 p.terminate()
         for p in procs:
-            p.join(timeout=20)
+            p.join(timeout=10)
             if p.is_alive():
                 p.kill()
         ex.shutdown(wait=False, cancel_futures=True)

@@ -46,6 +46,8 @@ def notebook_body(nb) -> str:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
         cells.append(cell)
+    for i, cell in enumerate(cells):  # papermill gives its injected cell a random id: keep the HTML reproducible
+        cell["id"] = f"c{i}"
     nb.cells = cells
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)

@@ -25,6 +25,8 @@ from .catalog import project_root
 from .errors import AnalysisError, ReportError, UsageError
 
 FORMATS = ("html", "pdf")
+#: what a run has under way (staging folder, kernel), for abort() when a worker is told to stop
+ACTIVE: dict = {}
 LANGS = ("zh", "en")
 
 
@@ -155,6 +157,7 @@ def run_report(region: str, year: int, *, data: str | Path | None = None, lang: 
     stem = "industry_report" + (suffix or ("" if lang == "zh" else f"_{lang}"))
     staging = final_dir / f".staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
+    ACTIVE.update(staging=staging, kernel=kernel)
     try:
         import papermill as pm
         executed = staging / f"{stem}.ipynb"
@@ -198,6 +201,28 @@ def run_report(region: str, year: int, *, data: str | Path | None = None, lang: 
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        ACTIVE.clear()
+
+
+def abort() -> None:
+    """Stop what the current run has under way, now: kill its kernel, delete its staging folder.
+
+    Called from a SIGTERM handler in batch workers, where unwinding through asyncio and papermill
+    would be slow and noisy; final outputs are only ever renamed into place, so none is partial.
+    """
+    kernel = ACTIVE.get("kernel")
+    km = getattr(kernel, "_km", None)
+    proc = getattr(getattr(km, "provisioner", None), "process", None)
+    if proc is not None:
+        try:
+            proc.kill()
+        except OSError:
+            pass
+    staging = ACTIVE.get("staging")
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+    if kernel is not None and getattr(kernel, "_ipc_dir", None):
+        shutil.rmtree(kernel._ipc_dir, ignore_errors=True)
 
 
 def _write_metrics(obs, region, year, lang, staging: Path, stem: str, catalog) -> None:

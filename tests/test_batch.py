@@ -1,0 +1,210 @@
+"""analysis batch: real jobs files, real worker processes, real kernels; Dask on a LocalCluster."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, DATA, ROOT, run_cli
+
+EXAMPLE = ROOT / "examples" / "two_regions.csv"
+
+
+def write_jobs(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def manifest(out):
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))["jobs"]
+
+
+def files_under(out):
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name not in ("manifest.json", ".batch.lock"))
+
+
+@pytest.fixture(scope="module")
+def failing_batch(tmp_path_factory):
+    """Three good jobs and one for a region not in the data (acceptance)."""
+    d = tmp_path_factory.mktemp("b")
+    jobs = write_jobs(d / "jobs.yaml", f"""
+defaults: {{formats: [html]}}
+jobs:
+  - {{parameters: {{region: 示例区A, year: 2024}}, data: {EXAMPLE}}}
+  - {{parameters: {{region: 示例区B, year: 2024}}, data: {EXAMPLE}}}
+  - {{parameters: {{region: 渝北区, year: 2024}}}}
+  - {{parameters: {{region: 江北区, year: 2024}}}}
+""")
+    out = d / "out"
+    t = time.perf_counter()
+    res = run_cli("batch", jobs, "--out", out, "--workers", "2")
+    return jobs, out, res, time.perf_counter() - t
+
+
+def test_failing_job_is_isolated(failing_batch):
+    jobs, out, res, _ = failing_batch
+    assert res.returncode == 1, res.stderr
+    m = manifest(out)
+    status = {k: v["status"] for k, v in m.items()}
+    assert sorted(status.values()) == ["failed", "ok", "ok", "ok"]
+    bad = next(v for v in m.values() if v["status"] == "failed")
+    assert bad["parameters"]["region"] == "江北区"
+    assert "found '江北区'" in bad["error"] and "渝北区" in bad["error"]
+    for name in ("示例区A", "示例区B", "渝北区"):
+        assert (out / name / "2024" / "industry_report.html").is_file()
+    assert not (out / "江北区").exists()
+    # summary table on stdout, plain log lines on stderr (not a terminal)
+    assert re.search(r"江北区/2024/zh.*failed", res.stdout) and "3 ok, 0 skipped, 1 failed" in res.stdout
+    assert re.search(r"^\d{4}-\d\d-\d\dT[\d:]+ ok ", res.stderr, re.M)
+    ok = next(v for v in m.values() if v["status"] == "ok")
+    assert set(ok["inputs"]) >= {"notebook", "data", "catalog", "parameters", "package"}
+    assert all(len(h) == 64 for h in ok["outputs"].values())
+
+
+def test_rerun_retries_only_the_failed_job(failing_batch):
+    jobs, out, first, first_seconds = failing_batch
+    mtimes = {p: p.stat().st_mtime for p in out.rglob("*.html")}
+    res = run_cli("batch", jobs, "--out", out, "--workers", "2")
+    assert res.returncode == 1  # the bad job is tried again and fails again
+    assert "0 ok, 3 skipped, 1 failed" in res.stdout
+    assert {p: p.stat().st_mtime for p in out.rglob("*.html")} == mtimes
+
+
+def test_example_jobs_then_resume_skips_everything(tmp_path):
+    out = tmp_path / "out"
+    t = time.perf_counter()
+    res = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", out)
+    first = time.perf_counter() - t
+    assert res.returncode == 0, res.stderr
+    assert (out / "渝北区" / "2024" / "industry_report.pdf").is_file()
+    assert (out / "渝北区" / "2024" / "industry_report_en.pdf").is_file()
+    mtimes = {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file()}
+    t = time.perf_counter()
+    again = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", out)
+    second = time.perf_counter() - t
+    assert again.returncode == 0 and "0 ok, 2 skipped" in again.stdout
+    assert {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"} == \
+        {p: m for p, m in mtimes.items() if p.name != "manifest.json"}
+    assert second < first / 3, (second, first)  # nothing ran: no worker, no kernel
+    forced = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", out, "--force", "--workers", "2")
+    assert forced.returncode == 0 and "2 ok, 0 skipped" in forced.stdout
+
+
+def test_changed_data_reruns_only_affected_jobs(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        shutil.copy(DATA, d / "obs.csv")
+        shutil.copy(ROOT / "data" / "sources.csv", d / "sources.csv")
+    jobs = write_jobs(tmp_path / "jobs.yaml", f"""
+defaults: {{formats: [html]}}
+jobs:
+  - {{parameters: {{region: 渝北区, year: 2024, title: A}}, data: {a / 'obs.csv'}}}
+  - {{parameters: {{region: 渝北区, year: 2024, title: B, lang: en}}, data: {b / 'obs.csv'}}}
+""")
+    out = tmp_path / "out"
+    assert run_cli("batch", jobs, "--out", out, "--workers", "2").returncode == 0
+    text = (b / "obs.csv").read_text(encoding="utf-8").replace(",129.2,亿元,", ",129.3,亿元,")
+    (b / "obs.csv").write_text(text, encoding="utf-8")
+    res = run_cli("batch", jobs, "--out", out, "--workers", "2")
+    assert res.returncode == 0, res.stderr
+    assert "1 ok, 1 skipped" in res.stdout
+    assert re.search(r"ok\s+渝北区/2024/en @\S*/b/obs.csv", res.stderr), res.stderr
+    assert re.search(r"skipped\s+渝北区/2024/zh @\S*/a/obs.csv", res.stderr), res.stderr
+
+
+def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path):
+    jobs = write_jobs(tmp_path / "jobs.yaml", """
+matrix: {region: [渝北区], year: [2024], lang: [zh, en]}
+defaults: {formats: [html, pdf]}
+""")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([str(BIN / "analysis"), "batch", str(jobs), "--out", str(out), "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.rglob(".staging-*/*.ipynb")) and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the batch finished before it could be interrupted"
+    os.kill(proc.pid, signal.SIGTERM)  # what cron's timeout or systemd sends
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stdout and "Traceback" not in stderr
+    assert not list(out.rglob(".staging-*"))
+    m = manifest(out) if (out / "manifest.json").exists() else {}
+    listed = {f for e in m.values() if e["status"] == "ok" for f in e["outputs"]}
+    assert set(files_under(out)) == listed  # every file present belongs to a finished job
+    res = run_cli("batch", jobs, "--out", out, "--workers", "1")
+    assert res.returncode == 0, res.stderr
+    assert (out / "渝北区" / "2024" / "industry_report.pdf").is_file()
+    assert (out / "渝北区" / "2024" / "industry_report_en.pdf").is_file()
+
+
+def test_lock_keeps_a_second_batch_out(tmp_path):
+    from filelock import FileLock
+    out = tmp_path / "out"
+    out.mkdir()
+    with FileLock(str(out / ".batch.lock")):
+        res = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", out)
+    assert res.returncode == 1
+    assert "another batch is writing to this folder" in res.stderr
+    assert not (out / "manifest.json").exists()
+
+
+BAD_JOBS = {
+    "unknown top key": ("jobz: []\n", "jobz: expected one of defaults, jobs, matrix"),
+    "unknown job key": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}, fromats: [pdf]}\n", "jobs[0].fromats: expected one of"),
+    "unknown notebook": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}, notebook: nope}\n", "jobs[0].notebook: expected one of industry_report"),
+    "bad parameter name": ('jobs:\n  - {parameters: {region: 渝北区, year: 2024, "a=1\\nimport os": 1}}\n',
+                           "jobs[0].parameters['a=1\\nimport os']: expected one of region, year, lang, title"),
+    "bad year": ("matrix: {region: [渝北区], year: ['2024年']}\n", "matrix[0].parameters.year: expected a four-digit year, found '2024年'"),
+    "bad lang": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024, lang: fr}}\n", "jobs[0].parameters.lang: expected zh or en, found 'fr'"),
+    "missing region": ("jobs:\n  - {parameters: {year: 2024}}\n", "jobs[0].parameters: expected a value for region"),
+    "bad formats": ("defaults: {formats: [docx]}\nmatrix: {region: [渝北区], year: [2024]}\n", "matrix[0].formats: expected a list of html and/or pdf"),
+    "missing data file": ("defaults: {data: nowhere.csv}\nmatrix: {region: [渝北区], year: [2024]}\n", "matrix[0].data: expected an existing observations file, found 'nowhere.csv'"),
+    "yaml syntax": ("jobs: [\n", "expected valid UTF-8 YAML"),
+    "duplicate job": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n  - {parameters: {region: 渝北区, year: 2024}}\n", "jobs[1]: expected a job different from jobs[0]"),
+    "empty matrix list": ("matrix: {region: [], year: [2024]}\n", "matrix.region: expected a non-empty list"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_JOBS))
+def test_invalid_jobs_files(case, tmp_path, cli):
+    text, message = BAD_JOBS[case]
+    f = write_jobs(tmp_path / "jobs.yaml", text)
+    code, out, err = cli("batch", f, "--out", tmp_path / "out")
+    assert code == 2, err
+    assert message in err, err
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_dask_cluster_gives_the_same_outputs(tmp_path):
+    from distributed import LocalCluster
+    jobs = write_jobs(tmp_path / "jobs.yaml", f"""
+defaults: {{formats: [html]}}
+jobs:
+  - {{parameters: {{region: 示例区A, year: 2024}}, data: {EXAMPLE}}}
+  - {{parameters: {{region: 示例区B, year: 2024}}, data: {EXAMPLE}}}
+""")
+    local, remote = tmp_path / "local", tmp_path / "dask"
+    assert run_cli("batch", jobs, "--out", local, "--workers", "2").returncode == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        res = run_cli("batch", jobs, "--out", remote, "--scheduler", cluster.scheduler_address)
+    assert res.returncode == 0, res.stderr
+    assert files_under(local) == files_under(remote)
+    ml, mr = manifest(local), manifest(remote)
+    assert {k: v["status"] for k, v in ml.items()} == {k: v["status"] for k, v in mr.items()}
+    assert {k: v["inputs"] for k, v in ml.items()} == {k: v["inputs"] for k, v in mr.items()}
+    for f in files_under(local):
+        if f.endswith((".csv", ".html")):
+            a, b = (local / f).read_text(encoding="utf-8"), (remote / f).read_text(encoding="utf-8")
+            assert a == b, f
+
+
+def test_no_scheduler_is_a_clear_error(tmp_path):
+    res = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", tmp_path, "--scheduler", "tcp://127.0.0.1:9")
+    assert res.returncode == 1 and "expected a running dask scheduler" in res.stderr
+    assert "Traceback" not in res.stderr
