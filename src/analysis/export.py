@@ -132,20 +132,37 @@ def local_fetcher(allowed: list[Path]):
     return LocalFetcher(allowed_protocols={"file", "data"}, allow_redirects=False)
 
 
-def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = None, body: str | None = None) -> None:
-    """Render the report of an executed notebook to an A4 PDF at ``target``."""
+def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = None, body: str | None = None,
+           font_file: Path | None = None) -> None:
+    """Render the report of an executed notebook to an A4 PDF at ``target``.
+
+    ``font_file``: the subset as a file (read through a file URL: tokenising a data URL of a few
+    hundred KB in CSS costs WeasyPrint ~0.5 s).
+    """
     from weasyprint import HTML
+    import tempfile
     body = body if body is not None else notebook_body(nb)
-    font = font if font is not None else font_subset(document_text(body))
-    doc = page(body, lang=lang, print_css=_print_css(lang), font_face=font_face(font))
-    fetcher = local_fetcher([base_dir])
-    # the font is already a subset of the characters used: embed it as is (full_fonts) instead of
-    # letting WeasyPrint subset it again (measured: ~1 s per font)
-    HTML(string=doc, base_url=str(base_dir), url_fetcher=fetcher).write_pdf(str(target), full_fonts=True)
+    tmp_dir = None
+    if font_file is None:
+        font = font if font is not None else font_subset(document_text(body))
+        tmp_dir = Path(tempfile.mkdtemp(prefix="analysis-font-"))
+        font_file = tmp_dir / "subset.otf"
+        font_file.write_bytes(font)
+    face = f'@font-face {{ font-family: "{FAMILY}"; src: url("{font_file.resolve().as_uri()}"); }}'
+    doc = page(body, lang=lang, print_css=_print_css(lang), font_face=face)
+    fetcher = local_fetcher([base_dir, font_file.resolve().parent])
+    try:
+        # the font is already a subset of the characters used: embed it as is (full_fonts) instead
+        # of letting WeasyPrint subset it again (measured: ~1 s per font)
+        HTML(string=doc, base_url=str(base_dir), url_fetcher=fetcher).write_pdf(str(target), full_fonts=True)
+    finally:
+        if tmp_dir is not None:
+            import shutil
+            shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def export(nb, *, lang: str, html_path: Path | None, pdf_path: Path | None, base_dir: Path,
-           font: bytes | None = None, font_chars: str = "") -> dict[str, float]:
+           font: bytes | None = None, font_chars: str = "", font_file: Path | None = None) -> dict[str, float]:
     """Both formats from one rendering of the body and one font subset; returns timings.
 
     ``font``/``font_chars``: a subset built ahead (see analysis.fontcache); used when it covers
@@ -156,7 +173,7 @@ def export(nb, *, lang: str, html_path: Path | None, pdf_path: Path | None, base
     body = notebook_body(nb)
     text = document_text(body) + ("目录" if lang == "zh" else "Contents")
     if font is None or not set(text) <= set(font_chars) | {"\n", "\r", "\t"}:
-        font = font_subset(text)
+        font, font_file = font_subset(text), None
     timings = {"body+font": time.perf_counter() - t}
     if html_path is not None:
         t = time.perf_counter()
@@ -164,7 +181,7 @@ def export(nb, *, lang: str, html_path: Path | None, pdf_path: Path | None, base
         timings["html"] = time.perf_counter() - t
     if pdf_path is not None:
         t = time.perf_counter()
-        to_pdf(nb, pdf_path, lang=lang, base_dir=base_dir, font=font, body=body)
+        to_pdf(nb, pdf_path, lang=lang, base_dir=base_dir, font=font, body=body, font_file=font_file)
         timings["pdf"] = time.perf_counter() - t
     return timings
 

@@ -166,6 +166,7 @@ def run_report(region: str, year: int, *, data: str | Path | None = None, lang: 
             km = kernel.km()
             pm.execute_notebook(str(nb_path), str(executed), parameters=params, kernel_name=kernel_name,
                                 progress_bar=False, log_output=False, cwd=str(nb_path.parent),
+                                request_save_on_cell_execute=False,  # one write at the end, not one per cell
                                 **({"km": km} if km is not None else {}))
         except pm.PapermillExecutionError as exc:
             failed_dir = final_dir / "failed"
@@ -186,6 +187,7 @@ def run_report(region: str, year: int, *, data: str | Path | None = None, lang: 
         from . import export
         font = fontcache.wait(font_proc, chars)
         timings.update(export.export(nb, lang=lang, base_dir=staging, font=font, font_chars=chars,
+                                     font_file=fontcache.subset_path(chars),
                                      html_path=staging / f"{stem}.html" if "html" in formats else None,
                                      pdf_path=staging / f"{stem}.pdf" if "pdf" in formats else None))
         _write_metrics(obs, region, int(year), lang, staging, stem, catalog)

@@ -93,8 +93,10 @@ class Report:
         self.catalog = load_catalog(self.catalog_path or None)
         self.data_path = Path(self.data) if self.data else default_data_path()
         self.obs = load_observations(self.data_path, catalog=self.catalog)
-        self.metrics = compute(self.obs, region=self.region, year=self.year, catalog=self.catalog)
-        self.checks_frame = reconcile(self.obs, compute(self.obs, catalog=self.catalog), catalog=self.catalog)
+        everything = compute(self.obs, catalog=self.catalog)
+        sel = (everything["region"] == self.region) & (everything["year"] == self.year)
+        self.metrics = everything[sel].reset_index(drop=True)
+        self.checks_frame = reconcile(self.obs, everything, catalog=self.catalog)
         self.checks_frame = self.checks_frame[self.checks_frame["region"] == self.region]
         self.sources_frame = load_sources([self.data_path])
         sel = (self.obs["region"] == self.region) & ((self.obs["year"] == self.year) |
