@@ -126,8 +126,9 @@ defaults: {formats: [html, pdf]}
     proc = subprocess.Popen([str(BIN / "analysis"), "batch", str(jobs), "--out", str(out), "--workers", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     deadline = time.time() + 120
-    while time.time() < deadline and not list(out.rglob(".staging-*/*.ipynb")) and proc.poll() is None:
+    while time.time() < deadline and not list(out.rglob(".staging-*")) and proc.poll() is None:
         time.sleep(0.05)
+    time.sleep(1.5)  # the job is now executing its notebook in a kernel
     assert proc.poll() is None, "the batch finished before it could be interrupted"
     os.kill(proc.pid, signal.SIGTERM)  # what cron's timeout or systemd sends
     stdout, stderr = proc.communicate(timeout=120)

@@ -76,8 +76,10 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str, unit_
         values = [min(v, cap) for v in values]
         lowers = [min(v, cap) for v in lowers]
         uppers = [min(v, cap) if math.isfinite(v) else v for v in uppers]
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.9 + 0.48 * n))
-    fig.subplots_adjust(left=0.36, right=0.9, bottom=0.22 if n < 4 else 0.14, top=0.84)
+    height = max(2.4, 1.3 + 0.45 * n)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, height))
+    # margins in inches, so the axis label and the source line never overlap however many bars
+    fig.subplots_adjust(left=0.36, right=0.9, bottom=0.85 / height, top=1 - 0.45 / height)
     y = np.arange(n)[::-1]
     finite_hi = [u for u in uppers if math.isfinite(u)] + list(values)
     xmax = max(finite_hi) * 1.25 if finite_hi else 1

@@ -100,9 +100,9 @@ def trim_imports() -> None:
 
 def _warm_exporters() -> None:
     import papermill  # noqa: F401
-    import nbconvert  # noqa: F401
     import weasyprint  # noqa: F401
-    from nbconvert import HTMLExporter  # noqa: F401
+    from . import export
+    export.warm()
 
 
 @dataclass

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import charts, narrative
@@ -66,12 +67,6 @@ def table(headers: list[str], rows: list[list], cls: str = "") -> str:
 def _display(html_text: str) -> None:
     from IPython.display import HTML, display
     display(HTML(html_text))
-
-
-def _figure(fig, alt: str) -> None:
-    """A chart as an <img> with embedded PNG (print resolution, displayed at text width)."""
-    data = base64.b64encode(charts.to_png(fig)).decode()
-    _display(f'<figure class="chart"><img alt="{esc(alt)}" src="data:image/png;base64,{data}"/></figure>')
 
 
 @dataclass
@@ -202,8 +197,10 @@ class Report:
         lv = lv.loc[lv.groupby("indicator")["upper"].transform(lambda u: u - lv.loc[u.index, "lower"]).groupby(lv["indicator"]).idxmin()] if len(lv) else lv
         if len(lv) >= 2 and (lv["unit"] == "元").all():
             scale = 1e8 if self.lang == "zh" else 1e9
+            exact = (lv["qualifier"] == "exact").to_numpy()
             fig = charts.bounded_bars([self.catalog.name(c, self.lang) for c in lv["indicator"]], list(lv["value"] / scale),
-                                      list(lv["lower"] / scale), list(lv["upper"] / scale),
+                                      list(np.where(exact, lv["value"], lv["lower"]) / scale),
+                                      list(np.where(exact, lv["value"], lv["upper"]) / scale),
                                       title=("主要产业产值" if self.lang == "zh" else "Output of leading industries"),
                                       unit_label="亿元" if self.lang == "zh" else "bn yuan", source=self._source_line(),
                                       lang=self.lang, decimals=0)
@@ -220,7 +217,10 @@ class Report:
             labels = [self.catalog.name(c, self.lang) for c in g["indicator"]]
             small = [v for v in g["value"] if v <= 100]
             cap = max(100.0, max(small) * 1.3) if len(small) < len(g) and small else None
-            fig = charts.bounded_bars(labels, list(g["value"]), list(g["lower"]), list(g["upper"]),
+            exact = (g["qualifier"] == "exact").to_numpy()  # stated figures are drawn as stated, not as rounding ranges
+            lo = list(np.where(exact, g["value"], g["lower"]))
+            hi = list(np.where(exact, g["value"], g["upper"]))
+            fig = charts.bounded_bars(labels, list(g["value"]), lo, hi,
                                       title=(f"{self.year}年主要指标增速" if self.lang == "zh" else f"Growth in {self.year}"),
                                       unit_label=("增速（%）" if self.lang == "zh" else "growth (%)"), source=self._source_line(),
                                       lang=self.lang, cap=cap, suffix="%")
