@@ -60,8 +60,16 @@ def main(which: list[str]) -> int:
                   f"| naive chain × 20, one after another | {b['naive_s']:.1f} |",
                   f"| `analysis batch --workers 2` | {b['ours_s']:.1f} |", "",
                   f"**{b['speedup']:.1f}×** faster (target ≥ 4×)." + (f" {b['note']}" if b.get("note") else ""), ""]
+    # each benchmark keeps its own section; RESULTS.md shows the latest of each
+    sections = HERE / "results"
+    sections.mkdir(exist_ok=True)
+    body = "\n".join(lines[4:])
+    for part in body.split("## ")[1:]:
+        key = {"Metrics": "1-panel", "One": "2-report", "Batch": "3-batch"}[part.split()[0]]
+        (sections / f"{key}.md").write_text("## " + part.rstrip() + "\n", encoding="utf-8")
     out = HERE / "RESULTS.md"
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out.write_text("\n".join(lines[:4]) + "\n" + "\n".join(f.read_text(encoding="utf-8") for f in sorted(sections.glob("*.md"))),
+                   encoding="utf-8")
     print(f"written to {out}")
     return 0
 

@@ -73,6 +73,18 @@ def _bad(path: str, where: str, expected: str, found) -> UsageError:
     return UsageError(f"{path}: {where}: expected {expected}, found {found!r}")
 
 
+def _existing_file(name: str, where: str, value, base: Path, expected: str) -> str:
+    """A path from the jobs file, absolute, relative to the project or else to the jobs file; "" stays ""."""
+    if not value:
+        return ""
+    p = Path(str(value))
+    if not p.is_absolute():
+        p = project_root() / p if (project_root() / p).exists() else base / p
+    if not p.is_file():
+        raise _bad(name, where, expected, value)
+    return str(p.resolve())
+
+
 def load_jobs(path: str | os.PathLike) -> list[Job]:
     """Read and validate a jobs file; every error names the key path (``jobs[2].parameters.yaer``).
 
@@ -162,18 +174,8 @@ def load_jobs(path: str | os.PathLike) -> list[Job]:
             fmts = [f.strip() for f in fmts.split(",")]
         if not isinstance(fmts, list) or not fmts or any(f not in FORMATS for f in fmts):
             raise _bad(name, f"{where}.formats", "a list of html and/or pdf", fmts)
-        data = merged.get("data", "")
-        if data:
-            dp = Path(data) if Path(data).is_absolute() else (project_root() / data if (project_root() / data).exists() else base / data)
-            if not dp.is_file():
-                raise _bad(name, f"{where}.data", "an existing observations file", data)
-            data = str(dp.resolve())
-        cat = merged.get("catalog", "")
-        if cat:
-            cp = Path(cat) if Path(cat).is_absolute() else (project_root() / cat if (project_root() / cat).exists() else base / cat)
-            if not cp.is_file():
-                raise _bad(name, f"{where}.catalog", "an existing catalog file", cat)
-            cat = str(cp.resolve())
+        data = _existing_file(name, f"{where}.data", merged.get("data", ""), base, "an existing observations file")
+        cat = _existing_file(name, f"{where}.catalog", merged.get("catalog", ""), base, "an existing catalog file")
         out.append(Job(parameters=params, notebook=nb, formats=tuple(fmts), data=data, catalog=cat, origin=where))
     seen: dict[str, str] = {}
     for j in out:
