@@ -263,3 +263,20 @@ def test_cli_two_regions_and_unknown_region(cli):
     assert code == 1 and "示例区A, 示例区B" in err and "found '示例区C'" in err
     code, _, err = cli("metrics", "--region", "渝北区", "--year", "2019")
     assert code == 1 and "2024" in err
+
+
+def test_pp_change_and_contribution():
+    rows = [dict(region="R", year=2023, indicator="rd_intensity", measure="level", value=5.0, unit="%", half_width=0.05),
+            dict(region="R", year=2024, indicator="rd_intensity", measure="level", value=5.7, unit="%", half_width=0.05),
+            dict(region="R", year=2023, indicator="auto_output", measure="level", value=100.0, unit="元"),
+            dict(region="R", year=2024, indicator="auto_output", measure="level", value=130.0, unit="元"),
+            dict(region="R", year=2023, indicator="ind_output_above", measure="level", value=400.0, unit="元"),
+            dict(region="R", year=2024, indicator="ind_output_above", measure="level", value=460.0, unit="元")]
+    m = compute(_frame(rows), year=2024).set_index("metric")
+    pp = m.loc["pp_change:rd_intensity"]
+    assert pp.value == pytest.approx(0.7) and pp.unit == "百分点"
+    assert (pp.lower, pp.upper) == pytest.approx((0.6, 0.8))  # 提高0.7个百分点, not 14 %
+    assert "growth:rd_intensity" not in m.index  # a rate's change is not a percent growth
+    c = m.loc["contribution_auto_output"]
+    assert c.value == pytest.approx((130 - 100) / 400 * 100)  # 7.5 pp of the whole's 15 % growth
+    assert m.loc["growth:ind_output_above", "value"] == pytest.approx(15.0)

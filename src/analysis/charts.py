@@ -65,7 +65,8 @@ def to_png(fig) -> bytes:
 
 
 def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str, unit_label: str, source: str,
-                 lang: str = "zh", decimals: int = 1, cap: float | None = None, suffix: str = ""):
+                 lang: str = "zh", decimals: int = 1, cap: float | None = None, suffix: str = "",
+                 qualifiers: list[str] | None = None):
     """Horizontal bars for figures with bounds (values already in the display unit).
 
     ``cap``: bars beyond it are cut at the cap with a break mark and their full value written.
@@ -83,7 +84,8 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str, unit_
     y = np.arange(n)[::-1]
     finite_hi = [u for u in uppers if math.isfinite(u)] + list(values)
     xmax = max(finite_hi) * 1.25 if finite_hi else 1
-    for yi, v, lo, hi in zip(y, values, lowers, uppers):
+    quals = qualifiers or [""] * n
+    for yi, v, lo, hi, q in zip(y, values, lowers, uppers, quals):
         at_most = math.isfinite(hi) and (not math.isfinite(lo) or lo <= 0 < v) and format_number(hi, decimals) == format_number(v, decimals)
         more_than = not math.isfinite(hi) and math.isfinite(lo) and format_number(lo, decimals) == format_number(v, decimals)
         if at_most:
@@ -93,7 +95,7 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str, unit_
             ax.barh(yi, v, color=COLORS["bound"], edgecolor=COLORS["bar"], linewidth=1.0)
             ax.annotate("", xy=(v + xmax * 0.07, yi), xytext=(v, yi),
                         arrowprops=dict(arrowstyle="->", color=COLORS["bar"], lw=1.4))
-            text = "> " + format_number(v, decimals)
+            text = ("≥ " if q == "≥" else "> ") + format_number(v, decimals)
         else:
             ax.barh(yi, v, color=COLORS["bar"])
             if math.isfinite(lo) and math.isfinite(hi) and format_number(lo, decimals) != format_number(hi, decimals):

@@ -46,7 +46,7 @@ def start(chars: str) -> subprocess.Popen | None:
     src = target.with_suffix(".chars")
     src.write_text(chars, encoding="utf-8")
     return subprocess.Popen([sys.executable, "-m", "analysis.fontcache", str(src), str(target)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def wait(proc: subprocess.Popen | None, chars: str) -> bytes:

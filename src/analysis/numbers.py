@@ -48,6 +48,18 @@ DISPLAY_SCALES: dict[str, list[tuple[str, float]]] = {
     "吨": [("万吨", 1e4), ("吨", 1.0)],
 }
 
+#: The same in Chinese, for Chinese reports.
+QUALIFIERS_ZH = {
+    "exact": "按公布值计（上下限为末位四舍五入区间）",
+    ">": "超过（超/超过/突破/逾/以上/多）",
+    "≥": "不低于（不低于/至少/不少于）",
+    "<": "低于（不到/低于/少于）",
+    "≤": "不超过（不超过/以内/以下/至多）",
+    "≈": "约（约/左右/大约），按±5%或末位精度取较宽者",
+    "近": "接近但低于（近/接近/将近），取该值的90%至该值",
+    "余": "超过N且低于下一个整数位（30余 → 30至40）",
+}
+
 #: Canonical qualifiers and what they mean for bounds.
 QUALIFIERS = {
     "exact": "stated exactly (bounds = published rounding)",

@@ -22,7 +22,7 @@ from . import charts, narrative
 from .catalog import load_catalog
 from .data import default_data_path, load_observations, load_sources
 from .metrics import compute, reconcile
-from .numbers import QUALIFIERS, format_number
+from .numbers import QUALIFIERS, QUALIFIERS_ZH, format_number
 
 T = {  # UI strings: (zh, en)
     "title": ("{region}{year}年工业经济分析报告", "{region} Industrial Economy Report {year}"),
@@ -202,6 +202,7 @@ class Report:
                                       list(np.where(exact, lv["value"], lv["lower"]) / scale),
                                       list(np.where(exact, lv["value"], lv["upper"]) / scale),
                                       title=("主要产业产值" if self.lang == "zh" else "Output of leading industries"),
+                                      qualifiers=list(lv["qualifier"]),
                                       unit_label="亿元" if self.lang == "zh" else "bn yuan", source=self._source_line(),
                                       lang=self.lang, decimals=0)
             self._chart(fig, "output")
@@ -223,7 +224,7 @@ class Report:
             fig = charts.bounded_bars(labels, list(g["value"]), lo, hi,
                                       title=(f"{self.year}年主要指标增速" if self.lang == "zh" else f"Growth in {self.year}"),
                                       unit_label=("增速（%）" if self.lang == "zh" else "growth (%)"), source=self._source_line(),
-                                      lang=self.lang, cap=cap, suffix="%")
+                                      lang=self.lang, cap=cap, suffix="%", qualifiers=list(g["qualifier"]))
             self._chart(fig, "growth")
             self._use(g["id"])
         if len(bases):
@@ -328,7 +329,7 @@ class Report:
                 seen[key] = [self._name(m), m["formula_zh"] if self.lang == "zh" else m["formula_en"]]
         if seen:
             self._emit(table([t("indicator", self.lang), t("formula", self.lang)], list(seen.values()), "methods"))
-        rules = ([f"“{k}”：{v}" for k, v in QUALIFIERS.items()] if self.lang == "zh"
+        rules = ([f"“{k}”：{v}" for k, v in QUALIFIERS_ZH.items()] if self.lang == "zh"
                  else [f"'{k}': {v}" for k, v in QUALIFIERS.items()])
         intro = ("公布数值按其限定词与末位精度转化为区间（如5.29%代表[5.285%, 5.295%]），推算值按区间运算给出上下限，并据此表述为“超过”“不超过”“约”。"
                  if self.lang == "zh" else
