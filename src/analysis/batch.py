@@ -381,8 +381,11 @@ def run_batch(jobs_file: str | os.PathLike, *, workers: int | None = None, out: 
 
 
 def _sweep_staging(out: Path) -> None:
+    """Remove what an unfinished job or manifest write can leave: staging folders, temporary manifests."""
     for d in out.rglob(".staging-*"):
         shutil.rmtree(d, ignore_errors=True)
+    for f in out.glob(f".{MANIFEST}.*.tmp"):
+        f.unlink(missing_ok=True)
 
 
 def _run_locked(jobs: list[Job], out: Path, workers, force, scheduler) -> BatchResult:

@@ -49,6 +49,13 @@ def figure(row, lang: str = "zh", decimals: int = 1) -> str:
         return (f"{format_number(times, 1)}倍（即为上年的{format_number(times + 1, 1)}倍）" if lang == "zh"
                 else f"{format_number(times + 1, 1)}-fold (+{format_number(row['value'], 0)}%)")
     dec = stated_decimals(row, lang)
+    if row.get("qualifier", "") == "余":  # 30余家 reads as written: more than 30, fewer than 40
+        from .numbers import display_scale
+        name, factor = display_scale(str(row["unit"]), row["value"], lang)
+        v, hi = format_number(row["value"] / factor, dec), format_number(row["upper"] / factor, dec)
+        if lang == "zh":
+            return f"{v}{name}多" if name == "年" else f"{v}余{name}"
+        return f"more than {v}{name} (under {hi}{name})"
     if row.get("qualifier", "") == "exact":  # a stated figure is shown as stated, not as its rounding interval
         return describe(row["value"], row["value"], row["value"], row["unit"], lang=lang, decimals=dec)
     return describe(row["value"], row["lower"], row["upper"], row["unit"], lang=lang, decimals=dec,
