@@ -26,6 +26,14 @@ def machine() -> str:
     return f"{platform.machine()}, {cpus} cores, {mem}, Python {platform.python_version()}"
 
 
+def section(title: str, intro: str, header: list[str], rows: list[list[str]], conclusion: str) -> list[str]:
+    """A markdown section: title, optional intro, a table (first column left, others right), a conclusion."""
+    out = [f"## {title}", ""] + ([intro, ""] if intro else [])
+    out += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out + ["", conclusion, ""]
+
+
 def main(which: list[str]) -> int:
     lines = [f"# Benchmark results", "", f"{dt.date.today().isoformat()} — {machine()}", ""]
     if "panel" in which:
@@ -34,32 +42,35 @@ def main(which: list[str]) -> int:
         res = {r["impl"]: r for r in panel.run(3000)}
         v, n = res["vectorised"], res["naive"]
         speed = n["seconds"] / v["seconds"]
+        same = abs(v["checksum"] - n["checksum"]) < 1e-6 * abs(n["checksum"])
         print(f"  vectorised is {speed:.1f}× faster (target ≥ 10×, ≤ 10 s, ≤ 3 GB)")
-        lines += ["## Metrics panel (issue 3)", "",
-                  f"{v['observations']:,} observations → {v['results']:,} metric rows; peak = max RSS of the process, "
-                  "including the generated panel itself.", "",
-                  "| implementation | seconds | peak memory |", "|---|---:|---:|",
-                  f"| `analysis.metrics.compute` (vectorised) | {v['seconds']:.2f} | {v['peak_mb']:,.0f} MB |",
-                  f"| per-region `groupby().apply` (naive) | {n['seconds']:.2f} | {n['peak_mb']:,.0f} MB |", "",
-                  f"Vectorised is **{speed:.1f}×** faster; both give the same results (checksum "
-                  f"{'equal' if abs(v['checksum'] - n['checksum']) < 1e-6 * abs(n['checksum']) else 'DIFFERENT'}).", ""]
+        lines += section(
+            "Metrics panel (issue 3)",
+            f"{v['observations']:,} observations → {v['results']:,} metric rows; peak = max RSS of the process, "
+            "including the generated panel itself.",
+            ["implementation", "seconds", "peak memory"],
+            [["`analysis.metrics.compute` (vectorised)", f"{v['seconds']:.2f}", f"{v['peak_mb']:,.0f} MB"],
+             ["per-region `groupby().apply` (naive)", f"{n['seconds']:.2f}", f"{n['peak_mb']:,.0f} MB"]],
+            f"Vectorised is **{speed:.1f}×** faster; both give the same results (checksum {'equal' if same else 'DIFFERENT'}).")
     if "report" in which:
         import report
         print("Default report (HTML + PDF):", flush=True)
         r = report.run()
-        lines += ["## One report (issue 4)", "", "| pipeline | seconds (median of 3) |", "|---|---:|",
-                  f"| naive chain: papermill CLI → `jupyter nbconvert --to html --no-input` → PDF CLI | {r['naive_s']:.1f} |",
-                  f"| `analysis report` (HTML + PDF) | {r['ours_s']:.1f} |",
-                  f"| `analysis report`, first run with an empty font cache | {r['ours_cold_s']:.1f} |", "",
-                  f"Ratio **{r['ratio']:.2f}×** the naive chain (target ≤ 0.5×).", ""]
+        lines += section(
+            "One report (issue 4)", "", ["pipeline", "seconds (median of 3)"],
+            [["naive chain: papermill CLI → `jupyter nbconvert --to html --no-input` → PDF CLI", f"{r['naive_s']:.1f}"],
+             ["`analysis report` (HTML + PDF)", f"{r['ours_s']:.1f}"],
+             ["`analysis report`, first run with an empty font cache", f"{r['ours_cold_s']:.1f}"]],
+            f"Ratio **{r['ratio']:.2f}×** the naive chain (target ≤ 0.5×).")
     if "batch" in which:
         import batch
         print("Batch of 20 reports (HTML + PDF), 2 workers:", flush=True)
         b = batch.run()
-        lines += ["## Batch of 20 reports (issue 5)", "", "| pipeline | seconds |", "|---|---:|",
-                  f"| naive chain × 20, one after another | {b['naive_s']:.1f} |",
-                  f"| `analysis batch --workers 2` | {b['ours_s']:.1f} |", "",
-                  f"**{b['speedup']:.1f}×** faster (target ≥ 4×)." + (f" {b['note']}" if b.get("note") else ""), ""]
+        lines += section(
+            "Batch of 20 reports (issue 5)", "", ["pipeline", "seconds"],
+            [["naive chain × 20, one after another", f"{b['naive_s']:.1f}"],
+             ["`analysis batch --workers 2`", f"{b['ours_s']:.1f}"]],
+            f"**{b['speedup']:.1f}×** faster (target ≥ 4×).")
     # each benchmark keeps its own section; RESULTS.md shows the latest of each
     sections = HERE / "results"
     sections.mkdir(exist_ok=True)
