@@ -247,21 +247,28 @@ class _Results:
             return
         p = self.p
         year = p.year[rows] if year is None else year
+        # compact dtypes: millions of rows per metric on a panel (positions < 2**31, years < 2**15)
         self.parts.append(dict(
-            name=np.broadcast_to(np.asarray(name, np.int32), (n,)), r=p.r[rows], e=p.e[rows], year=year,
-            y0=np.broadcast_to(np.asarray(year if y0 is None else y0, np.int64), (n,)),
-            y1=np.broadcast_to(np.asarray(year if y1 is None else y1, np.int64), (n,)),
-            ind=np.broadcast_to(np.asarray(p.i[rows] if indicator is None else indicator, np.int64), (n,)),
+            name=np.broadcast_to(np.asarray(name, np.int32), (n,)), r=p.r[rows], e=p.e[rows],
+            year=np.asarray(year, np.int16),
+            y0=np.broadcast_to(np.asarray(year if y0 is None else y0, np.int16), (n,)),
+            y1=np.broadcast_to(np.asarray(year if y1 is None else y1, np.int16), (n,)),
+            ind=np.broadcast_to(np.asarray(p.i[rows] if indicator is None else indicator, np.int32), (n,)),
             value=np.asarray(value, float), lower=np.asarray(lower, float), upper=np.asarray(upper, float),
             unit=np.broadcast_to(np.asarray(self.unit_code(unit), np.int32), (n,)),
-            in0=inputs[0], in1=inputs[1] if len(inputs) > 1 else np.full(n, -1), in2=inputs[2] if len(inputs) > 2 else np.full(n, -1),
-            flags=np.broadcast_to(np.asarray(flags, np.int64), (n,)),
+            in0=np.asarray(inputs[0], np.int32),
+            in1=np.asarray(inputs[1], np.int32) if len(inputs) > 1 else np.full(n, -1, np.int32),
+            in2=np.asarray(inputs[2], np.int32) if len(inputs) > 2 else np.full(n, -1, np.int32),
+            flags=np.broadcast_to(np.asarray(flags, np.int32), (n,)),
             reason=np.broadcast_to(np.asarray(reason, np.int32), (n,))))
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame(columns=RESULT_COLUMNS)
-        cat = {k: np.concatenate([d[k] for d in self.parts]) for k in self.parts[0]}
+        cat = {}
+        for k in list(self.parts[0]):  # concatenate column by column, freeing the pieces as we go
+            cat[k] = np.concatenate([d.pop(k) for d in self.parts])
+        self.parts = []
         p = self.p
         names = np.array(self.names, dtype=object)
         out = {}
@@ -271,7 +278,7 @@ class _Results:
         out["region"] = pd.Categorical.from_codes(cat["r"], categories=pd.Index(p.regions, dtype=object))
         out["entity"] = pd.Categorical.from_codes(cat["e"], categories=pd.Index(p.entities, dtype=object))
         out["year"] = cat["year"].astype(np.int64)
-        span = cat["y0"] * 10000 + cat["y1"]
+        span = cat["y0"].astype(np.int64) * 10000 + cat["y1"]
         codes, uniq = pd.factorize(span)
         labels = [f"{u // 10000}" if u // 10000 == u % 10000 else f"{u // 10000}→{u % 10000}" for u in uniq]
         out["refers_to"] = pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
@@ -286,7 +293,7 @@ class _Results:
             else pd.Categorical(np.asarray(words, dtype=object)[codes])
         out["reason"] = pd.Categorical.from_codes(cat["reason"], categories=pd.Index(_unique_labels(self.reasons), dtype=object)) \
             if len(set(self.reasons)) == len(self.reasons) else pd.Categorical(np.asarray(self.reasons, dtype=object)[cat["reason"]])
-        return pd.DataFrame(out)[RESULT_COLUMNS]
+        return pd.DataFrame({c: out[c] for c in RESULT_COLUMNS}, copy=False)  # no second copy of millions of rows
 
 
 def _unique_labels(labels):
