@@ -35,7 +35,7 @@ report: setup  ## build the default report (渝北区 2024, zh) as HTML and PDF
 	$(BIN)/analysis report --region $(REGION) --year $(YEAR) --lang $(LANG_) --format html,pdf
 
 lab: setup  ## open JupyterLab on the project's kernel (the .venv interpreter)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup  ## run the benchmarks (metrics panel, report, batch) and write benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py $(BENCH)
