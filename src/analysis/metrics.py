@@ -289,15 +289,15 @@ class _Results:
         out["inputs"] = _join_ids(p.ids, cat["in0"], cat["in1"], cat["in2"])
         codes, uniq = pd.factorize(cat["flags"])
         words = [";".join(w for k, w in enumerate(FLAG_BITS) if u & (1 << k)) for u in uniq]
-        out["flags"] = pd.Categorical.from_codes(codes, categories=pd.Index(words, dtype=object)) if len(set(words)) == len(words) \
-            else pd.Categorical(np.asarray(words, dtype=object)[codes])
-        out["reason"] = pd.Categorical.from_codes(cat["reason"], categories=pd.Index(_unique_labels(self.reasons), dtype=object)) \
-            if len(set(self.reasons)) == len(self.reasons) else pd.Categorical(np.asarray(self.reasons, dtype=object)[cat["reason"]])
+        out["flags"] = _categorical(codes, words)
+        out["reason"] = _categorical(cat["reason"], self.reasons)
         return pd.DataFrame({c: out[c] for c in RESULT_COLUMNS}, copy=False)  # no second copy of millions of rows
 
 
-def _unique_labels(labels):
-    return labels
+def _categorical(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
+    """Codes into a label list that may repeat a label (two metrics giving the same reason)."""
+    label_codes, unique = pd.factorize(np.asarray(labels, dtype=object))
+    return pd.Categorical.from_codes(label_codes[codes], categories=pd.Index(unique, dtype=object))
 
 
 def _join_ids(ids: pd.Series, *positions: np.ndarray) -> pd.Series:
