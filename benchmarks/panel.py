@@ -28,7 +28,6 @@ def write_catalog(path: Path) -> Path:
     lines = ["settings: {approx_band: 0.05, near_band: 0.10}", "indicators:"]
     for i in range(N_IND):
         unit = '"%"' if i == N_IND - 1 else "亿元"
-        scope = "  scope: all_industry" if i == 0 else ""
         lines.append(f"  i{i:02d}: {{zh: 指标{i:02d}, en: indicator {i:02d}, unit: {unit}}}")
     lines.append("  t00: {zh: 指标00目标, en: indicator 00 target, unit: 亿元}")
     lines.append("metrics:")

@@ -35,7 +35,7 @@ def section(title: str, intro: str, header: list[str], rows: list[list[str]], co
 
 
 def main(which: list[str]) -> int:
-    lines = [f"# Benchmark results", "", f"{dt.date.today().isoformat()} — {machine()}", ""]
+    lines = ["# Benchmark results", "", f"{dt.date.today().isoformat()} — {machine()}", ""]
     if "panel" in which:
         import panel
         print("Metrics on a panel of 3,000 regions × 20 years × 40 indicators (each in its own process):", flush=True)

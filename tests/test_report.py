@@ -7,7 +7,7 @@ import shutil
 import pytest
 from pypdf import PdfReader
 
-from conftest import DATA, ROOT, run_cli
+from conftest import ROOT, run_cli
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -10,7 +10,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from .errors import AnalysisError, UsageError
+from .errors import AnalysisError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,21 +40,9 @@ def _load(args):
     return obs, catalog
 
 
-def check_selection(obs, region: str | None, year: int | None) -> None:
-    """Unknown region or year → a UsageError-like AnalysisError listing what exists (exit 1)."""
-    from .errors import AnalysisError
-    if region is not None and region not in set(obs["region"]):
-        raise AnalysisError(f"--region: expected one of the regions in the data "
-                            f"({', '.join(sorted(set(obs['region'])))}), found {region!r}")
-    if year is not None:
-        years = sorted(set(obs.loc[obs["region"] == region, "year"] if region else obs["year"]))
-        if int(year) not in years:
-            raise AnalysisError(f"--year: expected a year with data for {region or 'any region'} "
-                                f"({', '.join(map(str, years))}), found {year}")
-
-
 def _cmd_metrics(args) -> int:
     from . import metrics as M
+    from .data import check_selection
     from .table import metrics_display, render_table
     obs, catalog = _load(args)
     check_selection(obs, args.region, args.year)

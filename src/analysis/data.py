@@ -8,6 +8,7 @@ Validation is column-wise (unique values mapped once), so large panels load in s
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import os
@@ -158,7 +159,6 @@ def read_table(path: str | os.PathLike) -> ReadResult:
 
 
 def _normalise_header(frame: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[Problem]]:
-    import difflib
     problems = []
     renamed = {}
     for col in frame.columns:
@@ -352,7 +352,6 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
     base_unit = unit_text.map(lambda u: uinfo[u][0] if uinfo[u] else None)
     factor = unit_text.map(lambda u: uinfo[u][1] if uinfo[u] else np.nan).astype(float)
     dim = unit_text.map(lambda u: uinfo[u][2] if uinfo[u] else None)
-    import difflib
     bad(base_unit.isna(), "unit", "a known unit (" + ", ".join(list(UNITS)[:12]) + ", …)",
         lambda r: repr(r["unit"]) if r["unit"] else "an empty cell",
         lambda r: (f"did you mean {difflib.get_close_matches(normalize_text(r['unit']), list(UNITS), n=1)[0]!r}?"
@@ -545,3 +544,16 @@ def make_observations(frame: pd.DataFrame, *, catalog: Catalog | None = None) ->
         approx_band=float(catalog.settings.get("approx_band", 0.05)),
         near_band=float(catalog.settings.get("near_band", 0.10)))
     return out
+
+
+def check_selection(obs: pd.DataFrame, region: str | None, year: int | None) -> None:
+    """Unknown region or year → an AnalysisError (exit 1) listing what the data has."""
+    from .errors import AnalysisError
+    if region is not None and region not in set(obs["region"]):
+        raise AnalysisError(f"--region: expected one of the regions in the data "
+                            f"({', '.join(sorted(set(obs['region'])))}), found {region!r}")
+    if year is not None:
+        years = sorted(set(obs.loc[obs["region"] == region, "year"] if region else obs["year"]))
+        if int(year) not in years:
+            raise AnalysisError(f"--year: expected a year with data for {region or 'any region'} "
+                                f"({', '.join(map(str, years))}), found {year}")

@@ -730,6 +730,11 @@ def compute(observations: pd.DataFrame, *, region: str | None = None, year: int 
     return out
 
 
+def input_ids(inputs: str) -> list[str]:
+    """Observation ids of a result's ``inputs`` ("a,b"; a figure stated twice appears as "a+b")."""
+    return [i for i in str(inputs).replace("+", ",").split(",") if i]
+
+
 def target_path(metrics: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFrame:
     """Yearly path from the latest level to each target at the required growth (for charts)."""
     rows = []
@@ -737,8 +742,8 @@ def target_path(metrics: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFra
         if not np.isfinite(r["value"]):
             continue
         y0, y1 = (int(x) for x in str(r["refers_to"]).split("→"))
-        ids = r["inputs"].split(",")
-        base = observations[observations["id"].isin(ids[:1])]
+        used = observations[observations["id"].isin(input_ids(r["inputs"]))]
+        base = used[used["measure"] == "level"]
         if base.empty:
             continue
         b = float(base["value"].iloc[0])

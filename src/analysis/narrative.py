@@ -124,8 +124,8 @@ def headline(obs: pd.DataFrame, catalog: Catalog, region: str, year: int, lang: 
 def metric_sentence(m, obs: pd.DataFrame, catalog: Catalog, lang: str = "zh") -> str:
     """One sentence explaining a derived metric with its inputs and caveats."""
     v = metric_value(m, lang)
-    ids = str(m["inputs"]).replace("+", ",").split(",")
-    used = obs[obs["id"].isin(ids)]
+    from .metrics import input_ids
+    used = obs[obs["id"].isin(input_ids(m["inputs"]))]
     kind = m["kind"]
     name = m["name_zh"] if lang == "zh" else m["name_en"]
     if kind == "implied_base" and len(used) >= 2:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalog import project_root
-from .errors import AnalysisError, ReportError, UsageError
+from .errors import ReportError, UsageError
 
 FORMATS = ("html", "pdf")
 #: what a run has under way (staging folder, kernel), for abort() when a worker is told to stop
@@ -72,8 +72,7 @@ def check_parameters(params: dict, path: Path) -> None:
 def check_values(region: str, year: int, data: Path | None, catalog: Path | None = None):
     """Region and year must exist in the data; returns the loaded observations."""
     from .catalog import load_catalog
-    from .cli import check_selection
-    from .data import default_data_path, load_observations
+    from .data import check_selection, default_data_path, load_observations
     obs = load_observations(data or default_data_path(), catalog=load_catalog(catalog))
     check_selection(obs, region, year)
     return obs
@@ -118,7 +117,7 @@ class ReportResult:
 def run_report(region: str, year: int, *, data: str | Path | None = None, lang: str = "zh",
                formats=FORMATS, out: str | Path = "reports", notebook: str = "industry_report",
                catalog: str | Path | None = None, parameters: dict | None = None, kernel_name: str | None = None,
-               check: bool = True, suffix: str = "") -> ReportResult:
+               check: bool = True) -> ReportResult:
     """Produce one report. Raises UsageError (bad parameters), AnalysisError (bad data, unknown
     region/year) or ReportError (a cell failed: the executed notebook is kept under failed/)."""
     t0 = time.perf_counter()
@@ -154,7 +153,7 @@ def run_report(region: str, year: int, *, data: str | Path | None = None, lang: 
 
     final_dir = Path(out) / safe_name(region) / str(int(year))
     final_dir.mkdir(parents=True, exist_ok=True)
-    stem = "industry_report" + (suffix or ("" if lang == "zh" else f"_{lang}"))
+    stem = "industry_report" + ("" if lang == "zh" else f"_{lang}")
     staging = final_dir / f".staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     ACTIVE.update(staging=staging, kernel=kernel)
@@ -195,7 +194,7 @@ def run_report(region: str, year: int, *, data: str | Path | None = None, lang: 
         for f in staging.iterdir():
             target = final_dir / f.name
             os.replace(f, target)
-            result.outputs[f.suffix.lstrip(".") if f.suffix != ".csv" else "csv"] = target
+            result.outputs[f.suffix.lstrip(".")] = target
         failed = final_dir / "failed" / f"{stem}.ipynb"
         if failed.exists():  # a later success supersedes an earlier failure
             failed.unlink()

@@ -21,7 +21,7 @@ import pandas as pd
 from . import charts, narrative
 from .catalog import load_catalog
 from .data import default_data_path, load_observations, load_sources
-from .metrics import compute, reconcile
+from .metrics import compute, input_ids, reconcile, target_path
 from .numbers import QUALIFIERS, QUALIFIERS_ZH, format_number
 
 T = {  # UI strings: (zh, en)
@@ -119,7 +119,7 @@ class Report:
 
     def _use(self, ids) -> None:
         for i in ids:
-            self.used_ids.update(str(i).replace("+", ",").split(","))
+            self.used_ids.update(input_ids(i))
 
     def _source_line(self) -> str:
         titles = self.sources_frame.set_index("id")["title"].to_dict() if len(self.sources_frame) else {}
@@ -155,7 +155,7 @@ class Report:
         if district.empty and self._m(["share", "implied_base", "implied_denominator", "ratio"]).empty:
             return
         self._h2("headline")
-        cfg = (self.catalog.report or {}).get("headline") if hasattr(self.catalog, "report") else None
+        cfg = self.catalog.report.get("headline")
         self._p(narrative.headline(self.obs, self.catalog, self.region, self.year, self.lang, cfg))
         rows = []
         for _, r in district.iterrows():
@@ -232,7 +232,7 @@ class Report:
             self._use(bases["inputs"])
             panels = []
             for _, m in bases[bases["kind"] == "implied_base"].iterrows():
-                lv = self.obs[self.obs["id"].isin(str(m["inputs"]).replace("+", ",").split(","))]
+                lv = self.obs[self.obs["id"].isin(input_ids(m["inputs"]))]
                 lv = lv[lv["measure"] == "level"]
                 if lv.empty or not math.isfinite(m["value"]):
                     continue
@@ -273,13 +273,14 @@ class Report:
         self._p([narrative.metric_sentence(m, self.obs, self.catalog, self.lang) for _, m in ms.iterrows()])
         self._p([narrative.metric_sentence(m, self.obs, self.catalog, self.lang).split("。")[0] + ("。" if self.lang == "zh" else "")
                  for _, m in gaps.iterrows()])
+        paths = target_path(ms, self.obs)
         for _, m in ms.iterrows():
-            ids = str(m["inputs"]).replace("+", ",").split(",")
+            ids = input_ids(m["inputs"])
             used = self.obs[self.obs["id"].isin(ids)]
             lv, tg = used[used["measure"] == "level"].iloc[0], used[used["measure"] == "target"].iloc[0]
             y0, y1 = int(lv["year"]), int(tg["year"])
-            years = list(range(y0, y1 + 1))
-            path = [lv["value"] * (1 + m["value"] / 100) ** (y - y0) for y in years]
+            pth = paths[paths["metric"] == m["metric"]]
+            years, path = [int(y) for y in pth["year"]], list(pth["value"])
             caveat = " ".join(c for c in narrative.caveats(m["flags"], self.lang) if "口径" in c or "scope" in c)
             fig = charts.target_path(years, path, level_label=(f"按所需年均增速{format_number(m['value'], 1)}%的路径" if self.lang == "zh"
                                                                else f"path at the required {format_number(m['value'], 1)}% a year"),
@@ -302,7 +303,7 @@ class Report:
             rows = []
             for _, r in rec.iterrows():
                 unit = str(r["unit"])
-                rows.append([r["check"], r["name_zh"] if self.lang == "zh" else self.catalog.name(r["indicator"], "en"),
+                rows.append([_check_label(r["check"], self.lang), r["name_zh"] if self.lang == "zh" else self.catalog.name(r["indicator"], "en"),
                              narrative.describe(r["stated"], r["stated_lower"], r["stated_upper"], unit, lang=self.lang, decimals=2),
                              narrative.describe(r["computed"], r["computed_lower"], r["computed_upper"], unit, lang=self.lang, decimals=2)
                              if math.isfinite(r["computed"]) else "–",
@@ -355,6 +356,20 @@ class Report:
         for s in (self.title_block, self.headline, self.structure, self.growth, self.innovation, self.targets,
                   self.checks, self.methods, self.sources):
             s()
+
+
+def _check_label(check: str, lang: str) -> str:
+    """Reconciliation check names in the reader's language ("rd_intensity_computed (same year)" → 按同年分母重算)."""
+    if lang != "zh":
+        return check
+    fixed = {"stated twice": "同一数值两次公布", "growth from levels": "增速与两年水平核对"}
+    if check in fixed:
+        return fixed[check]
+    if check.endswith("(same year)"):
+        return "比率按同年分母重算"
+    if check.endswith("(previous year's denominator)"):
+        return "比率按上年分母重算"
+    return "比重按分子分母重算"
 
 
 def _measure_label(measure: str, lang: str) -> str:

@@ -1,25 +1,19 @@
 """Display helpers: metrics with reader-worded values, and terminal tables aligned for CJK text."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from wcwidth import wcswidth
 
-from .narrative import reason
-from .numbers import describe
+from .narrative import metric_value
 
 DISPLAY_COLUMNS = ["metric", "name_zh", "name_en", "region", "entity", "year", "refers_to", "value", "lower",
                    "upper", "unit", "display", "formula_zh", "formula_en", "inputs", "flags", "reason"]
 
 
 def metrics_display(m: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
-    """Add a ``display`` column (bounds worded for readers: 超过 / 不超过 / 约)."""
+    """Add a ``display`` column worded as the report words it (超过 / 不超过 / 约, 缺失：reason)."""
     out = m.copy()
-    decimals = np.where(out["unit"].astype(str).isin(["%", "百分点"]), 1, 1)
-    out["display"] = [
-        (f"缺失：{reason(r, 'zh')}" if lang == "zh" else f"missing: {reason(r, 'en')}") if not np.isfinite(v) else describe(v, lo, hi, u, lang=lang, decimals=int(d))
-        for v, lo, hi, u, r, d in zip(out["value"], out["lower"], out["upper"], out["unit"].astype(str), out["reason"], decimals)
-    ]
+    out["display"] = [metric_value(r, lang) for r in out.to_dict("records")]
     return out[DISPLAY_COLUMNS]
 
 
