@@ -27,7 +27,8 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .catalog import PACKAGE_ROOT, project_root
+from .paths import PACKAGE as PACKAGE_ROOT
+from .paths import home as project_root
 from .errors import AnalysisError, UsageError
 
 TOP_KEYS = {"defaults", "matrix", "jobs"}
@@ -149,7 +150,8 @@ def load_jobs(path: str | os.PathLike) -> list[Job]:
         try:
             nb_path = notebook_path(nb)
         except UsageError:
-            known = sorted(q.stem for q in (project_root() / "notebooks").glob("*.ipynb"))
+            from .paths import known_notebooks
+            known = known_notebooks()
             raise _bad(name, f"{where}.notebook", "one of " + ", ".join(known), nb) from None
         declared = declared_cache.setdefault(str(nb_path), declared_parameters(nb_path))
         if "lang" in merged:

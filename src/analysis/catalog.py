@@ -14,21 +14,12 @@ from typing import Any
 
 import yaml
 
+from . import paths
 from .errors import CatalogError
 from .numbers import normalize_text, unit_info
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-PROJECT_ROOT = PACKAGE_ROOT.parent.parent
-
-
-def project_root() -> Path:
-    """Folder holding ``data/``: $ANALYSIS_HOME, else the source checkout this package runs from."""
-    env = os.environ.get("ANALYSIS_HOME")
-    return Path(env) if env else PROJECT_ROOT
-
-
 def default_catalog_path() -> Path:
-    return project_root() / "data" / "catalog.yaml"
+    return paths.catalog_path()
 
 
 @dataclass(frozen=True)

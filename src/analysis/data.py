@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from charset_normalizer import from_bytes
 
-from .catalog import Catalog, load_catalog, project_root
+from . import paths as _paths
+from .catalog import Catalog, load_catalog
 from .errors import DataError, Problem
 from .numbers import (QUALIFIERS, UNITS, NumberFormatError, canonical_qualifier,
                       normalize_text, parse_value)
@@ -60,7 +61,7 @@ ACCEPTED_ENCODINGS = "UTF-8 (with or without BOM), GBK or GB18030"
 
 
 def default_data_path() -> Path:
-    return project_root() / "data" / "observations.csv"
+    return _paths.data_path()
 
 
 @dataclass
@@ -181,7 +182,7 @@ def load_sources(paths: list[Path]) -> pd.DataFrame:
     """The sources registries beside the data files, plus the project's own."""
     frames = []
     seen = set()
-    for base in [*(p.parent for p in paths), project_root() / "data"]:
+    for base in [*(p.parent for p in paths), *_paths.default_data_dirs()]:
         f = (base / "sources.csv").resolve()
         if f in seen or not f.is_file():
             continue
@@ -546,14 +547,24 @@ def make_observations(frame: pd.DataFrame, *, catalog: Catalog | None = None) ->
     return out
 
 
-def check_selection(obs: pd.DataFrame, region: str | None, year: int | None) -> None:
-    """Unknown region or year → an AnalysisError (exit 1) listing what the data has."""
+def check_selection(obs: pd.DataFrame, region: str | None, year: int | None, *, observed_only: bool = False,
+                    labels: tuple[str, str] = ("--region", "--year")) -> None:
+    """Unknown region or year → an AnalysisError (exit 1) listing what the data has.
+
+    ``observed_only``: the year needs observed figures, not only targets or plans for it (a
+    report of 2027 from a 2027 target has nothing to report).
+    """
     from .errors import AnalysisError
+    from .request import FUTURE_MEASURES
     if region is not None and region not in set(obs["region"]):
-        raise AnalysisError(f"--region: expected one of the regions in the data "
+        raise AnalysisError(f"{labels[0]}: expected one of the regions in the data "
                             f"({', '.join(sorted(set(obs['region'])))}), found {region!r}")
     if year is not None:
-        years = sorted(set(obs.loc[obs["region"] == region, "year"] if region else obs["year"]))
+        rows = obs[obs["region"] == region] if region else obs
+        if observed_only:
+            rows = rows[~rows["measure"].isin(FUTURE_MEASURES)]
+        years = sorted(set(rows["year"].astype(int)))
         if int(year) not in years:
-            raise AnalysisError(f"--year: expected a year with data for {region or 'any region'} "
-                                f"({', '.join(map(str, years))}), found {year}")
+            what = "observed data" if observed_only else "data"
+            raise AnalysisError(f"{labels[1]}: expected a year with {what} for {region or 'any region'} "
+                                f"({', '.join(map(str, years)) or 'none'}), found {year}")

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalog import project_root
+from .paths import project_root
 from .errors import ReportError, UsageError
 
 FORMATS = ("html", "pdf")
@@ -34,10 +34,10 @@ def notebook_path(name: str = "industry_report") -> Path:
     p = Path(name)
     if p.suffix == ".ipynb" and p.is_file():
         return p
-    path = project_root() / "notebooks" / f"{name}.ipynb"
-    if not path.is_file():
-        known = sorted(q.stem for q in (project_root() / "notebooks").glob("*.ipynb"))
-        raise UsageError(f"notebook: expected one of {', '.join(known)}, found {name!r}")
+    from . import paths
+    path = paths.notebook_path(name)
+    if path is None:
+        raise UsageError(f"notebook: expected one of {', '.join(paths.known_notebooks())}, found {name!r}")
     return path
 
 
