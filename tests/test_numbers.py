@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from analysis.numbers import (NumberFormatError, bounds, canonical_qualifier, format_quantity,
+from analysis.numbers import (NumberFormatError, canonical_qualifier,
                               parse_value, unit_info)
 
 
@@ -88,13 +88,22 @@ def test_unknown_unit():
     (10, "≤", 0.5, 10, 0, 10),
 ])
 def test_bounds(value, q, half, step, lo, hi):
-    got = bounds(value, q, half, step, floor=0)
-    assert got[0] == pytest.approx(lo) and got[1] == pytest.approx(hi)
+    from analysis.data import bounds_array
+    got = bounds_array([value], [q], [half], [step], [0.0])
+    assert got[0][0] == pytest.approx(lo) and got[1][0] == pytest.approx(hi)
 
 
-def test_format_quantity():
-    assert format_quantity(4e11, "元") == "4,000亿元"
-    assert format_quantity(1.292e10, "元") == "129.2亿元"
-    assert format_quantity(230000, "辆") == "23万辆"
-    assert format_quantity(47.5, "%") == "47.5%"
-    assert format_quantity(-3.25, "%", 2) == "−3.25%"
+@pytest.mark.parametrize("value, lower, upper, unit, lang, text", [
+    (4e11, 4e11, 4e11, "元", "zh", "4,000亿元"),
+    (1.292e10, 1.292e10, 1.292e10, "元", "zh", "129.2亿元"),
+    (1.292e10, 1.292e10, 1.292e10, "元", "en", "12.92 bn yuan"),
+    (230000, 230000, 230000, "辆", "zh", "23万辆"),
+    (47.5, 0, 47.51, "%", "zh", "不超过47.5%"),
+    (47.5, 0, 47.51, "%", "en", "at most 47.5%"),
+    (4e11, 4e11, math.inf, "元", "zh", "超过4,000亿元"),
+    (25, 0, math.inf, "%", "zh", "约25%（上下限不确定）"),
+    (-3.25, -3.25, -3.25, "%", "zh", "−3.25%"),
+])
+def test_describe_from_the_message_catalog(value, lower, upper, unit, lang, text):
+    from analysis.numbers import describe
+    assert describe(value, lower, upper, unit, lang=lang, decimals=2 if value == -3.25 else 1) == text

@@ -43,7 +43,7 @@ def test_default_report_files(default_report):
     folder, res = default_report
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["industry_report.html", "industry_report.ipynb", "industry_report.pdf",
-                     "industry_report_metrics.csv", "industry_report_metrics.xlsx"]
+                     "industry_report_checks.csv", "industry_report_metrics.csv", "industry_report_metrics.xlsx"]
     assert "Traceback" not in res.stderr
     nb = json.loads((folder / "industry_report.ipynb").read_text(encoding="utf-8"))
     assert nb["metadata"]["papermill"]["parameters"]["region"] == "渝北区"
@@ -155,10 +155,33 @@ def test_failing_notebook_keeps_earlier_report(tmp_path):
 def test_rejected_parameter_name(tmp_path):
     res = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", tmp_path, "-p", "a=1\nimport os", "1")
     assert res.returncode == 2
-    assert "parameter 'a=1\\nimport os': expected one of region, year, lang, data, catalog, title" in res.stderr
+    assert "expected a parameter name of industry_report.ipynb" in res.stderr and "found 'a=1\\nimport os'" in res.stderr
     assert not (tmp_path / "渝北区").exists()
     res = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", tmp_path, "-p", "colour", "red")
-    assert res.returncode == 2 and "found an unknown name" in res.stderr
+    assert res.returncode == 2 and "found an unknown name 'colour'" in res.stderr
+
+
+@pytest.mark.parametrize("name, option", [("region", "--region"), ("year", "--year"), ("lang", "--lang"),
+                                          ("data", "--data"), ("title", "--title"), ("handover", "(set by")])
+def test_parameters_with_their_own_option_are_refused(tmp_path, name, option):
+    res = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", tmp_path, "-p", name, "江北区")
+    assert res.returncode == 2, res.stderr
+    assert f"-p {name}: {name} has its own option; use {option}" in res.stderr
+    assert "Traceback" not in res.stderr and not any(tmp_path.iterdir())
+
+
+def test_a_target_year_is_not_a_report_year(tmp_path):
+    res = run_cli("report", "--region", "渝北区", "--year", "2027", "--out", tmp_path)
+    assert res.returncode == 1
+    assert "--year: expected a year with observed data for 渝北区 (2024), found 2027" in res.stderr
+    assert "Traceback" not in res.stderr and not any(tmp_path.iterdir())
+
+
+def test_help_notebook_lists_the_parameters_cell():
+    res = run_cli("report", "--help-notebook")
+    assert res.returncode == 0, res.stderr
+    assert "region" in res.stdout and "--region" in res.stdout and "地区 region, as written in the data" in res.stdout
+    assert "报告年份" in res.stdout
 
 
 def test_unknown_region_and_year(tmp_path):

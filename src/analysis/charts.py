@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .fonts import use_in_matplotlib  # noqa: E402
+from .messages import messages  # noqa: E402
 from .numbers import display_scale, format_number  # noqa: E402
 
 DPI = 170            # at 183 mm wide: ~170 dpi on paper, sharp in print
@@ -23,6 +24,27 @@ WIDTH_IN = 7.2        # ≈ 183 mm: the text width of an A4 page with 18 mm marg
 COLORS = {"bar": "#2f5d8a", "bound": "#9bb7d4", "accent": "#c0392b", "grid": "#d9d9d9", "muted": "#666666"}
 
 use_in_matplotlib()
+
+
+def setup() -> None:
+    """The report's chart style for every figure of a notebook, an analyst's own included.
+
+    In a Jupyter kernel, figures are shown inline (the kernel runs with the Agg backend so that
+    the package's own charts never pop up) at print resolution and A4 text width.
+    """
+    use_in_matplotlib()
+    matplotlib.rcParams.update({"figure.figsize": (WIDTH_IN, WIDTH_IN * 0.5), "savefig.dpi": DPI,
+                                "savefig.bbox": "tight", "axes.spines.top": False, "axes.spines.right": False,
+                                "axes.prop_cycle": matplotlib.cycler(color=[COLORS["bar"], COLORS["accent"],
+                                                                            COLORS["bound"], COLORS["muted"]])})
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        shell.run_line_magic("matplotlib", "inline")
+        use_in_matplotlib()   # the inline backend resets rcParams it manages; the font stays ours
 
 
 def _style(ax, title: str, xlabel: str = "", ylabel: str = ""):
@@ -90,7 +112,7 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str, unit_
         more_than = not math.isfinite(hi) and math.isfinite(lo) and format_number(lo, decimals) == format_number(v, decimals)
         if at_most:
             ax.barh(yi, v, color="white", edgecolor=COLORS["bar"], hatch="///", linewidth=1.0)
-            text = ("≤ " if lang == "zh" else "≤ ") + format_number(v, decimals)
+            text = "≤ " + format_number(v, decimals)
         elif more_than:
             ax.barh(yi, v, color=COLORS["bound"], edgecolor=COLORS["bar"], linewidth=1.0)
             ax.annotate("", xy=(v + xmax * 0.07, yi), xytext=(v, yi),
@@ -100,7 +122,7 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str, unit_
             ax.barh(yi, v, color=COLORS["bar"])
             if math.isfinite(lo) and math.isfinite(hi) and format_number(lo, decimals) != format_number(hi, decimals):
                 ax.errorbar(v, yi, xerr=[[v - lo], [hi - v]], fmt="none", ecolor="black", capsize=3, lw=1)
-                text = ("约 " if lang == "zh" else "≈ ") + format_number(v, decimals)
+                text = messages(lang)("charts.approx_mark") + format_number(v, decimals)
             else:
                 text = format_number(v, decimals)
         if cap is not None and full[len(y) - 1 - yi] > cap:
@@ -152,7 +174,7 @@ def base_and_level(panels: list[dict], *, title: str, source: str, lang: str = "
         ax.bar([1], [lv], color=COLORS["bar"], width=0.6)
         for x, v in ((0, b), (1, lv)):
             ax.text(x, v * 1.03, format_number(v, 1), ha="center", va="bottom", fontsize=8.5)
-        est = "（推算）" if lang == "zh" else " (implied)"
+        est = messages(lang)("charts.implied_suffix")
         ax.set_xticks([0, 1], [f"{pnl['base_year']}{est}", str(pnl["year"])], fontsize=8.5)
         ax.set_ylim(0, max(lv, hi) * 1.25)
         ax.set_title(pnl["label"], fontsize=9.5)

@@ -10,7 +10,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from .errors import AnalysisError
+from .errors import AnalysisError, UsageError
+from .request import FORMATS, LANGS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,13 +74,28 @@ def _cmd_metrics(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .run import run_report
-    formats = [f.strip() for f in args.format.split(",") if f.strip()]
-    extra = {name: value for name, value in (args.param or [])}
-    res = run_report(args.region, args.year, data=args.data, lang=args.lang, formats=formats, out=args.out,
-                     notebook=args.notebook, catalog=args.catalog, parameters=extra)
+    from . import paths
+    from .request import OWN, build, declared_parameters
+    from .run import run_request
+    if args.help_notebook:
+        nb = paths.notebook_path(args.notebook or paths.DEFAULT_NOTEBOOK)
+        if nb is None:
+            raise UsageError(f"--notebook: expected one of {', '.join(paths.known_notebooks())} or a path to an "
+                             f".ipynb file, found {args.notebook!r}")
+        print(f"parameters of {nb} (set with the options, or -p NAME VALUE for the others):")
+        for p in declared_parameters(nb).values():
+            how = f"--{p.name}" if p.name in OWN else f"-p {p.name}"
+            print(f"  {p.name:<10} {p.type or '':<5} default {p.default:<10} {how:<12} {p.help}")
+        return 0
+    for opt in ("region", "year"):
+        if getattr(args, opt) is None:
+            raise UsageError(f"--{opt}: expected a value, found none (analysis report --region 渝北区 --year 2024)")
+    request = build(region=args.region, year=args.year, notebook=args.notebook, lang=args.lang, data=args.data,
+                    catalog=args.catalog, formats=args.format, out=args.out, title=args.title,
+                    parameters={name: value for name, value in (args.param or [])})
+    res = run_request(request)
     for kind, path in sorted(res.outputs.items()):
-        print(f"{kind:>5}  {path}")
+        print(f"{kind:>11}  {path}")
     print(f"done in {res.seconds:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in res.timings.items()) + ")")
     return 0
 
@@ -117,17 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=_cmd_metrics)
 
     r = sub.add_parser("report", help="run the report notebook and export HTML and PDF")
-    r.add_argument("--region", required=True, help="region as written in the data (e.g. 渝北区)")
-    r.add_argument("--year", required=True, type=int, help="report year (e.g. 2024)")
-    r.add_argument("--data", type=Path, help="observation file (default: data/observations.csv)")
-    r.add_argument("--catalog", type=Path, help="indicator catalog (default: data/catalog.yaml)")
-    r.add_argument("--lang", choices=["zh", "en"], default="zh")
-    r.add_argument("--format", default="html,pdf", help="comma-separated: html, pdf (default: both)")
+    r.add_argument("--region", help="region as written in the data (e.g. 渝北区)")
+    r.add_argument("--year", help="report year with observed data (e.g. 2024)")
+    r.add_argument("--data", help="observation file (default: the project's data/observations.csv)")
+    r.add_argument("--catalog", help="indicator catalog (default: the project's data/catalog.yaml)")
+    r.add_argument("--lang", choices=LANGS, default=LANGS[0], help="language of the report")
+    r.add_argument("--format", default=",".join(FORMATS), help="comma-separated: " + ", ".join(FORMATS) + " (default: all)")
     r.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
-    r.add_argument("--notebook", default="industry_report",
-                   help="notebook name in notebooks/ or a path to an .ipynb (default: industry_report)")
+    r.add_argument("--title", help="report title (default: generated from region and year)")
+    r.add_argument("--notebook", help="notebook name in the project's notebooks/ or a path to an .ipynb; outputs "
+                                      "are named after it (default: industry_report)")
     r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                   help="another notebook parameter (e.g. -p title 'My title'); names must be declared in its parameters cell")
+                   help="another parameter of the notebook (see --help-notebook); those with an option above "
+                        "are set with the option")
+    r.add_argument("--help-notebook", action="store_true", help="list the notebook's parameters and exit")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.set_defaults(func=_cmd_report)
 

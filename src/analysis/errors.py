@@ -33,7 +33,6 @@ class Problem:
     expected: str
     found: str
     hint: str = ""
-    code: str = "invalid"
 
     def __str__(self) -> str:
         where = self.file

@@ -23,33 +23,58 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from . import __version__
 from .errors import ReportError
 from .fonts import FALLBACKS, FAMILY, cjk_font_path
+from .request import LANGS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-_H2 = re.compile(r'<h2 id="(sec-[\w-]+)">(.*?)</h2>', re.S)
-_TITLE_BLOCK = re.compile(r'<header class="title-block">.*?</header>', re.S)
 
 
 def _families() -> str:
     return ", ".join(f'"{f}"' if " " in f else f for f in FALLBACKS)
 
 
-def notebook_body(nb) -> str:
-    """The HTML of a notebook's outputs: no code, no prompts, no stderr, no cells tagged remove."""
+#: cells with these tags stay out of exported reports: ``remove`` (notes), ``analyst`` (the
+#: DataFrames an analyst looks at in JupyterLab)
+REMOVE_TAGS = {"remove", "analyst"}
+
+
+def report_parts(nb) -> tuple[object, dict]:
+    """Split an executed notebook into the report body and what its sections declared.
+
+    Sections display HTML with ``analysis`` metadata (see :mod:`analysis.report`): the title block
+    (``role: title``) is taken out of the body to open the page; ``toc`` entries make the table
+    of contents. Cells tagged :data:`REMOVE_TAGS` are dropped (nbconvert's TagRemovePreprocessor),
+    and stderr streams (warnings) never reach a reader. Returns (notebook, {title, title_html, toc}).
+    """
     import copy
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    from .report import META_KEY
     nb = copy.deepcopy(nb)
-    cells = []
-    for cell in nb.cells:
-        if "remove" in cell.get("metadata", {}).get("tags", []) or cell.cell_type == "markdown" and \
-                "remove" in cell.metadata.get("tags", []):
+    nb, _ = TagRemovePreprocessor(remove_cell_tags=REMOVE_TAGS, enabled=True).preprocess(nb, {})
+    info = {"title": "", "title_html": "", "toc": []}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"c{i}"  # papermill gives its injected cell a random id: keep the HTML reproducible
+        if cell.cell_type != "code":
             continue
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-        cells.append(cell)
-    for i, cell in enumerate(cells):  # papermill gives its injected cell a random id: keep the HTML reproducible
-        cell["id"] = f"c{i}"
-    nb.cells = cells
+        kept = []
+        for out in cell.outputs:
+            meta = out.get("metadata", {}).get(META_KEY, {})
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                continue
+            if meta.get("role") == "title":
+                info["title"], info["title_html"] = meta.get("title", ""), out["data"].get("text/html", "")
+                continue
+            if "toc" in meta:
+                info["toc"].append((meta["toc"]["id"], meta["toc"]["text"]))
+            kept.append(out)
+        cell.outputs = kept
+    return nb, info
+
+
+def notebook_body(nb) -> tuple[str, dict]:
+    """The HTML of a notebook's outputs (no code, no prompts, no stderr, no removed cells) and its parts."""
+    nb, info = report_parts(nb)
     body, _ = _exporter().from_notebook_node(nb)
-    return body
+    return body, info
 
 
 _EXPORTER = None
@@ -102,34 +127,29 @@ def document_text(body: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>|data:[^\"']+", "", body))
 
 
-def page(body: str, *, lang: str, print_css: str = "", font_face: str = "") -> str:
+def page(body: str, info: dict, *, lang: str, print_css: str = "", font_face: str = "") -> str:
     """Wrap the notebook body: title block first, table of contents, then the sections."""
-    m = _TITLE_BLOCK.search(body)
-    title_block = m.group(0) if m else ""
-    if m:
-        body = body[: m.start()] + body[m.end():]
-    title_match = re.search(r"<h1[^>]*>(.*?)</h1>", title_block, re.S)
-    title = html.unescape(re.sub("<[^>]+>", "", title_match.group(1))) if title_match else "Report"
-    toc = [(i, html.unescape(re.sub("<[^>]+>", "", t))) for i, t in _H2.findall(body)]
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]))
     from markupsafe import Markup
+    from .messages import messages
+    msg = messages(lang)
     return env.get_template("page.html.j2").render(
-        lang=lang, title=title, version=__version__, families=Markup(_families()), font_face=Markup(font_face),
-        print_css=Markup(print_css), title_block=Markup(title_block), toc=toc,
-        toc_title="目录" if lang == "zh" else "Contents", body=Markup(body))
+        lang=msg("lang_tag"), title=info["title"] or "Report", version=__version__, families=Markup(_families()),
+        font_face=Markup(font_face), print_css=Markup(print_css), title_block=Markup(info["title_html"]),
+        toc=info["toc"], toc_title=msg("toc"), body=Markup(body))
 
 
-def to_html(nb, *, lang: str, font: bytes | None = None, body: str | None = None) -> str:
+def to_html(nb, *, lang: str, font: bytes | None = None, body: tuple[str, dict] | None = None) -> str:
     """The self-contained HTML report of an executed notebook (font: subset from font_subset)."""
-    body = body if body is not None else notebook_body(nb)
-    font = font if font is not None else font_subset(document_text(body))
-    return page(body, lang=lang, font_face=font_face(font))
+    html_body, info = body if body is not None else notebook_body(nb)
+    font = font if font is not None else font_subset(document_text(info["title_html"] + html_body))
+    return page(html_body, info, lang=lang, font_face=font_face(font))
 
 
 def _print_css(lang: str) -> str:
+    from .messages import messages
     css = (TEMPLATES / "print.css").read_text(encoding="utf-8")
-    label = '"第 " counter(page) " 页 / 共 " counter(pages) " 页"' if lang == "zh" else '"Page " counter(page) " of " counter(pages)'
-    return css.replace('"PAGE_LABEL"', label)
+    return css.replace('"PAGE_LABEL"', messages(lang)("page_label"))
 
 
 def local_fetcher(allowed: list[Path]):
@@ -149,8 +169,8 @@ def local_fetcher(allowed: list[Path]):
     return LocalFetcher(allowed_protocols={"file", "data"}, allow_redirects=False)
 
 
-def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = None, body: str | None = None,
-           font_file: Path | None = None) -> None:
+def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = None,
+           body: tuple[str, dict] | None = None, font_file: Path | None = None) -> None:
     """Render the report of an executed notebook to an A4 PDF at ``target``.
 
     ``font_file``: the subset as a file (read through a file URL: tokenising a data URL of a few
@@ -158,15 +178,15 @@ def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = 
     """
     from weasyprint import HTML
     import tempfile
-    body = body if body is not None else notebook_body(nb)
+    html_body, info = body if body is not None else notebook_body(nb)
     tmp_dir = None
     if font_file is None:
-        font = font if font is not None else font_subset(document_text(body))
+        font = font if font is not None else font_subset(document_text(info["title_html"] + html_body))
         tmp_dir = Path(tempfile.mkdtemp(prefix="analysis-font-"))
         font_file = tmp_dir / "subset.otf"
         font_file.write_bytes(font)
     face = f'@font-face {{ font-family: "{FAMILY}"; src: url("{font_file.resolve().as_uri()}"); }}'
-    doc = page(body, lang=lang, print_css=_print_css(lang), font_face=face)
+    doc = page(html_body, info, lang=lang, print_css=_print_css(lang), font_face=face)
     fetcher = local_fetcher([base_dir, font_file.resolve().parent])
     try:
         # the font is already a subset of the characters used: embed it as is (full_fonts) instead
@@ -187,8 +207,9 @@ def export(nb, *, lang: str, html_path: Path | None, pdf_path: Path | None, base
     """
     import time
     t = time.perf_counter()
+    from .messages import messages
     body = notebook_body(nb)
-    text = document_text(body) + ("目录" if lang == "zh" else "Contents")
+    text = document_text(body[1]["title_html"] + body[0]) + messages(lang)("toc")
     if font is None or not set(text) <= set(font_chars) | {"\n", "\r", "\t"}:
         font, font_file = font_subset(text), None
     timings = {"body+font": time.perf_counter() - t}
@@ -211,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("format", choices=["html", "pdf"])
     ap.add_argument("notebook", type=Path)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--lang", choices=["zh", "en"], default="zh")
+    ap.add_argument("--lang", choices=LANGS, default=LANGS[0])
     a = ap.parse_args(argv)
     nb = nbformat.read(str(a.notebook), as_version=4)
     if a.format == "html":

@@ -17,8 +17,8 @@ PACKAGE = Path(__file__).resolve().parent
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("ANALYSIS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "analysis")
-    path = Path(base) / "fonts"
+    from .paths import cache_dir as base
+    path = base() / "fonts"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -26,7 +26,7 @@ def cache_dir() -> Path:
 def charset(files: list[Path], extra: str = "") -> str:
     """Sorted distinct characters of the given files, the package's sources and templates, and extra."""
     chars = set(extra)
-    for f in [*files, *PACKAGE.glob("*.py"), *(PACKAGE / "templates").glob("*")]:
+    for f in [*files, *PACKAGE.glob("*.py"), *(PACKAGE / "templates").glob("*"), *(PACKAGE / "messages").glob("*.yaml")]:
         try:
             chars |= set(Path(f).read_text(encoding="utf-8", errors="ignore"))
         except OSError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 
-WARM_CODE = "import analysis.sections  # warm-up: pandas, matplotlib, fonts, analysis"
+WARM_CODE = "import analysis.report  # warm-up: pandas, matplotlib, fonts, analysis"
 
 
 class WarmKernel:

@@ -38,39 +38,9 @@ UNITS: dict[str, tuple[str, float, str]] = {
     "位": ("位", 1.0, "rank"), "名": ("位", 1.0, "rank"),
 }
 
-# Display: base unit → larger units to prefer, largest first (threshold = factor).
-DISPLAY_SCALES: dict[str, list[tuple[str, float]]] = {
-    "元": [("亿元", 1e8), ("万元", 1e4), ("元", 1.0)],
-    "辆": [("万辆", 1e4), ("辆", 1.0)],
-    "台(套)": [("万台(套)", 1e4), ("台(套)", 1.0)],
-    "台": [("万台", 1e4), ("台", 1.0)],
-    "人": [("万人", 1e4), ("人", 1.0)],
-    "吨": [("万吨", 1e4), ("吨", 1.0)],
-}
-
-#: The same in Chinese, for Chinese reports.
-QUALIFIERS_ZH = {
-    "exact": "按公布值计（上下限为末位四舍五入区间）",
-    ">": "超过（超/超过/突破/逾/以上/多）",
-    "≥": "不低于（不低于/至少/不少于）",
-    "<": "低于（不到/低于/少于）",
-    "≤": "不超过（不超过/以内/以下/至多）",
-    "≈": "约（约/左右/大约），按±5%或末位精度取较宽者",
-    "近": "接近但低于（近/接近/将近），取该值的90%至该值",
-    "余": "超过N且低于下一个整数位（30余 → 30至40）",
-}
-
-#: Canonical qualifiers and what they mean for bounds.
-QUALIFIERS = {
-    "exact": "stated exactly (bounds = published rounding)",
-    ">": "more than (超/超过/突破/逾/以上/多)",
-    "≥": "at least (不低于/至少/不少于)",
-    "<": "less than (不到/低于/少于)",
-    "≤": "at most (不超过/以内/以下/至多)",
-    "≈": "approximately (约/左右/大约)",
-    "近": "just below (近/接近/将近)",
-    "余": "more than N, below the next round number (30余 → 30 to 40)",
-}
+#: Canonical qualifiers. What each means for bounds is computed in ``analysis.data.bounds_array``
+#: and said to readers in the message catalogs (``qualifiers:``).
+QUALIFIERS = ("exact", ">", "≥", "<", "≤", "≈", "近", "余")
 
 QUALIFIER_WORDS: dict[str, str] = {
     "": "exact", "exact": "exact", "=": "exact", "达到": "exact", "达": "exact", "为": "exact",
@@ -217,35 +187,6 @@ def parse_value(text: str) -> ParsedNumber:
     raise NumberFormatError(repr(raw))
 
 
-def bounds(value: float, qualifier: str, half_width: float, round_step: float, *,
-           approx_band: float = 0.05, near_band: float = 0.10, floor: float = -math.inf
-           ) -> tuple[float, float]:
-    """Interval [lower, upper] that a published figure stands for.
-
-    exact → the rounding interval; > / ≥ → [value, ∞); < / ≤ → [floor, value];
-    ≈ → ± max(rounding, approx_band·|value|); 近 → [value·(1−near_band), value];
-    余 → [value, value + round step] (30余 → 30 to 40).
-    ``floor`` is the smallest meaningful value (0 for levels, −100 for growth in %).
-    """
-    v = float(value)
-    if qualifier == "exact":
-        lo, hi = v - half_width, v + half_width
-    elif qualifier in (">", "≥"):
-        lo, hi = v, math.inf
-    elif qualifier in ("<", "≤"):
-        lo, hi = floor, v
-    elif qualifier == "≈":
-        r = max(half_width, approx_band * abs(v))
-        lo, hi = v - r, v + r
-    elif qualifier == "近":
-        lo, hi = v - near_band * abs(v), v
-    elif qualifier == "余":
-        lo, hi = v, v + round_step
-    else:
-        raise ValueError(f"unknown qualifier {qualifier!r}")
-    return max(lo, floor), hi
-
-
 def format_number(x: float, decimals: int = 1) -> str:
     """Thousands-separated, trailing zeros dropped: 4000.0 → '4,000', 47.50 → '47.5'."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -258,35 +199,21 @@ def format_number(x: float, decimals: int = 1) -> str:
     return text.replace("-", "−")
 
 
-DISPLAY_SCALES_EN: dict[str, list[tuple[str, float]]] = {
-    "元": [(" bn yuan", 1e9), (" m yuan", 1e6), (" yuan", 1.0)],
-    "辆": [(" vehicles", 1.0)], "台(套)": [(" units", 1.0)], "台": [(" units", 1.0)],
-    "家": [(" enterprises", 1.0)], "个": [("", 1.0)], "条": [(" chains", 1.0)],
-    "人": [(" persons", 1.0)], "吨": [(" t", 1.0)], "年": [(" years", 1.0)],
-    "百分点": [(" pp", 1.0)], "位": [("", 1.0)], "倍": [("×", 1.0)],
-}
-
-
 def display_scale(base_unit: str, magnitude: float, lang: str = "zh") -> tuple[str, float]:
-    """The reader's unit for a base unit and magnitude: (亿元, 1e8) for 4e11 元; (' bn yuan', 1e9) in English."""
-    table = DISPLAY_SCALES_EN if lang == "en" else DISPLAY_SCALES
-    for name, factor in table.get(base_unit, []):
-        if abs(magnitude) >= factor or factor == 1.0:
-            return name, factor
+    """The reader's unit for a base unit and magnitude: (亿元, 1e8) for 4e11 元; (' bn yuan', 1e9) in English.
+
+    The display units of each language are in its message catalog (``units:``).
+    """
+    from .messages import messages
+    for name, factor in messages(lang).get("units", {}).get(base_unit, []):
+        if abs(magnitude) >= factor or factor == 1:
+            return name, float(factor)
     return base_unit, 1.0
 
 
-def format_quantity(value: float, unit: str, decimals: int = 1, lang: str = "zh") -> str:
-    """Value in a base unit formatted for readers: 4e11, '元' → '4,000亿元'; 47.5, '%' → '47.5%'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    name, factor = display_scale(unit, value, lang)
-    return f"{format_number(value / factor, decimals)}{name}"
-
-
 def describe(value: float, lower: float, upper: float, unit: str, *, lang: str = "zh",
-             decimals: int = 1, qualifier: str = "") -> str:  # noqa: C901
-    """A bounded figure in reader's words.
+             decimals: int = 1, qualifier: str = "") -> str:
+    """A bounded figure in reader's words (patterns ``bounds.*`` of the message catalog).
 
     >>> describe(47.5, 0, 47.51, "%")
     '不超过47.5%'
@@ -296,34 +223,35 @@ def describe(value: float, lower: float, upper: float, unit: str, *, lang: str =
     exact (bounds within display rounding) → the number; open above → 超过/more than; open
     below → 不超过/at most; a finite interval wider than display rounding → 约 X（Y–Z）.
     """
+    from .messages import messages
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    msg = messages(lang)
     name, factor = display_scale(unit, value, lang)
-    if lang == "en" and unit == "元" and abs(value / factor) < 100:
+    if factor >= 1e9 and abs(value / factor) < 100:
         decimals = max(decimals, 2)  # 129.2亿元 is 12.92 bn yuan, not 12.9
 
     def fmt(x: float) -> str:
         return format_number(x / factor, decimals)
 
     v = fmt(value)
-    suffix = name
     lo_same = math.isfinite(lower) and fmt(lower) == v
     hi_same = math.isfinite(upper) and fmt(upper) == v
     lo_open = not math.isfinite(lower) or (lower <= 0 < value and not lo_same)
     hi_open = not math.isfinite(upper)
-    zh = lang == "zh"
     if lo_same and hi_same:
-        return f"{v}{suffix}"
-    if lo_same and hi_open:
-        if qualifier == "≥":
-            return f"不低于{v}{suffix}" if zh else f"at least {v}{suffix}"
-        return f"超过{v}{suffix}" if zh else f"more than {v}{suffix}"
-    if hi_same and lo_open:
-        return f"不超过{v}{suffix}" if zh else f"at most {v}{suffix}"
-    if lo_open and hi_open:
-        return f"约{v}{suffix}（上下限不确定）" if zh else f"about {v}{suffix} (bounds undetermined)"
-    if hi_open:
-        return f"约{v}{suffix}（不低于{fmt(lower)}{suffix}）" if zh else f"about {v}{suffix} (at least {fmt(lower)}{suffix})"
-    if lo_open:
-        return f"约{v}{suffix}（不超过{fmt(upper)}{suffix}）" if zh else f"about {v}{suffix} (at most {fmt(upper)}{suffix})"
-    return f"约{v}{suffix}（{fmt(lower)}–{fmt(upper)}{suffix}）" if zh else f"about {v}{suffix} ({fmt(lower)}–{fmt(upper)}{suffix})"
+        key = "exact"
+    elif lo_same and hi_open:
+        key = "at_least" if qualifier == "≥" else "more_than"
+    elif hi_same and lo_open:
+        key = "at_most"
+    elif lo_open and hi_open:
+        key = "unbounded"
+    elif hi_open:
+        key = "about_at_least"
+    elif lo_open:
+        key = "about_at_most"
+    else:
+        key = "about_range"
+    return msg(f"bounds.{key}", v=v, unit=name, lo=fmt(lower) if math.isfinite(lower) else "",
+               hi=fmt(upper) if math.isfinite(upper) else "")

@@ -1,0 +1,147 @@
+"""Compute once, hand over frames: what a report shows, prepared in one place.
+
+``prepare(request)`` loads and validates the data, checks the request against it, computes the
+metrics and the reconciliation — once. ``analysis report`` does this in the parent process and
+writes the frames into the run's staging folder (:func:`write`, Parquet plus a small JSON); the
+notebook's kernel reads them back (:func:`read`) and computes nothing again. Run by hand in
+JupyterLab, the notebook calls :func:`prepare` itself: the same function, the same frames.
+
+The metrics and checks published beside a report (:func:`publish`) are these very frames.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .request import FUTURE_MEASURES, ReportRequest
+
+FILES = ("observations", "metrics", "checks", "sources")
+META = "meta.json"
+
+
+def _trace(event: str) -> None:
+    """Record a load or computation when ``$ANALYSIS_TRACE`` names a file (tests check who did the work)."""
+    target = os.environ.get("ANALYSIS_TRACE")
+    if target:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()} {event}\n")
+
+
+@dataclass
+class ReportData:
+    """The frames a report shows, and what they came from."""
+
+    request: ReportRequest
+    observations: pd.DataFrame      # the region's figures and every figure its metrics and checks use
+    metrics: pd.DataFrame           # the region's metrics of the report year
+    checks: pd.DataFrame            # the region's reconciliation
+    sources: pd.DataFrame           # the sources registries beside the data
+    meta: dict = field(default_factory=dict)   # data file, checksum, data date, parents of regions
+
+
+def _ids(column: pd.Series) -> set[str]:
+    """Every observation id in a column of id lists."""
+    return {i for ids in column if ids is not None for i in ids}
+
+
+def prepare(request: ReportRequest) -> ReportData:
+    """Load, validate, check the request against the data, compute metrics and checks — once.
+
+    Raises:
+        DataError: the data is invalid (every problem listed).
+        AnalysisError: the region or year is not in the data.
+    """
+    from .catalog import load_catalog
+    from .data import load_observations, load_sources
+    from .metrics import compute, reconcile
+    catalog = load_catalog(request.catalog)
+    obs = load_observations(request.data, catalog=catalog)
+    _trace("load")
+    request.check_data(obs)
+    everything = compute(obs, catalog=catalog)          # ranks and parents need the other regions
+    _trace("compute")
+    mine = everything[everything["region"] == request.region]
+    own_obs = obs[obs["region"] == request.region]
+    checks = reconcile(own_obs, mine, catalog=catalog).reset_index(drop=True)
+    metrics = mine[mine["year"] == request.year].reset_index(drop=True)
+    for c in metrics.columns:
+        if isinstance(metrics[c].dtype, pd.CategoricalDtype):
+            metrics[c] = metrics[c].cat.remove_unused_categories()
+    used = _ids(metrics["inputs"]) | _ids(checks["stated_ids"]) | _ids(checks["computed_from"])
+    shown = obs[(obs["region"] == request.region) | obs["id"].isin(used)].reset_index(drop=True)
+    sources = load_sources([request.data])
+    own = shown[(shown["region"] == request.region) & ~shown["measure"].isin(FUTURE_MEASURES)]
+    dates = sorted({d for s, d in zip(sources["id"], sources.get("date", pd.Series("", index=sources.index)))
+                    if s in set(own["source"]) and d})
+    meta = {"data_file": request.data.name, "data_sha256": _sha256(request.data), "data_dates": dates,
+            "generated": _dt.date.today().isoformat(), "regions": obs.attrs.get("regions", {}),
+            "encodings": obs.attrs.get("encodings", {}), "catalog": str(request.catalog)}
+    return ReportData(request, shown, metrics, checks, sources, meta)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write(data: ReportData, folder: Path) -> Path:
+    """The frames as Parquet files in ``folder`` (created), with the request and meta as JSON."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        frame: pd.DataFrame = getattr(data, name)
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    (folder / META).write_text(json.dumps({"request": data.request.to_dict(), "meta": data.meta},
+                                          ensure_ascii=False, indent=1), encoding="utf-8")
+    return folder
+
+
+def read(folder: str | os.PathLike) -> ReportData:
+    """The frames :func:`write` handed over."""
+    folder = Path(folder)
+    info = json.loads((folder / META).read_text(encoding="utf-8"))
+    frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in FILES}
+    obs = frames["observations"]
+    obs.attrs["regions"] = info["meta"].get("regions", {})
+    return ReportData(ReportRequest.from_dict(info["request"]), meta=info["meta"], **frames)
+
+
+def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists joined with ';' and categoricals as text, for CSV and Excel readers."""
+    out = frame.copy()
+    for c in out.columns:
+        s = out[c]
+        if isinstance(s.dtype, pd.ArrowDtype) and "list" in str(s.dtype) or (s.dtype == object and len(s) and
+                                                                            isinstance(s.iloc[0], (list, np.ndarray))):
+            out[c] = [";".join(map(str, v)) if v is not None else "" for v in s]
+        elif isinstance(s.dtype, pd.CategoricalDtype):
+            out[c] = s.astype(str)
+    return out
+
+
+def published(data: ReportData) -> dict[str, pd.DataFrame]:
+    """The frames published beside a report: the metrics with their worded values, and the checks."""
+    from .table import metrics_display
+    return {"metrics": metrics_display(data.metrics, lang=data.request.lang), "checks": data.checks}
+
+
+def publish(data: ReportData, folder: Path, stem: str) -> list[Path]:
+    """``stem_metrics.csv`` (UTF-8 BOM for Excel), ``stem_checks.csv`` and ``stem_metrics.xlsx`` (sheets
+    metrics and checks) in ``folder``."""
+    frames = {k: _flat(v) for k, v in published(data).items()}
+    out = [folder / f"{stem}_metrics.csv", folder / f"{stem}_checks.csv", folder / f"{stem}_metrics.xlsx"]
+    frames["metrics"].to_csv(out[0], index=False, encoding="utf-8-sig")
+    frames["checks"].to_csv(out[1], index=False, encoding="utf-8-sig")
+    with pd.ExcelWriter(out[2], engine="openpyxl") as xl:
+        frames["metrics"].to_excel(xl, index=False, sheet_name="metrics")
+        frames["checks"].to_excel(xl, index=False, sheet_name="checks")
+    return out
