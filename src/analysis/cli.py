@@ -1,4 +1,4 @@
-"""Command line: ``analysis check-data | metrics | report | batch``.
+"""Command line: ``analysis init | check-data | metrics | report | batch``, ``analysis --version``.
 
 User errors print one clear message and exit 1 (2 for usage); ``--debug`` shows tracebacks.
 """
@@ -19,6 +19,25 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2)
+
+
+class _Version(argparse.Action):
+    """``--version``: looked up only when asked (importlib.metadata scans the installed distributions)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and the distribution name, and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .project import version_line
+        print(version_line())
+        parser.exit(0)
+
+
+def _cmd_init(args) -> int:
+    from .project import init, summary
+    print(summary(args.dir, init(args.dir)))
+    return 0
 
 
 def _cmd_check_data(args) -> int:
@@ -114,7 +133,13 @@ def _cmd_batch(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="analysis", description="Regional industrial-economy statistics: data, metrics, reports.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
+    p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    i = sub.add_parser("init", help="create a new analysis project (data, notebook, jobs) in a new or empty folder")
+    i.add_argument("dir", metavar="DIR", help="the project folder to create (new, or empty)")
+    i.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    i.set_defaults(func=_cmd_init)
+
     c = sub.add_parser("check-data", help="validate observation files and print a summary")
     c.add_argument("paths", nargs="*", type=Path, help="observation files (.csv in UTF-8/GBK/GB18030, or .xlsx)")
     c.add_argument("--data", type=Path, help="observation file (default: data/observations.csv)")
