@@ -26,8 +26,17 @@ from .errors import AnalysisError
 
 #: the name on PyPI (``pip install regional-industry-report``); the import package is ``analysis``
 DISTRIBUTION = "regional-industry-report"
-#: the report the shipped data is for (named in the new project's README and the next step)
-EXAMPLE_REGION, EXAMPLE_YEAR = "渝北区", 2024
+
+
+def example() -> tuple[str, int]:
+    """A region and year the shipped data can report on (for the new project's README and next step):
+    the first region of the packaged observations and its latest observed year."""
+    import csv
+    from .request import FUTURE_MEASURES
+    with open(paths.defaults_root() / "data" / paths.DATA_FILE, encoding="utf-8-sig", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("measure") not in FUTURE_MEASURES]
+    region = rows[0]["region"]
+    return region, max(int(r["year"]) for r in rows if r["region"] == region)
 
 
 def version() -> str:
@@ -73,7 +82,7 @@ def _refuse_unless_empty(target: Path, shown: str) -> None:
 
 
 def _readme(name: str) -> str:
-    r, y = EXAMPLE_REGION, EXAMPLE_YEAR
+    r, y = example()
     return f"""\
 # {name}
 
@@ -156,5 +165,6 @@ def summary(folder: str | os.PathLike, created: list[str]) -> str:
              "next:"]
     if Path(shown).resolve() != Path.cwd().resolve():
         lines.append(f"  cd {shlex.quote(shown)}")
-    lines.append(f"  analysis report --region {EXAMPLE_REGION} --year {EXAMPLE_YEAR}")
+    region, year = example()
+    lines.append(f"  analysis report --region {region} --year {year}")
     return "\n".join(lines)
