@@ -1,9 +1,7 @@
 """The notebook as an analyst uses it: its own cells in the report, the frames it shows, and how it
 runs by hand (papermill without ``analysis report``, as JupyterLab would run it)."""
-import io
 import json
 import os
-import shutil
 import subprocess
 
 import pandas as pd

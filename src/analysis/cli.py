@@ -42,14 +42,41 @@ def _cmd_init(args) -> int:
 
 def _cmd_check_data(args) -> int:
     from .catalog import load_catalog
-    from .data import default_data_path, load_observations, summarize
+    from .data import default_data_path, load_observations
     paths = [*args.paths, *([args.data] if args.data else [])] or [default_data_path()]
     catalog = load_catalog(args.catalog)
     obs = load_observations(paths, catalog=catalog)
     for name, enc in obs.attrs.get("encodings", {}).items():
         print(f"read {name} ({enc})")
-    print(summarize(obs, catalog, paths=[Path(p) for p in paths]))
+    print(_summary(obs, catalog, paths=[Path(p) for p in paths]))
     return 0
+
+
+def _summary(obs, catalog, paths: list[Path]) -> str:
+    """A one-screen summary of a valid observations frame."""
+    from .data import load_sources
+    def counts(s, limit=8):
+        vc = s.value_counts()
+        items = [f"{k} ({v})" for k, v in vc.head(limit).items()]
+        if len(vc) > limit:
+            items.append(f"… {len(vc) - limit} more")
+        return ", ".join(items)
+    lines = [f"{len(obs)} observations — valid",
+             f"  regions     {counts(obs['region'])}",
+             f"  years       {counts(obs['year'].astype(str))}",
+             f"  indicators  {obs['indicator'].nunique()} of {len(catalog.indicators)} in the catalog",
+             f"  measures    {counts(obs['measure'], 12)}",
+             f"  qualifiers  {counts(obs['qualifier'])}"]
+    ents = obs.loc[obs["entity"] != "", "entity"]
+    if len(ents):
+        lines.append(f"  entities    {ents.nunique()} firms, plants or projects ({len(ents)} figures)")
+    srcs = load_sources(list(paths or []))
+    titles = dict(zip(srcs["id"], srcs["title"]))
+    for sid, n in obs["source"].value_counts().items():
+        title = titles.get(sid, "")
+        title = (title[:28] + "…") if len(title) > 28 else title
+        lines.append(f"  source      {sid} {title} — {n} figures, quotes checked")
+    return "\n".join(lines)
 
 
 def _load(args):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
-from .errors import AnalysisError, UsageError
+from .errors import UsageError
 
 LANGS = ("zh", "en")
 FORMATS = ("html", "pdf")

@@ -1,0 +1,323 @@
+"""Validation of observations read as strings: every column checked, every problem collected.
+
+Column-wise (unique values mapped once), so large panels validate in seconds. Also here, once:
+the duplicate key (:data:`KEY`), what qualifiers mean for bounds (:func:`bounds_array`), and
+whether a region and year are in the data (:func:`check_selection`).
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..catalog import Catalog
+from ..errors import Problem
+from ..numbers import (QUALIFIERS, UNITS, NumberFormatError, canonical_qualifier,
+                       normalize_text, parse_value)
+from .reading import _short, load_sources
+
+#: measure → allowed unit dimensions (None: the indicator's own dimension)
+MEASURES: dict[str, set[str] | None] = {
+    "level": None, "target": None, "plan": None,
+    "growth": {"percent", "multiple"}, "multiple": {"multiple"}, "share": {"percent"},
+    "rank": {"rank"}, "growth_rank": {"rank"}, "streak": {"years"}, "cagr": {"percent"},
+    "pp_change": {"pp"},
+}
+MEASURE_ALIASES = {
+    "水平": "level", "总量": "level", "规模": "level", "增长": "growth", "增速": "growth",
+    "增长率": "growth", "倍数": "multiple", "占比": "share", "比重": "share", "排名": "rank",
+    "位次": "rank", "增速排名": "growth_rank", "连续": "streak", "目标": "target",
+    "计划": "plan", "复合增长率": "cagr", "百分点变化": "pp_change",
+}
+#: smallest meaningful value per measure (bounds are clipped to it)
+FLOORS = {"level": 0.0, "target": 0.0, "plan": 0.0, "share": 0.0, "multiple": 0.0,
+          "growth": -100.0, "cagr": -100.0, "rank": 1.0, "growth_rank": 1.0, "streak": 0.0,
+          "pp_change": -np.inf}
+KEY = ["region", "entity", "year", "base_year", "indicator", "measure", "peer"]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+class _Problems:
+    """Problems found so far; ``bad(mask, column, …)`` adds one per flagged row of the raw frame."""
+
+    def __init__(self, raw: pd.DataFrame):
+        self.raw = raw
+        self.list: list[Problem] = []
+
+    def bad(self, mask, column, expected, found_fn, hint_fn=None) -> None:
+        for i in np.flatnonzero(np.asarray(mask)):
+            r = self.raw.iloc[i]
+            self.list.append(Problem(r["file"], int(r["row"]), column, expected, found_fn(r),
+                                     hint_fn(r) if hint_fn else ""))
+
+    def add(self, i: int, column: str, expected: str, found: str) -> None:
+        r = self.raw.iloc[i]
+        self.list.append(Problem(r["file"], int(r["row"]), column, expected, found))
+
+
+def _empty(r) -> str:
+    return "an empty cell"
+
+
+def _to_year(s: pd.Series) -> pd.Series:
+    """Four-digit years (2024年 and full-width digits accepted); NaN otherwise."""
+    cleaned = s.map(lambda x: normalize_text(x).removesuffix("年").removesuffix(".0"))
+    return pd.to_numeric(cleaned.where(cleaned.str.fullmatch(r"\d{4}"), None), errors="coerce")
+
+
+def _years(raw: pd.DataFrame, pr: _Problems) -> tuple[pd.Series, pd.Series]:
+    year = _to_year(raw["year"])
+    pr.bad(year.isna() | (year < 1900) | (year > 2100), "year", "a four-digit year (e.g. 2024)",
+           lambda r: repr(r["year"]) if r["year"] else "an empty cell")
+    base_year = _to_year(raw["base_year"])
+    pr.bad((raw["base_year"] != "") & base_year.isna(), "base_year", "a four-digit year or an empty cell",
+           lambda r: repr(r["base_year"]))
+    pr.bad(base_year.notna() & year.notna() & (base_year >= year), "base_year", "a year before the figure's year",
+           lambda r: f"{r['base_year']} for year {r['year']}")
+    return year, base_year
+
+
+def _indicators(raw: pd.DataFrame, pr: _Problems, catalog: Catalog) -> pd.Series:
+    """Indicator codes from codes, 中文名 or aliases; unknown names with the nearest catalog names."""
+    indicator = raw["indicator"].map({v: catalog.resolve(v) for v in raw["indicator"].unique()})
+    pr.bad(indicator.isna(), "indicator", "an indicator code, 中文名 or alias from the catalog",
+           lambda r: repr(r["indicator"]) if r["indicator"] else "an empty cell",
+           lambda r: ("did you mean " + " or ".join(catalog.suggest(r["indicator"])) + "?")
+           if catalog.suggest(r["indicator"]) else f"add it to {catalog.path.name}")
+    return indicator
+
+
+def _measures(raw: pd.DataFrame, pr: _Problems) -> pd.Series:
+    def to_measure(m: str):
+        k = normalize_text(m).lower()
+        k = MEASURE_ALIASES.get(k, k)
+        return k if k in MEASURES else None
+    measure = raw["measure"].map({m: to_measure(m) for m in raw["measure"].unique()})
+    pr.bad(measure.isna(), "measure", "one of " + ", ".join(MEASURES),
+           lambda r: repr(r["measure"]) if r["measure"] else "an empty cell")
+    return measure
+
+
+def _values(raw: pd.DataFrame, pr: _Problems):
+    """Values, rounding half-widths and steps: plain numbers vectorised, the rest through the
+    Chinese number parser (which also finds a qualifier or unit written in the value)."""
+    plain = pd.to_numeric(raw["value"].where(raw["value"].str.fullmatch(r"-?\d+(\.\d+)?")), errors="coerce")
+    value = plain.astype(float).to_numpy(copy=True)
+    decimals = raw["value"].str.extract(r"\.(\d+)$")[0].str.len().fillna(0).to_numpy()
+    half = np.where(plain.notna(), 0.5 * 10.0 ** -decimals, np.nan)
+    int_part = raw["value"].str.extract(r"^-?(\d+)")[0].fillna("")
+    trailing = (int_part.str.len() - int_part.str.rstrip("0").str.len()).to_numpy()
+    step = np.where(decimals > 0, 10.0 ** -decimals, 10.0 ** trailing)
+    text_qual = np.full(len(raw), None, dtype=object)
+    text_unit = np.full(len(raw), None, dtype=object)
+    for i in np.flatnonzero(plain.isna().to_numpy()):
+        try:
+            pn = parse_value(raw["value"].iat[i])
+        except NumberFormatError as exc:
+            pr.add(i, "value", "a number (e.g. 4000, 4,000, 1.2万, 20%, 5.6倍, 超4000)", str(exc))
+            continue
+        value[i], half[i], step[i] = pn.value, pn.half_width, pn.round_step
+        text_qual[i], text_unit[i] = pn.qualifier, pn.unit
+    return value, half, step, pd.Series(text_qual, index=raw.index), pd.Series(text_unit, index=raw.index)
+
+
+def _qualifiers(raw: pd.DataFrame, pr: _Problems, text_qual: pd.Series) -> pd.Series:
+    """The qualifier column, or the word carried in the value text (超4000); they must agree."""
+    qual_col = raw["qualifier"].map({q: canonical_qualifier(q) for q in raw["qualifier"].unique()})
+    pr.bad(qual_col.isna(), "qualifier", "one of " + ", ".join(QUALIFIERS) + " or a word such as 超/近/约/余",
+           lambda r: repr(r["qualifier"]))
+    clash = text_qual.notna() & qual_col.notna() & (qual_col != "exact") & (qual_col != text_qual)
+    pr.bad(clash, "qualifier", "the same qualifier as the value text",
+           lambda r: f"{r['qualifier']!r} but the value says {r['value']!r}")
+    return qual_col.where(~(text_qual.notna() & (qual_col == "exact")), text_qual)
+
+
+def _units(raw: pd.DataFrame, pr: _Problems, catalog: Catalog, text_unit: pd.Series, indicator: pd.Series,
+           measure: pd.Series):
+    """Known units, matching the value text and allowed for the measure and indicator."""
+    unit_text = raw["unit"].where(raw["unit"] != "", text_unit.fillna(""))
+    uinfo = {u: UNITS.get(normalize_text(u)) for u in unit_text.unique()}
+    base_unit = unit_text.map(lambda u: uinfo[u][0] if uinfo[u] else None)
+    factor = unit_text.map(lambda u: uinfo[u][1] if uinfo[u] else np.nan).astype(float)
+    dim = unit_text.map(lambda u: uinfo[u][2] if uinfo[u] else None)
+
+    def near(u):
+        return difflib.get_close_matches(normalize_text(u), list(UNITS), n=1)
+    pr.bad(base_unit.isna(), "unit", "a known unit (" + ", ".join(list(UNITS)[:12]) + ", …)",
+           lambda r: repr(r["unit"]) if r["unit"] else "an empty cell",
+           lambda r: f"did you mean {near(r['unit'])[0]!r}?" if near(r["unit"]) else "units are listed in the README")
+    tu_dim = text_unit.map(lambda u: UNITS[u][2] if isinstance(u, str) else None)
+    pr.bad(text_unit.notna() & dim.notna() & (tu_dim != dim) & (raw["unit"] != ""), "unit",
+           "a unit matching the value text", lambda r: f"{r['unit']!r} for value {r['value']!r}")
+    ind_dim = indicator.map(lambda c: catalog[c].dimension if isinstance(c, str) else None)
+    allowed = measure.map(lambda m: MEASURES.get(m) if isinstance(m, str) else None)
+
+    def _na(x):
+        return x is None or (isinstance(x, float) and np.isnan(x))
+    ok_dim = [_na(d) or _na(m) or (_na(ad) and (_na(idim) or d == idim)) or (not _na(ad) and d in ad)
+              for d, m, ad, idim in zip(dim, measure, allowed, ind_dim)]
+    for i in np.flatnonzero(~np.asarray(ok_dim)):
+        m = measure.iat[i]
+        if MEASURES[m] is None:
+            exp = f"a unit like {catalog[indicator.iat[i]].unit} for a {m} of {catalog[indicator.iat[i]].zh}"
+        else:
+            exp = f"a unit of a {m} (" + "/".join(sorted({u for u, (_, _, d) in UNITS.items() if d in MEASURES[m]})) + ")"
+        pr.add(i, "unit", exp, repr(unit_text.iat[i]))
+    return unit_text, base_unit, factor, dim
+
+
+def _ids(raw: pd.DataFrame, pr: _Problems) -> pd.Series:
+    """Stable ids: as given, else ``file:row``; unique."""
+    ids = raw["id"].where(raw["id"] != "", raw["file"].map(lambda f: Path(f).stem) + ":" + raw["row"].astype(str))
+    first_row = {}
+    for i, v in enumerate(ids):
+        first_row.setdefault(v, raw["row"].iat[i])
+    pr.bad(ids.duplicated(keep="first"), "id", "a unique id",
+           lambda r: f"{r['id']!r} again (first at row {first_row[r['id']]})")
+    return ids
+
+
+def _sources_and_quotes(raw: pd.DataFrame, pr: _Problems, paths: list[Path], check_quotes: bool) -> None:
+    """Sources listed in sources.csv; snapshots unchanged (sha256); quotes found verbatim in them."""
+    sources = load_sources(paths)
+    known = set(sources["id"])
+    pr.bad((raw["source"] != "") & ~raw["source"].isin(known), "source",
+           "a source id listed in sources.csv beside the data file (" + ", ".join(sorted(known)) + ")",
+           lambda r: repr(r["source"]))
+    if not check_quotes:
+        return
+    texts = {}
+    for _, s in sources.iterrows():
+        f = s.get("file", "")
+        if not f:
+            continue
+        fp = Path(s["registry"]).parent / f
+        if fp.is_file():
+            data = fp.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if s.get("sha256") and digest != s["sha256"]:
+                pr.list.append(Problem(_short(fp), None, None, f"sha256 {s['sha256'][:12]}… as recorded in sources.csv",
+                                       f"{digest[:12]}… (the snapshot was changed)"))
+            texts[s["id"]] = _squash(data.decode("utf-8", errors="replace"))
+    has_text = raw["source"].isin(list(texts))
+    missing_quote = [has_text.iat[i] and raw["quote"].iat[i] != "" and
+                     _squash(raw["quote"].iat[i]) not in texts[raw["source"].iat[i]] for i in range(len(raw))]
+    pr.bad(missing_quote, "quote", "a quote that occurs verbatim in the source text",
+           lambda r: repr(r["quote"][:40]), lambda r: "copy the clause from the source; whitespace and line breaks are ignored")
+
+
+def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quotes: bool):
+    """The observations frame of raw string rows, and every problem found (column by column)."""
+    pr = _Problems(raw)
+    for col in ("region", "source"):
+        pr.bad(raw[col] == "", col, f"a {col}", _empty)
+    year, base_year = _years(raw, pr)
+    indicator = _indicators(raw, pr, catalog)
+    measure = _measures(raw, pr)
+    value, half, step, text_qual, text_unit = _values(raw, pr)
+    qualifier = _qualifiers(raw, pr, text_qual)
+    unit_text, base_unit, factor, dim = _units(raw, pr, catalog, text_unit, indicator, measure)
+
+    # counts of enterprises, projects, chains, ranks and years are exact integers, not rounded figures
+    exact_count = dim.isin(["enterprises", "items", "chains", "rank", "years"]).to_numpy() & (np.mod(value, 1) == 0)
+    half = np.where(exact_count, 0.0, half)
+    # into the base unit; growth stated as N倍 ("增长5.6倍") is N×100 % growth
+    is_times = ((measure == "growth") & (dim == "multiple")).to_numpy()
+    scale = factor.to_numpy() * np.where(is_times, 100.0, 1.0)
+    value, half, step = value * scale, half * scale, step * scale
+    base_unit = base_unit.where(~is_times, "%")
+
+    pr.bad(raw["quote"] == "", "quote", "the verbatim quote stating the figure", _empty)
+    ids = _ids(raw, pr)
+    _sources_and_quotes(raw, pr, paths, check_quotes)
+
+    out = pd.DataFrame({
+        "id": ids, "region": raw["region"], "entity": raw["entity"],
+        "year": year.astype("Int64"), "base_year": base_year.astype("Int64"),
+        "indicator": indicator, "measure": measure, "value": value,
+        "unit": base_unit, "qualifier": qualifier, "peer": raw["peer"], "source": raw["source"],
+        "quote": raw["quote"], "note": raw["note"], "value_stated": raw["value"],
+        "unit_stated": unit_text, "half_width": half, "round_step": step,
+        "file": raw["file"], "row": raw["row"],
+    })
+    out["base_year"] = out["base_year"].where(
+        out["base_year"].notna() | ~out["measure"].isin(["growth", "pp_change"]), out["year"] - 1)
+    out["lower"], out["upper"] = bounds_of(out, catalog)
+    usable = out["indicator"].notna() & out["measure"].notna() & out["year"].notna() & np.isfinite(out["value"])
+    problems = pr.list + _check_duplicates(out[usable])
+    problems.sort(key=lambda p: (p.file, p.row or 0))
+    return out, problems
+
+
+def bounds_of(out: pd.DataFrame, catalog: Catalog):
+    """Bounds of a normalised frame, with the floor of each measure and the catalog's bands."""
+    floor = out["measure"].map(FLOORS).astype(float).fillna(-np.inf).to_numpy()
+    return bounds_array(out["value"].to_numpy(float), out["qualifier"].to_numpy(object),
+                        out["half_width"].to_numpy(float), out["round_step"].to_numpy(float), floor,
+                        approx_band=float(catalog.settings.get("approx_band", 0.05)),
+                        near_band=float(catalog.settings.get("near_band", 0.10)))
+
+
+def bounds_array(value, qualifier, half, step, floor, *, approx_band=0.05, near_band=0.10):
+    """Vectorised :func:`analysis.numbers.bounds`."""
+    v = np.asarray(value, dtype=float)
+    q = np.asarray(qualifier, dtype=object)
+    h = np.asarray(half, dtype=float)
+    r = np.maximum(h, approx_band * np.abs(v))
+    lo = np.select([q == "exact", np.isin(q, [">", "≥", "余"]), np.isin(q, ["<", "≤"]), q == "≈", q == "近"],
+                   [v - h, v, np.full_like(v, -np.inf), v - r, v - near_band * np.abs(v)], np.nan)
+    hi = np.select([q == "exact", np.isin(q, [">", "≥"]), q == "余", np.isin(q, ["<", "≤"]), q == "≈", q == "近"],
+                   [v + h, np.full_like(v, np.inf), v + np.asarray(step, dtype=float), v, v + r, v], np.nan)
+    # the floor (0 for levels, −100 % for growth) applies to figures above it; a negative level stays as stated
+    return np.where(v >= floor, np.maximum(lo, floor), lo), hi
+
+
+def _check_duplicates(out: pd.DataFrame) -> list[Problem]:
+    """Same key twice is fine when the statements agree (bounds overlap); else a conflict."""
+    key = out.groupby(KEY, dropna=False, sort=False).ngroup()
+    dup = key.duplicated(keep=False)
+    problems = []
+    if not dup.any():
+        return problems
+    sub = out[dup].assign(_k=key[dup])
+    for _, g in sub.groupby("_k", sort=False):
+        first = g.iloc[0]
+        for _, r in g.iloc[1:].iterrows():
+            if r["lower"] > first["upper"] or r["upper"] < first["lower"] or \
+                    (r["lower"] == r["upper"] == first["lower"] == first["upper"] and r["value"] != first["value"]) or \
+                    (r["qualifier"] == first["qualifier"] == "exact" and r["value"] != first["value"]):
+                problems.append(Problem(r["file"], int(r["row"]), "value",
+                                        f"the same figure as row {first['row']} (same region, year, indicator, measure)",
+                                        f"{r['value_stated']} {r['unit_stated']} here and {first['value_stated']} {first['unit_stated']} there",
+                                        "remove one of them or give them different entity/peer/base_year"))
+    return problems
+
+
+def check_selection(obs: pd.DataFrame, region: str | None, year: int | None, *, observed_only: bool = False,
+                    labels: tuple[str, str] = ("--region", "--year")) -> None:
+    """Unknown region or year → an AnalysisError (exit 1) listing what the data has.
+
+    ``observed_only``: the year needs observed figures, not only targets or plans for it (a
+    report of 2027 from a 2027 target has nothing to report).
+    """
+    from .errors import AnalysisError
+    from .request import FUTURE_MEASURES
+    if region is not None and region not in set(obs["region"]):
+        raise AnalysisError(f"{labels[0]}: expected one of the regions in the data "
+                            f"({', '.join(sorted(set(obs['region'])))}), found {region!r}")
+    if year is not None:
+        rows = obs[obs["region"] == region] if region else obs
+        if observed_only:
+            rows = rows[~rows["measure"].isin(FUTURE_MEASURES)]
+        years = sorted(set(rows["year"].astype(int)))
+        if int(year) not in years:
+            what = "observed data" if observed_only else "data"
+            raise AnalysisError(f"{labels[1]}: expected a year with {what} for {region or 'any region'} "
+                                f"({', '.join(map(str, years)) or 'none'}), found {year}")
