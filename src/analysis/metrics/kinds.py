@@ -1,34 +1,19 @@
-"""Derived metrics: shares, growth, implied bases, intensities, CAGR, targets, pp changes, ranks.
+"""The kinds of metric: one handler per kind, its name and formula templates, its required keys.
 
 Every metric is declared in the catalog (``metrics:`` in ``data/catalog.yaml``); an analyst adds
-one by adding an entry. They are computed column-wise over the whole observations frame:
-region, entity and indicator are encoded once as integers, each (region, entity, year) becomes
-one int64 key, and every join is a hash look-up on that key — no per-row Python — so a panel of
-millions of observations takes seconds (see ``benchmarks/``).
-
-Each result carries ``lower``/``upper`` bounds by interval arithmetic: the formula is evaluated
-at every corner of its inputs' intervals (all the formulas here are monotone in each input, so
-the corners hold the extremes). A derived figure from exact inputs spans the published rounding;
-one from a lower-bounded input (超4000) is open on the matching side.
-
-    >>> from analysis.data import load_observations
-    >>> m = compute(load_observations(), region="渝北区", year=2024)
+one by adding an entry. A handler computes its kind column-wise over the encoded panel and adds
+its results to the accumulator (see :mod:`.engine`).
 """
 from __future__ import annotations
-
-import itertools
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog, load_catalog
-from .errors import CatalogError
-from .numbers import unit_info
-
-RESULT_COLUMNS = ["metric", "kind", "name_zh", "name_en", "region", "entity", "year", "refers_to",
-                  "indicator", "value", "lower", "upper", "unit", "formula_zh", "formula_en",
-                  "inputs", "flags", "reason"]
+from ..catalog import Catalog, load_catalog
+from ..errors import CatalogError
+from ..numbers import unit_info
+from .engine import (COMP, QUALS, RESULT_COLUMNS, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD, Panel, Results,
+                     best_observations, corners)
 
 # Names and formulas ({zh}/{en}: the indicator's names; {part}, {whole}, … for named metrics).
 TEMPLATES = {
@@ -62,254 +47,6 @@ TEMPLATES = {
                      "(part this year − part last year) ÷ whole last year × 100 (pp)"),
 }
 
-# Flags are bits while computing, words in the result.
-FLAG_BITS = ["lower-bound-input", "upper-bound-input", "approximate-input", "comparable-prices",
-             "scope-mismatch", "scope-unverified", "target-threshold"]
-LB, UB, AP, COMP, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD = (1 << i for i in range(len(FLAG_BITS)))
-QUALS = ["exact", ">", "≥", "<", "≤", "≈", "近", "余"]
-_Q_FLAGS = np.array([0, LB, LB, UB, UB, AP, UB | AP, LB | AP], dtype=np.int64)
-
-
-def _corners(f: Callable, *intervals) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds of f over the box of its inputs' intervals (f monotone in each input)."""
-    outs = []
-    with np.errstate(all="ignore"):
-        for bits in itertools.product((0, 1), repeat=len(intervals)):
-            outs.append(np.asarray(f(*[iv[b] for iv, b in zip(intervals, bits)]), dtype=float))
-    stack = np.vstack(outs)
-    allnan = np.isnan(stack).all(axis=0)
-    filled_lo = np.where(np.isnan(stack), np.inf, stack)
-    filled_hi = np.where(np.isnan(stack), -np.inf, stack)
-    lo = np.where(allnan, np.nan, filled_lo.min(axis=0))
-    hi = np.where(allnan, np.nan, filled_hi.max(axis=0))
-    return lo, hi
-
-
-def _row_key(obs: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """One int64 code per distinct combination of cols (factorised column by column: fast on strings)."""
-    code = np.zeros(len(obs), np.int64)
-    for c in cols:
-        col = obs[c]
-        values = col.to_numpy(dtype=float, na_value=np.nan) if c in ("year", "base_year") else col.to_numpy(object)
-        codes, uniq = pd.factorize(values, use_na_sentinel=False)
-        code, _ = pd.factorize(code * (len(uniq) + 1) + codes)
-        code = code.astype(np.int64)
-    return code
-
-
-def best_observations(obs: pd.DataFrame) -> pd.DataFrame:
-    """One row per key: a figure stated twice keeps the narrowest statement, bounds intersected."""
-    key = ["region", "entity", "year", "base_year", "indicator", "measure", "peer"]
-    codes = _row_key(obs, key)
-    dup_mask = pd.Series(codes).duplicated(keep=False).to_numpy()
-    if not dup_mask.any():
-        return obs
-    d = obs[dup_mask].copy()
-    d["_k"] = codes[dup_mask]
-    d["_width"] = d["upper"] - d["lower"]
-    d = d.sort_values("_width", kind="stable")
-    g = d.groupby("_k", sort=False)
-    first = g.head(1).set_index("_k")
-    first["lower"] = g["lower"].max().reindex(first.index)
-    first["upper"] = g["upper"].min().reindex(first.index)
-    first["id"] = g["id"].agg("+".join).reindex(first.index)
-    return pd.concat([obs[~dup_mask], first.reset_index()[obs.columns]], ignore_index=True)
-
-
-def _factorize(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and labels of a column (Arrow-backed strings factorise without Python objects)."""
-    codes, uniq = pd.factorize(col)
-    return codes.astype(np.int32), np.asarray(uniq, dtype=object)
-
-
-class _Panel:
-    """Observations encoded for joins: int codes and one int64 key per (region, entity, year)."""
-
-    def __init__(self, obs: pd.DataFrame, catalog: Catalog):
-        self.catalog = catalog
-        self.n = len(obs)
-        self.r, self.regions = _factorize(obs["region"])
-        self.e, self.entities = _factorize(obs["entity"])
-        self.i, self.indicators = _factorize(obs["indicator"])
-        self.m, self.measures = _factorize(obs["measure"])
-        self.year = obs["year"].to_numpy(np.int64)
-        self.ymin = int(self.year.min()) - 2 if self.n else 0
-        self.Y = int(self.year.max()) - self.ymin + 3 if self.n else 1
-        self.E = max(len(self.entities), 1)
-        self.key = (self.r.astype(np.int64) * self.E + self.e) * self.Y + (self.year - self.ymin)
-        by = obs["base_year"].to_numpy(dtype=float, na_value=np.nan)
-        self.base_year = np.where(np.isnan(by), self.year - 1, by).astype(np.int64)
-        self.value = obs["value"].to_numpy(float)
-        self.lower = obs["lower"].to_numpy(float)
-        self.upper = obs["upper"].to_numpy(float)
-        qcodes, quniq = _factorize(obs["qualifier"])
-        qmap = np.array([QUALS.index(q) if q in QUALS else 0 for q in quniq] or [0], dtype=np.int64)
-        self.q = qmap[qcodes]
-        ucodes, self.units = _factorize(obs["unit"])
-        self.u = ucodes.astype(np.int64)
-        self.unit = np.asarray(self.units, dtype=object)[self.u] if self.n < 1_000_000 else None
-        self.ids = obs["id"]
-        self.blank_entity = np.flatnonzero(self.entities == "")
-        # positions grouped by (measure, indicator), each sorted by key
-        combo = self.m.astype(np.int64) * max(len(self.indicators), 1) + self.i
-        order = np.lexsort((self.key, combo))
-        uniq, start = np.unique(combo[order], return_index=True)
-        bounds = list(start[1:]) + [len(order)]
-        self._groups = {}
-        for c, s, t in zip(uniq, start, bounds):
-            m_code, i_code = divmod(int(c), max(len(self.indicators), 1))
-            pos = order[s:t]
-            # one figure per key: duplicates that differ only by peer/base year keep the first
-            k = self.key[pos]
-            keep = np.ones(len(pos), bool)
-            keep[1:] = k[1:] != k[:-1]
-            self.has_duplicates = getattr(self, "has_duplicates", False) or not keep.all()
-            self._groups[(self.measures[m_code], self.indicators[i_code])] = pos[keep]
-        self._index_cache: dict = {}
-
-    def rows(self, measure: str, indicator: str | None = None) -> np.ndarray:
-        if indicator is not None:
-            return self._groups.get((measure, indicator), np.empty(0, np.int64))
-        parts = [p for (m, _), p in self._groups.items() if m == measure]
-        return np.concatenate(parts) if parts else np.empty(0, np.int64)
-
-    def indicators_with(self, measure: str) -> list[str]:
-        return [i for (m, i) in self._groups if m == measure]
-
-    def find(self, src: np.ndarray, measure: str, indicator: str, *, year_shift: int = 0,
-             key: np.ndarray | None = None) -> np.ndarray:
-        """Positions of (measure, indicator) rows matching src's region/entity/year + shift; -1 if none."""
-        tgt = self.rows(measure, indicator)
-        if len(tgt) == 0 or len(src) == 0:
-            return np.full(len(src), -1, np.int64)
-        ck = (measure, indicator)
-        if ck not in self._index_cache:
-            self._index_cache[ck] = pd.Index(self.key[tgt])
-        k = (self.key[src] if key is None else key) + year_shift
-        idx = self._index_cache[ck].get_indexer(k)
-        return np.where(idx >= 0, tgt[np.maximum(idx, 0)], -1)
-
-    def iv(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(lower, upper) of positions; NaN where pos is -1."""
-        ok = pos >= 0
-        p = np.maximum(pos, 0)
-        return np.where(ok, self.lower[p], np.nan), np.where(ok, self.upper[p], np.nan)
-
-    def is_unit(self, pos: np.ndarray, unit: str) -> np.ndarray:
-        hit = np.flatnonzero(np.asarray(self.units, dtype=object) == unit)
-        return np.isin(self.u[pos], hit)
-
-    def unit_of(self, pos: np.ndarray) -> np.ndarray:
-        """Unit codes (offset by -1000 to tell them from literal units in _Results.add)."""
-        return self.u[pos] - 1000
-
-    def val(self, pos: np.ndarray) -> np.ndarray:
-        return np.where(pos >= 0, self.value[np.maximum(pos, 0)], np.nan)
-
-    def qflags(self, *positions: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(positions[0]), np.int64)
-        for p in positions:
-            out |= np.where(p >= 0, _Q_FLAGS[self.q[np.maximum(p, 0)]], 0)
-        return out
-
-
-class _Results:
-    """Metric results accumulated as arrays; turned into one frame at the end."""
-
-    def __init__(self, panel: _Panel, catalog: Catalog):
-        self.p = panel
-        self.catalog = catalog
-        self.parts: list[dict] = []
-        self.names: list[tuple] = []     # per name id: (metric, kind, zh, en, fzh, fen)
-        self.reasons: list[str] = [""]
-        self.unit_names: list[str] = list(panel.units)
-
-    def unit_code(self, unit) -> np.ndarray | int:
-        """A literal unit → its code; codes from Panel.unit_of (≤ -1000) → data unit codes."""
-        if isinstance(unit, str):
-            if unit not in self.unit_names:
-                self.unit_names.append(unit)
-            return self.unit_names.index(unit)
-        return np.asarray(unit, np.int64) + 1000
-
-    def name_id(self, metric, kind, zh, en, fzh, fen) -> int:
-        self.names.append((metric, kind, zh, en, fzh, fen))
-        return len(self.names) - 1
-
-    def reason_id(self, text: str) -> int:
-        self.reasons.append(text)
-        return len(self.reasons) - 1
-
-    def add(self, *, name, rows, value, lower, upper, unit, inputs, flags=0, reason=0,
-            year=None, y0=None, y1=None, indicator=None):
-        n = len(value)
-        if n == 0:
-            return
-        p = self.p
-        year = p.year[rows] if year is None else year
-        # compact dtypes: millions of rows per metric on a panel (positions < 2**31, years < 2**15)
-        self.parts.append(dict(
-            name=np.broadcast_to(np.asarray(name, np.int32), (n,)), r=p.r[rows], e=p.e[rows],
-            year=np.asarray(year, np.int16),
-            y0=np.broadcast_to(np.asarray(year if y0 is None else y0, np.int16), (n,)),
-            y1=np.broadcast_to(np.asarray(year if y1 is None else y1, np.int16), (n,)),
-            ind=np.broadcast_to(np.asarray(p.i[rows] if indicator is None else indicator, np.int32), (n,)),
-            value=np.asarray(value, float), lower=np.asarray(lower, float), upper=np.asarray(upper, float),
-            unit=np.broadcast_to(np.asarray(self.unit_code(unit), np.int32), (n,)),
-            in0=np.asarray(inputs[0], np.int32),
-            in1=np.asarray(inputs[1], np.int32) if len(inputs) > 1 else np.full(n, -1, np.int32),
-            in2=np.asarray(inputs[2], np.int32) if len(inputs) > 2 else np.full(n, -1, np.int32),
-            flags=np.broadcast_to(np.asarray(flags, np.int32), (n,)),
-            reason=np.broadcast_to(np.asarray(reason, np.int32), (n,))))
-
-    def frame(self) -> pd.DataFrame:
-        if not self.parts:
-            return pd.DataFrame(columns=RESULT_COLUMNS)
-        cat = {}
-        for k in list(self.parts[0]):  # concatenate column by column, freeing the pieces as we go
-            cat[k] = np.concatenate([d.pop(k) for d in self.parts])
-        self.parts = []
-        p = self.p
-        names = np.array(self.names, dtype=object)
-        out = {}
-        for j, col in enumerate(["metric", "kind", "name_zh", "name_en", "formula_zh", "formula_en"]):
-            codes, uniq = pd.factorize(names[:, j])
-            out[col] = pd.Categorical.from_codes(codes[cat["name"]], categories=pd.Index(uniq, dtype=object))
-        out["region"] = pd.Categorical.from_codes(cat["r"], categories=pd.Index(p.regions, dtype=object))
-        out["entity"] = pd.Categorical.from_codes(cat["e"], categories=pd.Index(p.entities, dtype=object))
-        out["year"] = cat["year"].astype(np.int64)
-        span = cat["y0"].astype(np.int64) * 10000 + cat["y1"]
-        codes, uniq = pd.factorize(span)
-        labels = [f"{u // 10000}" if u // 10000 == u % 10000 else f"{u // 10000}→{u % 10000}" for u in uniq]
-        out["refers_to"] = pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
-        ind_names = np.append(np.asarray(p.indicators, dtype=object), [c for c in self.catalog.indicators if c not in set(p.indicators)])
-        out["indicator"] = pd.Categorical.from_codes(cat["ind"], categories=pd.Index(ind_names, dtype=object))
-        out["value"], out["lower"], out["upper"] = cat["value"], cat["lower"], cat["upper"]
-        out["unit"] = pd.Categorical.from_codes(cat["unit"], categories=pd.Index(self.unit_names, dtype=object))
-        out["inputs"] = _join_ids(p.ids, cat["in0"], cat["in1"], cat["in2"])
-        codes, uniq = pd.factorize(cat["flags"])
-        words = [";".join(w for k, w in enumerate(FLAG_BITS) if u & (1 << k)) for u in uniq]
-        out["flags"] = _categorical(codes, words)
-        out["reason"] = _categorical(cat["reason"], self.reasons)
-        return pd.DataFrame({c: out[c] for c in RESULT_COLUMNS}, copy=False)  # no second copy of millions of rows
-
-
-def _categorical(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
-    """Codes into a label list that may repeat a label (two metrics giving the same reason)."""
-    label_codes, unique = pd.factorize(np.asarray(labels, dtype=object))
-    return pd.Categorical.from_codes(label_codes[codes], categories=pd.Index(unique, dtype=object))
-
-
-def _join_ids(ids: pd.Series, *positions: np.ndarray) -> pd.Series:
-    """'id0,id1[,id2]' per result row (position -1: no input), joined in Arrow without Python strings."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    arr = pa.array(ids.array) if hasattr(ids.array, "_pa_array") else pa.array(ids.to_numpy(object), type=pa.large_string())
-    arr = arr.cast(pa.large_string())
-    parts = [arr.take(pa.array(np.maximum(pos, 0), mask=pos < 0)) for pos in positions if (pos >= 0).any()]
-    joined = pc.binary_join_element_wise(*parts, pa.scalar(",", pa.large_string()), null_handling="skip")
-    return pd.Series(pd.arrays.ArrowStringArray(joined))
-
 
 def _names(kind: str, entry: dict, **fmt) -> tuple[str, str, str, str]:
     zh, en, fzh, fen = (s.format(**fmt) for s in TEMPLATES[kind])
@@ -329,7 +66,7 @@ def _scope_bits(catalog: Catalog, a: str, b: str) -> int:
     return SCOPE_MISMATCH if (sa and sb and sa != sb) else SCOPE_UNVERIFIED
 
 
-def _ind_code(p: _Panel, code: str) -> int:
+def _ind_code(p: Panel, code: str) -> int:
     """Integer code of an indicator; catalog indicators absent from the data get codes past the data's."""
     hit = np.flatnonzero(p.indicators == code)
     if len(hit):
@@ -338,7 +75,7 @@ def _ind_code(p: _Panel, code: str) -> int:
     return len(p.indicators) + extra.index(code)
 
 
-def _per_indicator_names(res: _Results, entry: dict, kind: str) -> dict[str, int]:
+def _per_indicator_names(res: Results, entry: dict, kind: str) -> dict[str, int]:
     """Name ids for a kind applied to every indicator: one per indicator code."""
     cat = res.catalog
     return {code: res.name_id(f"{entry['code']}:{code}", kind,
@@ -353,7 +90,7 @@ def _base_unit(catalog: Catalog, code: str) -> str:
 
 # ---------------------------------------------------------------- kinds
 
-def _ratio(res: _Results, entry: dict, kind: str, num: str, den: str, scale: float, unit, names, extra_flags=0,
+def _ratio(res: Results, entry: dict, kind: str, num: str, den: str, scale: float, unit, names, extra_flags=0,
            indicator=None):
     """num ÷ den × scale; a missing, zero or negative denominator gives NaN and a reason."""
     p = res.p
@@ -369,7 +106,7 @@ def _ratio(res: _Results, entry: dict, kind: str, num: str, den: str, scale: flo
     bad = reason != 0
     with np.errstate(all="ignore"):
         value = np.where(bad, np.nan, p.value[src] / dval * scale)
-    lo, hi = _corners(lambda a, b: a / b * scale, p.iv(src), (np.maximum(dlo, 0), dhi))
+    lo, hi = corners(lambda a, b: a / b * scale, p.iv(src), (np.maximum(dlo, 0), dhi))
     lo, hi = np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
     res.add(name=res.name_id(entry["code"], kind, *names), rows=src, value=value, lower=lo, upper=hi, unit=unit,
             inputs=[src, dpos], flags=p.qflags(src, dpos) | extra_flags, reason=reason,
@@ -418,7 +155,7 @@ def k_growth(res, entry):
         f = lambda a, b: (a / b - 1) * 100  # noqa: E731
         with np.errstate(all="ignore"):
             value = f(p.value[src], v0)
-        lo, hi = _corners(f, p.iv(src), p.iv(prev))
+        lo, hi = corners(f, p.iv(src), p.iv(prev))
         bad = reason != 0
         res.add(name=names[code], rows=src, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
                 upper=np.where(bad, np.nan, hi), unit="%", inputs=[prev, src], flags=p.qflags(src, prev),
@@ -443,7 +180,7 @@ def k_implied_base(res, entry):
         f = lambda l, r: l / (1 + r / 100)  # noqa: E731
         with np.errstate(all="ignore"):
             value = f(p.value[lv], p.value[g])
-        lo, hi = _corners(f, p.iv(lv), p.iv(g))
+        lo, hi = corners(f, p.iv(lv), p.iv(g))
         base_year = p.base_year[g]
         res.add(name=names[code], rows=lv, value=value, lower=lo, upper=hi, unit=p.unit_of(lv), inputs=[lv, g],
                 flags=p.qflags(lv, g) | _comparable(res, code), y0=base_year, y1=base_year)
@@ -462,7 +199,7 @@ def k_implied_level(res, entry):
             continue
         f = lambda b, r: b * (1 + r / 100)  # noqa: E731
         value = f(p.value[base], p.value[g])
-        lo, hi = _corners(f, p.iv(base), p.iv(g))
+        lo, hi = corners(f, p.iv(base), p.iv(g))
         res.add(name=names[code], rows=g, value=value, lower=lo, upper=hi, unit=p.unit_of(base), inputs=[base, g],
                 flags=p.qflags(base, g) | _comparable(res, code))
 
@@ -478,7 +215,7 @@ def k_pp_change(res, entry):
         src, prev = src[ok], prev[ok]
         if not len(src):
             continue
-        lo, hi = _corners(lambda a, b: a - b, p.iv(src), p.iv(prev))
+        lo, hi = corners(lambda a, b: a - b, p.iv(src), p.iv(prev))
         res.add(name=names[code], rows=src, value=p.value[src] - p.value[prev], lower=lo, upper=hi, unit="百分点",
                 inputs=[prev, src], flags=p.qflags(src, prev), y0=p.year[prev])
 
@@ -505,7 +242,7 @@ def k_cagr(res, entry):
         f = lambda a, b: ((a / b) ** (1 / n) - 1) * 100  # noqa: E731
         with np.errstate(all="ignore"):
             value = f(p.value[last], p.value[first])
-        lo, hi = _corners(f, p.iv(last), (np.maximum(p.lower[first], 0), p.upper[first]))
+        lo, hi = corners(f, p.iv(last), (np.maximum(p.lower[first], 0), p.upper[first]))
         bad = p.value[first] <= 0
         res.add(name=names[code], rows=last, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
                 upper=np.where(bad, np.nan, hi), unit="%", inputs=[first, last], flags=p.qflags(first, last),
@@ -545,14 +282,14 @@ def k_required_growth(res, entry):
     f = lambda t, lvl: ((t / lvl) ** (1 / n) - 1) * 100  # noqa: E731
     with np.errstate(all="ignore"):
         value = f(t_val, p.value[lv])
-    lo, hi = _corners(f, t_iv, p.iv(lv))
+    lo, hi = corners(f, t_iv, p.iv(lv))
     scope = np.array([_scope_bits(cat, target, p.indicators[i]) for i in p.i[lv]], dtype=np.int64)
     flags = np.where(thr, THRESHOLD, p.qflags(tg)) | p.qflags(lv) | scope
     tcode = _ind_code(p, target)
     names = _names("required_growth", entry, **_ind_names(cat, target, "target"))
     res.add(name=res.name_id(entry["code"], "required_growth", *names), rows=lv, value=value, lower=lo, upper=hi,
             unit="%", inputs=[lv, tg], flags=flags, y0=p.year[lv], y1=p.year[tg], indicator=tcode)
-    glo, ghi = _corners(lambda t, lvl: t - lvl, t_iv, p.iv(lv))
+    glo, ghi = corners(lambda t, lvl: t - lvl, t_iv, p.iv(lv))
     gnames = _names("target_gap", {}, **_ind_names(cat, target, "target"))
     res.add(name=res.name_id(entry["code"] + "_gap", "target_gap", *gnames), rows=lv, value=t_val - p.value[lv],
             lower=glo, upper=ghi, unit=p.unit_of(lv), inputs=[lv, tg], flags=flags, y0=p.year[lv], y1=p.year[tg],
@@ -574,7 +311,7 @@ def k_contribution(res, entry):
     f = lambda a, b, w: (a - b) / w * 100  # noqa: E731
     with np.errstate(all="ignore"):
         value = f(p.value[src], p.val(p0), p.val(w0))
-    lo, hi = _corners(f, p.iv(src), p.iv(p0), (wlo, whi))
+    lo, hi = corners(f, p.iv(src), p.iv(p0), (wlo, whi))
     names = _names("contribution", entry, **_ind_names(cat, part, "part"), **_ind_names(cat, whole, "whole"))
     res.add(name=res.name_id(entry["code"], "contribution", *names), rows=src, value=np.where(bad, np.nan, value),
             lower=np.where(bad, np.nan, lo), upper=np.where(bad, np.nan, hi), unit="百分点", inputs=[p0, src, w0],
@@ -648,7 +385,7 @@ def k_region_share(res, entry):
         f = lambda a, b: a / b * 100  # noqa: E731
         with np.errstate(all="ignore"):
             value = f(p.value[pos], p.value[par])
-        lo, hi = _corners(f, p.iv(pos), p.iv(par))
+        lo, hi = corners(f, p.iv(pos), p.iv(par))
         res.add(name=names[code], rows=pos, value=value, lower=lo, upper=hi, unit="%", inputs=[pos, par],
                 flags=p.qflags(pos, par))
 
@@ -657,7 +394,6 @@ HANDLERS = {"share": k_share, "growth": k_growth, "implied_base": k_implied_base
             "ratio": k_ratio, "implied_denominator": k_implied_denominator, "cagr": k_cagr,
             "required_growth": k_required_growth, "pp_change": k_pp_change, "contribution": k_contribution,
             "rank": k_rank, "region_share": k_region_share}
-KINDS = list(HANDLERS)
 REQUIRED_KEYS = {"share": ["part", "whole"], "ratio": ["numerator", "denominator"],
                  "implied_denominator": ["numerator", "ratio", "denominator"], "required_growth": ["target"],
                  "contribution": ["part", "whole"]}
@@ -711,10 +447,10 @@ def compute(observations: pd.DataFrame, *, region: str | None = None, year: int 
     entries = check_definitions(catalog)
     if observations.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    panel = _Panel(observations, catalog)
+    panel = Panel(observations, catalog)
     if getattr(panel, "has_duplicates", False):  # a figure stated twice: keep the narrowest, intersect bounds
-        panel = _Panel(best_observations(observations), catalog)
-    res = _Results(panel, catalog)
+        panel = Panel(best_observations(observations), catalog)
+    res = Results(panel, catalog)
     res.obs_regions = observations.attrs.get("regions", {})
     for entry in entries:
         HANDLERS[entry["kind"]](res, entry)
@@ -751,90 +487,3 @@ def target_path(metrics: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFra
             rows.append({"metric": r["metric"], "region": r["region"], "year": y,
                          "value": b * (1 + r["value"] / 100) ** (y - y0)})
     return pd.DataFrame(rows, columns=["metric", "region", "year", "value"])
-
-
-RECONCILE_COLUMNS = ["check", "region", "entity", "year", "indicator", "name_zh", "stated", "stated_lower",
-                     "stated_upper", "computed", "computed_lower", "computed_upper", "difference", "unit",
-                     "status", "inputs", "note"]
-
-
-def reconcile(observations: pd.DataFrame, metrics: pd.DataFrame | None = None, *,
-              catalog: Catalog | None = None) -> pd.DataFrame:
-    """Stated figures against their recomputation from other figures.
-
-    A stated figure and its recomputation *agree* when their intervals overlap: the stated one
-    spans its published rounding (5.29 % → [5.285, 5.295]) or qualifier, the computed one the
-    propagated bounds of its inputs. Disagreements are findings, not errors.
-
-    Checks: the same figure stated twice; a stated growth against two stated levels; a stated
-    ratio (R&D intensity) against numerator ÷ denominator, also with the denominator of the
-    previous year (R&D figures are often a year late); a stated share against part ÷ whole.
-    """
-    catalog = catalog or load_catalog()
-    if metrics is None:
-        metrics = compute(observations, catalog=catalog)
-    rows = []
-    cols = ["region", "entity", "year", "indicator"]
-    # 1. the same figure stated twice
-    key = ["region", "entity", "year", "base_year", "indicator", "measure", "peer"]
-    dup = observations[observations.duplicated(key, keep=False)]
-    for _, g in dup.groupby(key, dropna=False, sort=False):
-        a = g.iloc[0]
-        for _, b in g.iloc[1:].iterrows():
-            rows.append({"check": "stated twice", **{c: a[c] for c in cols},
-                         "stated": a["value"], "stated_lower": a["lower"], "stated_upper": a["upper"],
-                         "computed": b["value"], "computed_lower": b["lower"], "computed_upper": b["upper"],
-                         "unit": a["unit"], "inputs": f"{a['id']},{b['id']}",
-                         "note": f"{a['value_stated']}{a['unit_stated']} ({a['qualifier']}) vs {b['value_stated']}{b['unit_stated']} ({b['qualifier']})"})
-    best = best_observations(observations)
-    # 2. growth: computed from levels vs stated
-    stated_g = best[best["measure"] == "growth"]
-    comp_g = metrics[metrics["kind"] == "growth"]
-    if len(stated_g) and len(comp_g):
-        j = comp_g.merge(stated_g, on=cols, suffixes=("", "_s"))
-        for _, r in j.iterrows():
-            rows.append({"check": "growth from levels", **{c: r[c] for c in cols}, "stated": r["value_s"],
-                         "stated_lower": r["lower_s"], "stated_upper": r["upper_s"], "computed": r["value"],
-                         "computed_lower": r["lower"], "computed_upper": r["upper"], "unit": "%",
-                         "inputs": f"{r['id']} vs {r['inputs']}", "note": ""})
-    # 3. ratios declared with `reconciles:`; also against the previous year's denominator
-    for e in catalog.metrics:
-        if e.get("kind") != "ratio" or not e.get("reconciles"):
-            continue
-        target = e["reconciles"]
-        stated = best[(best["indicator"] == target) & (best["measure"] == "level")]
-        lv = best[best["measure"] == "level"]
-        num = lv[lv["indicator"] == e["numerator"]]
-        den = lv[lv["indicator"] == e["denominator"]]
-        scale = float(e.get("scale", 1))
-        for shift, label in ((0, "same year"), (1, "previous year's denominator")):
-            d = den.assign(year=den["year"] + shift)
-            j = stated.merge(num, on=["region", "entity", "year"], suffixes=("", "_n")).merge(
-                d, on=["region", "entity", "year"], suffixes=("", "_d"))
-            for _, r in j.iterrows():
-                c = r["value_n"] / r["value_d"] * scale if r["value_d"] else np.nan
-                lo, hi = _corners(lambda a, b: a / b * scale, (np.array([r["lower_n"]]), np.array([r["upper_n"]])),
-                                  (np.array([r["lower_d"]]), np.array([r["upper_d"]])))
-                rows.append({"check": f"{e['code']} ({label})", "region": r["region"], "entity": r["entity"],
-                             "year": r["year"], "indicator": target, "stated": r["value"], "stated_lower": r["lower"],
-                             "stated_upper": r["upper"], "computed": c, "computed_lower": lo[0], "computed_upper": hi[0],
-                             "unit": r["unit"], "inputs": f"{r['id']} vs {r['id_n']},{r['id_d']}",
-                             "note": "" if shift == 0 else "checks whether the stated ratio uses last year's denominator"})
-    # 4. stated shares vs part ÷ whole
-    for _, m in metrics[metrics["kind"] == "share"].iterrows():
-        part = m["indicator"]
-        st = best[(best["indicator"] == part) & (best["measure"] == "share") & (best["region"] == m["region"])
-                  & (best["year"] == m["year"]) & (best["entity"] == m["entity"])]
-        for _, r in st.iterrows():
-            rows.append({"check": f"{m['metric']}", **{c: r[c] for c in cols}, "stated": r["value"],
-                         "stated_lower": r["lower"], "stated_upper": r["upper"], "computed": m["value"],
-                         "computed_lower": m["lower"], "computed_upper": m["upper"], "unit": "%",
-                         "inputs": f"{r['id']} vs {m['inputs']}", "note": ""})
-    out = pd.DataFrame(rows, columns=[c for c in RECONCILE_COLUMNS if c not in ("name_zh", "difference", "status")])
-    if out.empty:
-        return pd.DataFrame(columns=RECONCILE_COLUMNS)
-    out["name_zh"] = out["indicator"].map(lambda c: catalog.name(c))
-    out["difference"] = out["computed"] - out["stated"]
-    overlap = (out["computed_lower"] <= out["stated_upper"]) & (out["computed_upper"] >= out["stated_lower"])
-    out["status"] = np.where(out["computed"].isna(), "not computable", np.where(overlap, "agree", "disagree"))
-    return out[RECONCILE_COLUMNS].reset_index(drop=True)
