@@ -21,7 +21,12 @@ import pandas as pd
 from . import charts, narrative
 from .catalog import load_catalog
 from .data import default_data_path, load_observations, load_sources
-from .metrics import compute, input_ids, reconcile, target_path
+from .metrics import compute, reconcile, target_path
+
+
+def input_ids(inputs) -> list[str]:
+    """Stand-in until this module is adapted: metrics' ``inputs`` is a list of ids now (a str is one id)."""
+    return [inputs] if isinstance(inputs, str) else list(inputs)
 from .numbers import QUALIFIERS, QUALIFIERS_ZH, format_number
 
 T = {  # UI strings: (zh, en)

@@ -6,6 +6,10 @@ millions of observations takes seconds (see ``benchmarks/``).
 
 Bounds come from interval arithmetic: a formula is evaluated at every corner of its inputs'
 intervals (all the formulas here are monotone in each input, so the corners hold the extremes).
+
+Results are typed columns, not text: the period as ``start_year``/``end_year``, the inputs as a
+list of observation ids, flags as a list of codes, a missing value's ``reason`` as a code with
+the indicator it concerns in ``reason_indicator``. Wording them for readers is the report's job.
 """
 from __future__ import annotations
 
@@ -14,20 +18,28 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..catalog import Catalog
 from ..data import KEY
 
-RESULT_COLUMNS = ["metric", "kind", "name_zh", "name_en", "region", "entity", "year", "refers_to",
-                  "indicator", "value", "lower", "upper", "unit", "formula_zh", "formula_en",
-                  "inputs", "flags", "reason"]
+RESULT_COLUMNS = ["metric", "kind", "name_zh", "name_en", "region", "entity", "year", "start_year", "end_year",
+                  "indicator", "value", "lower", "upper", "unit", "formula_zh", "formula_en", "inputs", "flags",
+                  "reason", "reason_indicator"]
 
-# Flags are bits while computing, words in the result.
-FLAG_BITS = ["lower-bound-input", "upper-bound-input", "approximate-input", "comparable-prices",
-             "scope-mismatch", "scope-unverified", "target-threshold"]
-LB, UB, AP, COMP, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD = (1 << i for i in range(len(FLAG_BITS)))
+# Flags are bits while computing, lists of these codes in the result.
+FLAGS = ["lower-bound-input", "upper-bound-input", "approximate-input", "comparable-prices",
+         "scope-mismatch", "scope-unverified", "target-threshold"]
+LB, UB, AP, COMP, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD = (1 << i for i in range(len(FLAGS)))
 QUALS = ["exact", ">", "≥", "<", "≤", "≈", "近", "余"]
 _Q_FLAGS = np.array([0, LB, LB, UB, UB, AP, UB | AP, LB | AP], dtype=np.int64)
+
+# Why a value is missing; ``reason_indicator`` names the indicator the reason is about.
+REASONS = ["missing-denominator", "zero-denominator", "negative-denominator", "zero-previous", "negative-previous",
+           "nonpositive-first", "missing-previous-part", "missing-previous-whole", "nonpositive-previous-whole"]
+REASON = {code: i + 1 for i, code in enumerate(REASONS)}   # 0: no reason (the value exists)
+
+ID_LIST = pd.ArrowDtype(pa.list_(pa.string()))
 
 
 def corners(f: Callable, *intervals) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +57,22 @@ def corners(f: Callable, *intervals) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+def divide(num: np.ndarray, num_iv: tuple, den: np.ndarray, den_iv: tuple, scale: float):
+    """num ÷ den × scale with bounds; a missing, zero or negative denominator gives NaN and a reason.
+
+    Returns:
+        (value, lower, upper, reason): reason is 0 or a code of :data:`REASON`.
+    """
+    reason = np.where(np.isnan(den), REASON["missing-denominator"],
+                      np.where(den == 0, REASON["zero-denominator"],
+                               np.where(den < 0, REASON["negative-denominator"], 0)))
+    bad = reason != 0
+    with np.errstate(all="ignore"):
+        value = np.where(bad, np.nan, num / den * scale)
+    lo, hi = corners(lambda a, b: a / b * scale, num_iv, (np.maximum(den_iv[0], 0), den_iv[1]))
+    return value, np.where(bad, np.nan, lo), np.where(bad, np.nan, hi), reason
+
+
 def _row_key(obs: pd.DataFrame, cols: list[str]) -> np.ndarray:
     """One int64 code per distinct combination of cols (factorised column by column: fast on strings)."""
     code = np.zeros(len(obs), np.int64)
@@ -57,28 +85,104 @@ def _row_key(obs: pd.DataFrame, cols: list[str]) -> np.ndarray:
     return code
 
 
-def best_observations(obs: pd.DataFrame) -> pd.DataFrame:
-    """One row per key: a figure stated twice keeps the narrowest statement, bounds intersected."""
+def _arrow_strings(col: pd.Series) -> pa.Array:
+    """A string column as one Arrow string array (Arrow-backed columns convert without Python objects)."""
+    arr = pa.array(col.array) if hasattr(col.array, "__arrow_array__") else pa.array(col.to_numpy(object))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string())
+
+
+def statements(obs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which statement of a figure stated twice counts: the narrowest (the one home of that rule).
+
+    A figure is a :data:`analysis.data.KEY`; of its statements the narrowest (smallest upper −
+    lower; the first in the data on a tie) is kept (:func:`best_observations` also intersects
+    the bounds of all of them; :func:`reconcile` checks the others against it).
+
+    Returns:
+        (single, members, starts): positions of figures stated once (data order); positions of the
+        statements of figures stated more than once, grouped by figure (figures in the order of
+        their narrowest statement), narrowest first; the index in ``members`` where each figure
+        starts (so ``members[starts]`` are the kept statements).
+    """
     codes = _row_key(obs, KEY)
     dup_mask = pd.Series(codes).duplicated(keep=False).to_numpy()
-    if not dup_mask.any():
-        return obs
-    d = obs[dup_mask].copy()
-    d["_k"] = codes[dup_mask]
-    d["_width"] = d["upper"] - d["lower"]
-    d = d.sort_values("_width", kind="stable")
-    g = d.groupby("_k", sort=False)
-    first = g.head(1).set_index("_k")
-    first["lower"] = g["lower"].max().reindex(first.index)
-    first["upper"] = g["upper"].min().reindex(first.index)
-    first["id"] = g["id"].agg("+".join).reindex(first.index)
-    return pd.concat([obs[~dup_mask], first.reset_index()[obs.columns]], ignore_index=True)
+    lower, upper = obs["lower"].to_numpy(float), obs["upper"].to_numpy(float)
+    dup = np.flatnonzero(dup_mask)
+    by_width = dup[np.argsort((upper - lower)[dup], kind="stable")]
+    group, _ = pd.factorize(codes[by_width])
+    order = np.argsort(group, kind="stable")
+    members, group = by_width[order], group[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(members) else np.empty(0, np.int64)
+    return np.flatnonzero(~dup_mask), members, starts
+
+
+def best_observations(obs: pd.DataFrame) -> pd.DataFrame:
+    """One row per :data:`analysis.data.KEY`: a figure stated twice keeps its narrowest statement.
+
+    The rule is :func:`statements`; :func:`compute` and :func:`reconcile` both use it.
+
+    Returns:
+        A new frame: figures stated once first (in data order), then the merged figures with the
+        kept statement's columns and the intersected bounds. ``id`` is the kept statement's id;
+        ``ids`` (a list) the ids of every statement merged into the row, the kept one first.
+    """
+    single, members, starts = statements(obs)
+    kept = members[starts]
+    out = pd.concat([obs.iloc[single], obs.iloc[kept]], ignore_index=True)
+    if len(kept):
+        out.loc[len(single):, "lower"] = np.fmax.reduceat(obs["lower"].to_numpy(float)[members], starts)
+        out.loc[len(single):, "upper"] = np.fmin.reduceat(obs["upper"].to_numpy(float)[members], starts)
+    offsets = np.r_[np.arange(len(single)), len(single) + np.r_[starts, len(members)]].astype(np.int32)
+    values = _arrow_strings(obs["id"]).take(pa.array(np.r_[single, members].astype(np.int64)))
+    out["ids"] = pd.Series(pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets), values)),
+                           index=out.index)
+    return out
 
 
 def _factorize(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and labels of a column (Arrow-backed strings factorise without Python objects)."""
     codes, uniq = pd.factorize(col)
     return codes.astype(np.int32), np.asarray(uniq, dtype=object)
+
+
+class IdLists:
+    """The observation ids behind each row of a frame: one per row, or the ``ids`` list of a merged figure."""
+
+    def __init__(self, obs: pd.DataFrame):
+        if "ids" in obs:
+            arr = pa.array(obs["ids"].array)
+            arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+            self.values = arr.flatten().cast(pa.string())
+            off = np.asarray(arr.offsets, np.int64)
+            self.offsets = off - off[0]
+        else:
+            self.values = _arrow_strings(obs["id"])
+            self.offsets = None   # one id per row
+
+    def of(self, *positions: np.ndarray) -> pd.Series:
+        """One list per row: the ids of the observations at these positions, in argument order (-1: none).
+
+        Built in Arrow from the position arrays (no per-row Python).
+        """
+        pos = np.stack([np.asarray(p) for p in positions], axis=1)   # int32 from Results: half the memory
+        valid = pos >= 0
+        if self.offsets is None:
+            counts = valid.sum(axis=1)
+            take = pos[valid]
+        else:
+            off = self.offsets
+            p = np.maximum(pos, 0)
+            n_ids = np.where(valid, off[p + 1] - off[p], 0).ravel()
+            first = np.where(valid, off[p], 0).ravel()
+            counts = n_ids.reshape(pos.shape).sum(axis=1)
+            ends = np.cumsum(n_ids)
+            take = np.arange(ends[-1] if len(ends) else 0) + np.repeat(first - (ends - n_ids), n_ids)
+        offsets = np.zeros(len(pos) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), self.values.take(pa.array(take)))
+        return pd.Series(pd.arrays.ArrowExtensionArray(lists), copy=False)
 
 
 class Panel:
@@ -106,8 +210,7 @@ class Panel:
         self.q = qmap[qcodes]
         ucodes, self.units = _factorize(obs["unit"])
         self.u = ucodes.astype(np.int64)
-        self.unit = np.asarray(self.units, dtype=object)[self.u] if self.n < 1_000_000 else None
-        self.ids = obs["id"]
+        self.ids = IdLists(obs)
         self.blank_entity = np.flatnonzero(self.entities == "")
         # positions grouped by (measure, indicator), each sorted by key
         combo = self.m.astype(np.int64) * max(len(self.indicators), 1) + self.i
@@ -115,6 +218,7 @@ class Panel:
         uniq, start = np.unique(combo[order], return_index=True)
         bounds = list(start[1:]) + [len(order)]
         self._groups = {}
+        self.has_duplicates = False
         for c, s, t in zip(uniq, start, bounds):
             m_code, i_code = divmod(int(c), max(len(self.indicators), 1))
             pos = order[s:t]
@@ -122,9 +226,16 @@ class Panel:
             k = self.key[pos]
             keep = np.ones(len(pos), bool)
             keep[1:] = k[1:] != k[:-1]
-            self.has_duplicates = getattr(self, "has_duplicates", False) or not keep.all()
+            self.has_duplicates = self.has_duplicates or not keep.all()
             self._groups[(self.measures[m_code], self.indicators[i_code])] = pos[keep]
         self._index_cache: dict = {}
+        # indicator codes: the data's, then catalog indicators absent from the data (a target's indicator)
+        seen = set(self.indicators)
+        self.indicator_labels = np.append(self.indicators, [c for c in catalog.indicators if c not in seen]).astype(object)
+
+    def indicator_code(self, code: str) -> int:
+        """Integer code of an indicator (in :attr:`indicator_labels`)."""
+        return int(np.flatnonzero(self.indicator_labels == code)[0])
 
     def rows(self, measure: str, indicator: str | None = None) -> np.ndarray:
         if indicator is not None:
@@ -158,10 +269,6 @@ class Panel:
         hit = np.flatnonzero(np.asarray(self.units, dtype=object) == unit)
         return np.isin(self.u[pos], hit)
 
-    def unit_of(self, pos: np.ndarray) -> np.ndarray:
-        """Unit codes (offset by -1000 to tell them from literal units in Results.add)."""
-        return self.u[pos] - 1000
-
     def val(self, pos: np.ndarray) -> np.ndarray:
         return np.where(pos >= 0, self.value[np.maximum(pos, 0)], np.nan)
 
@@ -178,94 +285,105 @@ class Results:
     def __init__(self, panel: Panel, catalog: Catalog):
         self.p = panel
         self.catalog = catalog
+        self.obs_regions: dict = {}
         self.parts: list[dict] = []
         self.names: list[tuple] = []     # per name id: (metric, kind, zh, en, fzh, fen)
-        self.reasons: list[str] = [""]
-        self.unit_names: list[str] = list(panel.units)
-
-    def unit_code(self, unit) -> np.ndarray | int:
-        """A literal unit → its code; codes from Panel.unit_of (≤ -1000) → data unit codes."""
-        if isinstance(unit, str):
-            if unit not in self.unit_names:
-                self.unit_names.append(unit)
-            return self.unit_names.index(unit)
-        return np.asarray(unit, np.int64) + 1000
+        self.unit_names: list[str] = list(panel.units)   # the data's units, then literal units of results
 
     def name_id(self, metric, kind, zh, en, fzh, fen) -> int:
         self.names.append((metric, kind, zh, en, fzh, fen))
         return len(self.names) - 1
 
-    def reason_id(self, text: str) -> int:
-        self.reasons.append(text)
-        return len(self.reasons) - 1
+    def _literal_unit(self, unit: str) -> int:
+        if unit not in self.unit_names:
+            self.unit_names.append(unit)
+        return self.unit_names.index(unit)
 
-    def add(self, *, name, rows, value, lower, upper, unit, inputs, flags=0, reason=0,
-            year=None, y0=None, y1=None, indicator=None):
+    def add(self, *, name, rows, value, lower, upper, inputs, unit: str | None = None,
+            unit_of: np.ndarray | None = None, flags=0, reason=0, reason_indicator=-1,
+            year=None, start=None, end=None, indicator=None):
+        """Add one block of results.
+
+        Args:
+            name: name id (:meth:`name_id`), one or per row.
+            rows: positions the results belong to (region, entity; year and indicator unless given).
+            value, lower, upper: the figure and its bounds.
+            inputs: position arrays of the observations used (-1: none), in formula order.
+            unit: a literal unit ("%", "百分点"); or ``unit_of``: positions whose data unit the result has.
+            flags: bit mask(s) of :data:`FLAGS`.
+            reason: 0 or a code of :data:`REASON` per row; reason_indicator: the indicator code it is about.
+            year, start, end: the row's year and the period its value refers to (default: the rows' year).
+            indicator: indicator code(s) (default: the rows' indicator).
+        """
         n = len(value)
         if n == 0:
             return
+        if (unit is None) == (unit_of is None):
+            raise TypeError("Results.add: give exactly one of unit (a literal unit) and unit_of (positions)")
         p = self.p
         year = p.year[rows] if year is None else year
+        unit_code = p.u[unit_of] if unit_of is not None else self._literal_unit(unit)
+        reason = np.broadcast_to(np.asarray(reason, np.int8), (n,))
         # compact dtypes: millions of rows per metric on a panel (positions < 2**31, years < 2**15)
         self.parts.append(dict(
             name=np.broadcast_to(np.asarray(name, np.int32), (n,)), r=p.r[rows], e=p.e[rows],
             year=np.asarray(year, np.int16),
-            y0=np.broadcast_to(np.asarray(year if y0 is None else y0, np.int16), (n,)),
-            y1=np.broadcast_to(np.asarray(year if y1 is None else y1, np.int16), (n,)),
+            y0=np.broadcast_to(np.asarray(year if start is None else start, np.int16), (n,)),
+            y1=np.broadcast_to(np.asarray(year if end is None else end, np.int16), (n,)),
             ind=np.broadcast_to(np.asarray(p.i[rows] if indicator is None else indicator, np.int32), (n,)),
             value=np.asarray(value, float), lower=np.asarray(lower, float), upper=np.asarray(upper, float),
-            unit=np.broadcast_to(np.asarray(self.unit_code(unit), np.int32), (n,)),
+            unit=np.broadcast_to(np.asarray(unit_code, np.int32), (n,)),
             in0=np.asarray(inputs[0], np.int32),
             in1=np.asarray(inputs[1], np.int32) if len(inputs) > 1 else np.full(n, -1, np.int32),
             in2=np.asarray(inputs[2], np.int32) if len(inputs) > 2 else np.full(n, -1, np.int32),
             flags=np.broadcast_to(np.asarray(flags, np.int32), (n,)),
-            reason=np.broadcast_to(np.asarray(reason, np.int32), (n,))))
+            reason=reason,
+            rind=np.where(reason != 0, np.broadcast_to(np.asarray(reason_indicator, np.int32), (n,)), -1).astype(np.int32)))
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
-            return pd.DataFrame(columns=RESULT_COLUMNS)
+            return empty_results()
         cat = {}
         for k in list(self.parts[0]):  # concatenate column by column, freeing the pieces as we go
             cat[k] = np.concatenate([d.pop(k) for d in self.parts])
         self.parts = []
         p = self.p
         names = np.array(self.names, dtype=object)
+        name = cat.pop("name")
         out = {}
         for j, col in enumerate(["metric", "kind", "name_zh", "name_en", "formula_zh", "formula_en"]):
             codes, uniq = pd.factorize(names[:, j])
-            out[col] = pd.Categorical.from_codes(codes[cat["name"]], categories=pd.Index(uniq, dtype=object))
-        out["region"] = pd.Categorical.from_codes(cat["r"], categories=pd.Index(p.regions, dtype=object))
-        out["entity"] = pd.Categorical.from_codes(cat["e"], categories=pd.Index(p.entities, dtype=object))
-        out["year"] = cat["year"].astype(np.int64)
-        span = cat["y0"].astype(np.int64) * 10000 + cat["y1"]
-        codes, uniq = pd.factorize(span)
-        labels = [f"{u // 10000}" if u // 10000 == u % 10000 else f"{u // 10000}→{u % 10000}" for u in uniq]
-        out["refers_to"] = pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
-        ind_names = np.append(np.asarray(p.indicators, dtype=object), [c for c in self.catalog.indicators if c not in set(p.indicators)])
-        out["indicator"] = pd.Categorical.from_codes(cat["ind"], categories=pd.Index(ind_names, dtype=object))
-        out["value"], out["lower"], out["upper"] = cat["value"], cat["lower"], cat["upper"]
-        out["unit"] = pd.Categorical.from_codes(cat["unit"], categories=pd.Index(self.unit_names, dtype=object))
-        out["inputs"] = _join_ids(p.ids, cat["in0"], cat["in1"], cat["in2"])
-        codes, uniq = pd.factorize(cat["flags"])
-        words = [";".join(w for k, w in enumerate(FLAG_BITS) if u & (1 << k)) for u in uniq]
-        out["flags"] = _categorical(codes, words)
-        out["reason"] = _categorical(cat["reason"], self.reasons)
+            out[col] = pd.Categorical.from_codes(codes[name], categories=pd.Index(uniq, dtype=object))
+        out["region"] = pd.Categorical.from_codes(cat.pop("r"), categories=pd.Index(p.regions, dtype=object))
+        out["entity"] = pd.Categorical.from_codes(cat.pop("e"), categories=pd.Index(p.entities, dtype=object))
+        out["year"] = cat.pop("year").astype(np.int64)
+        out["start_year"] = cat.pop("y0").astype(np.int64)
+        out["end_year"] = cat.pop("y1").astype(np.int64)
+        labels = pd.Index(p.indicator_labels, dtype=object)
+        out["indicator"] = pd.Categorical.from_codes(cat.pop("ind"), categories=labels)
+        out["value"], out["lower"], out["upper"] = cat.pop("value"), cat.pop("lower"), cat.pop("upper")
+        out["unit"] = pd.Categorical.from_codes(cat.pop("unit"), categories=pd.Index(self.unit_names, dtype=object))
+        out["inputs"] = p.ids.of(cat.pop("in0"), cat.pop("in1"), cat.pop("in2"))
+        out["flags"] = flag_lists(cat.pop("flags"))
+        out["reason"] = pd.Categorical.from_codes(cat.pop("reason"), categories=pd.Index(["", *REASONS], dtype=object))
+        out["reason_indicator"] = pd.Categorical.from_codes(cat.pop("rind") + 1,
+                                                            categories=pd.Index(["", *labels], dtype=object))
         return pd.DataFrame({c: out[c] for c in RESULT_COLUMNS}, copy=False)  # no second copy of millions of rows
 
 
-def _categorical(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
-    """Codes into a label list that may repeat a label (two metrics giving the same reason)."""
-    label_codes, unique = pd.factorize(np.asarray(labels, dtype=object))
-    return pd.Categorical.from_codes(label_codes[codes], categories=pd.Index(unique, dtype=object))
+def flag_lists(bits: np.ndarray) -> pd.Series:
+    """Flag bit masks → one list of :data:`FLAGS` codes per row (built once per distinct mask, then taken)."""
+    codes, uniq = pd.factorize(bits)
+    words = pa.array([[f for k, f in enumerate(FLAGS) if int(u) & (1 << k)] for u in uniq], type=pa.list_(pa.string()))
+    return pd.Series(pd.arrays.ArrowExtensionArray(words.take(pa.array(codes))), copy=False)
 
 
-def _join_ids(ids: pd.Series, *positions: np.ndarray) -> pd.Series:
-    """'id0,id1[,id2]' per result row (position -1: no input), joined in Arrow without Python strings."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    arr = pa.array(ids.array) if hasattr(ids.array, "_pa_array") else pa.array(ids.to_numpy(object), type=pa.large_string())
-    arr = arr.cast(pa.large_string())
-    parts = [arr.take(pa.array(np.maximum(pos, 0), mask=pos < 0)) for pos in positions if (pos >= 0).any()]
-    joined = pc.binary_join_element_wise(*parts, pa.scalar(",", pa.large_string()), null_handling="skip")
-    return pd.Series(pd.arrays.ArrowStringArray(joined))
-
+def empty_results() -> pd.DataFrame:
+    """The results frame with no rows (same columns and dtypes as a computed one)."""
+    cat = lambda values=(): pd.Categorical([], categories=pd.Index(list(values), dtype=object))  # noqa: E731
+    cols = {c: cat() for c in RESULT_COLUMNS}
+    cols.update({c: np.empty(0, np.int64) for c in ("year", "start_year", "end_year")})
+    cols.update({c: np.empty(0, float) for c in ("value", "lower", "upper")})
+    cols.update({c: pd.Series([], dtype=ID_LIST) for c in ("inputs", "flags")})
+    cols["reason"] = cat(["", *REASONS])
+    return pd.DataFrame(cols)

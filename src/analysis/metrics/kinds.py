@@ -12,8 +12,8 @@ import pandas as pd
 from ..catalog import Catalog, load_catalog
 from ..errors import CatalogError
 from ..numbers import unit_info
-from .engine import (COMP, QUALS, RESULT_COLUMNS, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD, Panel, Results,
-                     best_observations, corners)
+from .engine import (COMP, QUALS, REASON, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD, Panel, Results,
+                     best_observations, corners, divide, empty_results)
 
 # Names and formulas ({zh}/{en}: the indicator's names; {part}, {whole}, … for named metrics).
 TEMPLATES = {
@@ -66,15 +66,6 @@ def _scope_bits(catalog: Catalog, a: str, b: str) -> int:
     return SCOPE_MISMATCH if (sa and sb and sa != sb) else SCOPE_UNVERIFIED
 
 
-def _ind_code(p: Panel, code: str) -> int:
-    """Integer code of an indicator; catalog indicators absent from the data get codes past the data's."""
-    hit = np.flatnonzero(p.indicators == code)
-    if len(hit):
-        return int(hit[0])
-    extra = [c for c in p.catalog.indicators if c not in set(p.indicators)]
-    return len(p.indicators) + extra.index(code)
-
-
 def _per_indicator_names(res: Results, entry: dict, kind: str) -> dict[str, int]:
     """Name ids for a kind applied to every indicator: one per indicator code."""
     cat = res.catalog
@@ -90,27 +81,16 @@ def _base_unit(catalog: Catalog, code: str) -> str:
 
 # ---------------------------------------------------------------- kinds
 
-def _ratio(res: Results, entry: dict, kind: str, num: str, den: str, scale: float, unit, names, extra_flags=0,
-           indicator=None):
+def _ratio(res: Results, entry: dict, kind: str, num: str, den: str, scale: float, unit: str, names,
+           extra_flags=0, indicator=None):
     """num ÷ den × scale; a missing, zero or negative denominator gives NaN and a reason."""
     p = res.p
     src = p.rows("level", num)
     dpos = p.find(src, "level", den)
-    dn = res.catalog.name(den)
-    r_missing = res.reason_id(f"数据中没有该地区该年的{dn} / no {dn} in the data for this region and year")
-    r_zero = res.reason_id(f"{dn}为零 / {dn} is zero")
-    r_neg = res.reason_id(f"{dn}为负 / {dn} is negative")
-    dlo, dhi = p.iv(dpos)
-    dval = p.val(dpos)
-    reason = np.where(dpos < 0, r_missing, np.where(dval == 0, r_zero, np.where(dval < 0, r_neg, 0)))
-    bad = reason != 0
-    with np.errstate(all="ignore"):
-        value = np.where(bad, np.nan, p.value[src] / dval * scale)
-    lo, hi = corners(lambda a, b: a / b * scale, p.iv(src), (np.maximum(dlo, 0), dhi))
-    lo, hi = np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+    value, lo, hi, reason = divide(p.value[src], p.iv(src), p.val(dpos), p.iv(dpos), scale)
     res.add(name=res.name_id(entry["code"], kind, *names), rows=src, value=value, lower=lo, upper=hi, unit=unit,
             inputs=[src, dpos], flags=p.qflags(src, dpos) | extra_flags, reason=reason,
-            indicator=_ind_code(p, indicator) if indicator else None)
+            reason_indicator=p.indicator_code(den), indicator=p.indicator_code(indicator) if indicator else None)
 
 
 def k_share(res, entry):
@@ -140,8 +120,6 @@ def k_implied_denominator(res, entry):
 def k_growth(res, entry):
     p = res.p
     names = _per_indicator_names(res, entry, "growth")
-    r_zero = res.reason_id("上年水平为零 / previous level is zero")
-    r_neg = res.reason_id("上年水平为负，增速无意义 / previous level is negative: growth is not meaningful")
     for code in p.indicators_with("level"):
         src = p.rows("level", code)
         src = src[~p.is_unit(src, "%")]  # rates change in percentage points (pp_change), not percent
@@ -151,7 +129,7 @@ def k_growth(res, entry):
         if not len(src):
             continue
         v0 = p.value[prev]
-        reason = np.where(v0 == 0, r_zero, np.where(v0 < 0, r_neg, 0))
+        reason = np.where(v0 == 0, REASON["zero-previous"], np.where(v0 < 0, REASON["negative-previous"], 0))
         f = lambda a, b: (a / b - 1) * 100  # noqa: E731
         with np.errstate(all="ignore"):
             value = f(p.value[src], v0)
@@ -159,7 +137,7 @@ def k_growth(res, entry):
         bad = reason != 0
         res.add(name=names[code], rows=src, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
                 upper=np.where(bad, np.nan, hi), unit="%", inputs=[prev, src], flags=p.qflags(src, prev),
-                reason=reason, y0=p.year[prev])
+                reason=reason, reason_indicator=p.indicator_code(code), start=p.year[prev])
 
 
 def _comparable(res, code):
@@ -182,8 +160,8 @@ def k_implied_base(res, entry):
             value = f(p.value[lv], p.value[g])
         lo, hi = corners(f, p.iv(lv), p.iv(g))
         base_year = p.base_year[g]
-        res.add(name=names[code], rows=lv, value=value, lower=lo, upper=hi, unit=p.unit_of(lv), inputs=[lv, g],
-                flags=p.qflags(lv, g) | _comparable(res, code), y0=base_year, y1=base_year)
+        res.add(name=names[code], rows=lv, value=value, lower=lo, upper=hi, unit_of=lv, inputs=[lv, g],
+                flags=p.qflags(lv, g) | _comparable(res, code), start=base_year, end=base_year)
 
 
 def k_implied_level(res, entry):
@@ -200,7 +178,7 @@ def k_implied_level(res, entry):
         f = lambda b, r: b * (1 + r / 100)  # noqa: E731
         value = f(p.value[base], p.value[g])
         lo, hi = corners(f, p.iv(base), p.iv(g))
-        res.add(name=names[code], rows=g, value=value, lower=lo, upper=hi, unit=p.unit_of(base), inputs=[base, g],
+        res.add(name=names[code], rows=g, value=value, lower=lo, upper=hi, unit_of=base, inputs=[base, g],
                 flags=p.qflags(base, g) | _comparable(res, code))
 
 
@@ -217,13 +195,12 @@ def k_pp_change(res, entry):
             continue
         lo, hi = corners(lambda a, b: a - b, p.iv(src), p.iv(prev))
         res.add(name=names[code], rows=src, value=p.value[src] - p.value[prev], lower=lo, upper=hi, unit="百分点",
-                inputs=[prev, src], flags=p.qflags(src, prev), y0=p.year[prev])
+                inputs=[prev, src], flags=p.qflags(src, prev), start=p.year[prev])
 
 
 def k_cagr(res, entry):
     p = res.p
     names = _per_indicator_names(res, entry, "cagr")
-    r_bad = res.reason_id("首年水平不为正 / first level is not positive")
     for code in p.indicators_with("level"):
         pos = p.rows("level", code)
         if len(pos) < 2:
@@ -246,7 +223,8 @@ def k_cagr(res, entry):
         bad = p.value[first] <= 0
         res.add(name=names[code], rows=last, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
                 upper=np.where(bad, np.nan, hi), unit="%", inputs=[first, last], flags=p.qflags(first, last),
-                reason=np.where(bad, r_bad, 0), y0=p.year[first])
+                reason=np.where(bad, REASON["nonpositive-first"], 0), reason_indicator=p.indicator_code(code),
+                start=p.year[first])
 
 
 def k_required_growth(res, entry):
@@ -285,14 +263,14 @@ def k_required_growth(res, entry):
     lo, hi = corners(f, t_iv, p.iv(lv))
     scope = np.array([_scope_bits(cat, target, p.indicators[i]) for i in p.i[lv]], dtype=np.int64)
     flags = np.where(thr, THRESHOLD, p.qflags(tg)) | p.qflags(lv) | scope
-    tcode = _ind_code(p, target)
+    tcode = p.indicator_code(target)
     names = _names("required_growth", entry, **_ind_names(cat, target, "target"))
     res.add(name=res.name_id(entry["code"], "required_growth", *names), rows=lv, value=value, lower=lo, upper=hi,
-            unit="%", inputs=[lv, tg], flags=flags, y0=p.year[lv], y1=p.year[tg], indicator=tcode)
+            unit="%", inputs=[lv, tg], flags=flags, start=p.year[lv], end=p.year[tg], indicator=tcode)
     glo, ghi = corners(lambda t, lvl: t - lvl, t_iv, p.iv(lv))
     gnames = _names("target_gap", {}, **_ind_names(cat, target, "target"))
     res.add(name=res.name_id(entry["code"] + "_gap", "target_gap", *gnames), rows=lv, value=t_val - p.value[lv],
-            lower=glo, upper=ghi, unit=p.unit_of(lv), inputs=[lv, tg], flags=flags, y0=p.year[lv], y1=p.year[tg],
+            lower=glo, upper=ghi, unit_of=lv, inputs=[lv, tg], flags=flags, start=p.year[lv], end=p.year[tg],
             indicator=tcode)
 
 
@@ -302,11 +280,11 @@ def k_contribution(res, entry):
     src = p.rows("level", part)
     p0 = p.find(src, "level", part, year_shift=-1)
     w0 = p.find(src, "level", whole, year_shift=-1)
-    r_p = res.reason_id(f"缺少上年{cat.name(part)} / no previous-year {cat.name(part)}")
-    r_w = res.reason_id(f"缺少上年{cat.name(whole)} / no previous-year {cat.name(whole)}")
-    r_nonpos = res.reason_id(f"上年{cat.name(whole)}不为正 / previous-year {cat.name(whole)} is not positive")
     wlo, whi = p.iv(w0)
-    reason = np.where(p0 < 0, r_p, np.where(w0 < 0, r_w, np.where(wlo <= 0, r_nonpos, 0)))
+    reason = np.where(p0 < 0, REASON["missing-previous-part"],
+                      np.where(w0 < 0, REASON["missing-previous-whole"],
+                               np.where(wlo <= 0, REASON["nonpositive-previous-whole"], 0)))
+    about = np.where(p0 < 0, p.indicator_code(part), p.indicator_code(whole))
     bad = reason != 0
     f = lambda a, b, w: (a - b) / w * 100  # noqa: E731
     with np.errstate(all="ignore"):
@@ -315,7 +293,8 @@ def k_contribution(res, entry):
     names = _names("contribution", entry, **_ind_names(cat, part, "part"), **_ind_names(cat, whole, "whole"))
     res.add(name=res.name_id(entry["code"], "contribution", *names), rows=src, value=np.where(bad, np.nan, value),
             lower=np.where(bad, np.nan, lo), upper=np.where(bad, np.nan, hi), unit="百分点", inputs=[p0, src, w0],
-            flags=p.qflags(src, p0, w0) | _scope_bits(cat, part, whole), reason=reason, y0=p.year[src] - 1)
+            flags=p.qflags(src, p0, w0) | _scope_bits(cat, part, whole), reason=reason, reason_indicator=about,
+            start=p.year[src] - 1)
 
 
 def _group_rank_desc(group: np.ndarray, v: np.ndarray, method: str) -> np.ndarray:
@@ -439,16 +418,24 @@ def compute(observations: pd.DataFrame, *, region: str | None = None, year: int 
         catalog: the catalog declaring the metrics (default: the project's).
 
     Returns:
-        Tidy frame, one row per result: metric, kind, name_zh, name_en, region, entity, year,
-        refers_to, indicator, value, lower, upper, unit (base unit), formula_zh, formula_en,
-        inputs (observation ids), flags, reason (why a value is missing).
+        Tidy frame, one row per result (columns :data:`RESULT_COLUMNS`): metric, kind, name_zh,
+        name_en, region, entity, year, start_year and end_year (the period the value refers to:
+        the base year of an implied base, latest level → target year of a required growth, first →
+        last year of a CAGR, previous year → year of a growth, pp or contribution change),
+        indicator, value, lower, upper, unit (base unit), formula_zh, formula_en, inputs (list of
+        the observation ids used; both of a figure stated twice), flags (list of :data:`FLAGS`
+        codes), reason (a :data:`REASONS` code, "" when the value exists) and reason_indicator
+        (the indicator the reason is about).
+
+    Raises:
+        CatalogError: a metric entry of the catalog is malformed (see :func:`check_definitions`).
     """
     catalog = catalog or load_catalog()
     entries = check_definitions(catalog)
     if observations.empty:
-        return pd.DataFrame(columns=RESULT_COLUMNS)
+        return empty_results()
     panel = Panel(observations, catalog)
-    if getattr(panel, "has_duplicates", False):  # a figure stated twice: keep the narrowest, intersect bounds
+    if panel.has_duplicates:  # a figure stated twice: keep the narrowest, intersect bounds
         panel = Panel(best_observations(observations), catalog)
     res = Results(panel, catalog)
     res.obs_regions = observations.attrs.get("regions", {})
@@ -466,24 +453,32 @@ def compute(observations: pd.DataFrame, *, region: str | None = None, year: int 
     return out
 
 
-def input_ids(inputs: str) -> list[str]:
-    """Observation ids of a result's ``inputs`` ("a,b"; a figure stated twice appears as "a+b")."""
-    return [i for i in str(inputs).replace("+", ",").split(",") if i]
-
-
 def target_path(metrics: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFrame:
-    """Yearly path from the latest level to each target at the required growth (for charts)."""
-    rows = []
-    for _, r in metrics[metrics["kind"] == "required_growth"].iterrows():
-        if not np.isfinite(r["value"]):
-            continue
-        y0, y1 = (int(x) for x in str(r["refers_to"]).split("→"))
-        used = observations[observations["id"].isin(input_ids(r["inputs"]))]
-        base = used[used["measure"] == "level"]
-        if base.empty:
-            continue
-        b = float(base["value"].iloc[0])
-        for y in range(y0, y1 + 1):
-            rows.append({"metric": r["metric"], "region": r["region"], "year": y,
-                         "value": b * (1 + r["value"] / 100) ** (y - y0)})
-    return pd.DataFrame(rows, columns=["metric", "region", "year", "value"])
+    """Yearly path from the latest level to each target at the required growth (for charts).
+
+    Args:
+        metrics: results of :func:`compute`; its ``required_growth`` rows with a value are used.
+        observations: the observations the metrics were computed from (for the starting level).
+
+    Returns:
+        metric, region, year, value: one row per year from ``start_year`` (the latest level) to
+        ``end_year`` (the target year).
+    """
+    cols = ["metric", "region", "year", "value"]
+    rg = metrics[(metrics["kind"] == "required_growth") & np.isfinite(metrics["value"].to_numpy(float))]
+    if rg.empty:
+        return pd.DataFrame(columns=cols)
+    # the starting level: the first level among each result's inputs (a figure stated twice: its kept statement)
+    used = rg["inputs"].explode()
+    levels = observations.loc[observations["measure"] == "level", ["id", "value"]]
+    base = (pd.DataFrame({"row": used.index, "id": used.to_numpy(object)})
+            .merge(levels.rename(columns={"value": "base"}), on="id", how="inner", sort=False)
+            .drop_duplicates("row").set_index("row")["base"])
+    rg = rg.loc[base.index]
+    span = (rg["end_year"] - rg["start_year"] + 1).to_numpy()
+    at = np.repeat(np.arange(len(rg)), span)
+    step = np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+    growth = rg["value"].to_numpy(float)[at]
+    return pd.DataFrame({"metric": rg["metric"].to_numpy(object)[at], "region": rg["region"].to_numpy(object)[at],
+                         "year": rg["start_year"].to_numpy()[at] + step,
+                         "value": base.to_numpy(float)[at] * (1 + growth / 100) ** step})
