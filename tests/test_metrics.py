@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 from analysis.catalog import load_catalog
 from analysis.data import load_observations, make_observations
-from analysis.metrics import check_definitions, compute, reconcile
+from analysis.metrics import (FLAGS, REASONS, RECONCILE_COLUMNS, RESULT_COLUMNS, best_observations,
+                              check_definitions, compute, reconcile, target_path)
 from analysis.errors import CatalogError
 from conftest import ROOT
 
@@ -28,13 +29,14 @@ def test_share_of_auto_output(yb):
     assert (r.lower, r.upper) == pytest.approx((0, 1900.5 / 4000 * 100))
     assert r.unit == "%" and "lower-bound-input" in r["flags"]
     assert "yb-016" in r.inputs and "yb-003" in r.inputs
+    assert r.reason == "" and r.reason_indicator == ""
 
 
 def test_implied_base_auto_output(yb):
     r = yb.loc["implied_base:auto_output"]
     assert r.value == pytest.approx(1900e8 / 1.55)
     assert (r.lower, r.upper) == pytest.approx((1899.5e8 / 1.555, 1900.5e8 / 1.545))
-    assert r.refers_to == "2023" and r.unit == "元"
+    assert (r.start_year, r.end_year) == (2023, 2023) and r.year == 2024 and r.unit == "元"
 
 
 def test_implied_base_nev_times(yb):
@@ -57,7 +59,7 @@ def test_required_growth_to_target(yb):
     assert r.value == pytest.approx(((7000 / 4000) ** (1 / 3) - 1) * 100)
     assert r.upper == pytest.approx(r.value) and r.lower == -100  # 规上 level is 超4000: at most
     assert "scope-mismatch" in r["flags"] and "target-threshold" in r["flags"]
-    assert r.refers_to == "2024→2027"
+    assert (r.year, r.start_year, r.end_year) == (2024, 2024, 2027)
     gap = yb.loc["required_growth_ind_output_gap"]
     assert gap.value == pytest.approx(3000e8) and gap.upper == pytest.approx(3000e8)
 
@@ -71,14 +73,17 @@ def test_implied_digital_core_value_added(yb):
 
 def test_missing_denominator_has_reason(yb):
     r = yb.loc["rd_intensity_computed"]
-    assert math.isnan(r.value) and "地区生产总值" in r.reason
+    assert math.isnan(r.value) and r.reason == "missing-denominator" and r.reason_indicator == "gdp"
     assert not np.isinf(compute(load_observations()).value).any()
 
 
 def test_reconcile_duplicate_statements(obs):
     rec = reconcile(obs)
-    row = rec[rec.check == "stated twice"].iloc[0]
+    row = rec[rec.check == "stated-twice"].iloc[0]
     assert row.indicator == "auto_output" and row.status == "agree"
+    # the narrowest statement (1900亿元) against the other one (千亿级: at least 1000亿元)
+    assert list(row.stated_ids) == ["yb-016"] and list(row.computed_from) == ["yb-020"]
+    assert row.stated == pytest.approx(1900e8) and row.computed == pytest.approx(1000e8)
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +108,15 @@ def test_two_regions_growth_rank_share(two):
 
 def test_two_regions_reconciliation(two):
     rec = reconcile(two).set_index(["region", "check"])
-    assert rec.loc[("示例区A", "growth from levels"), "status"] == "agree"
-    assert rec.loc[("示例区B", "growth from levels"), "status"] == "disagree"  # stated 9 %, levels give 8 %
-    assert rec.loc[("示例区B", "rd_intensity_computed (same year)"), "status"] == "disagree"
+    assert rec.loc[("示例区A", "growth-from-levels"), "status"] == "agree"
+    assert rec.loc[("示例区B", "growth-from-levels"), "status"] == "disagree"  # stated 9 %, levels give 8 %
+    assert rec.loc[("示例区B", "ratio-same-year"), "status"] == "disagree"
     # 2.53 % matches R&D 2024 over GDP 2023: the intensity uses last year's GDP
-    assert rec.loc[("示例区B", "rd_intensity_computed (previous year's denominator)"), "status"] == "agree"
+    prev = rec.loc[("示例区B", "ratio-previous-year")]
+    assert prev.status == "agree" and prev.denominator_year == 2023 and prev.metric == "rd_intensity_computed"
+    assert rec.loc[("示例区B", "ratio-same-year"), "denominator_year"] == 2024
+    assert pd.isna(rec.loc[("示例区B", "growth-from-levels"), "denominator_year"])
+    assert len(rec.loc[("示例区B", "ratio-same-year"), "computed_from"]) == 2  # R&D and GDP
 
 
 def _frame(rows, catalog=None):
@@ -121,11 +130,13 @@ def test_zero_and_negative_bases():
             dict(region="R", year=2024, indicator="ind_output_above", measure="level", value=2.0, unit="元")]
     m = compute(_frame(rows))
     g = m[m.kind == "growth"].set_index("indicator")
-    assert math.isnan(g.loc["auto_output", "value"]) and "zero" in g.loc["auto_output", "reason"]
-    assert math.isnan(g.loc["ind_output_above", "value"]) and "negative" in g.loc["ind_output_above", "reason"]
+    assert math.isnan(g.loc["auto_output", "value"]) and g.loc["auto_output", "reason"] == "zero-previous"
+    assert g.loc["auto_output", "reason_indicator"] == "auto_output"
+    assert math.isnan(g.loc["ind_output_above", "value"]) and g.loc["ind_output_above", "reason"] == "negative-previous"
     s = m[m.metric == "share_auto_output"].set_index("year")
     assert s.loc[2024, "value"] == pytest.approx(250.0)  # 5 / 2: a part larger than the whole is shown, not clipped
-    assert math.isnan(s.loc[2023, "value"]) and "negative" in s.loc[2023, "reason"]
+    assert math.isnan(s.loc[2023, "value"]) and s.loc[2023, "reason"] == "negative-denominator"
+    assert s.loc[2023, "reason_indicator"] == "ind_output_above"
     assert not np.isinf(m.value).any()
 
 
@@ -135,7 +146,7 @@ def test_growth_only_between_consecutive_years():
     m = compute(_frame(rows))
     assert (m.kind == "growth").sum() == 0
     c = m[m.kind == "cagr"].iloc[0]
-    assert c.value == pytest.approx(10.0) and c.refers_to == "2020→2022"
+    assert c.value == pytest.approx(10.0) and (c.start_year, c.end_year, c.year) == (2020, 2022, 2022)
 
 
 def test_bad_metric_definition(tmp_path):
@@ -238,12 +249,19 @@ def test_cli_csv_has_the_acceptance_metrics(cli):
     assert df.loc["required_growth_ind_output", "display"] == "不超过20.5%"
     assert df.loc["gdp_implied_by_rd", "display"].startswith("约2,442.3亿元")
     assert df.loc["implied_base:nev_volume", "display"].startswith("约3.5万辆")
+    # lists are joined with ";" in CSV only (a figure stated twice: both of its ids)
+    assert df.loc["share_auto_output", "inputs"] == "yb-016;yb-020;yb-003"
+    assert df.loc["share_auto_output", "flags"] == "lower-bound-input;scope-unverified"
+    assert (df.loc["implied_base:auto_output", ["start_year", "end_year"]] == [2023, 2023]).all()
 
 
 def test_cli_json_and_table(cli):
     code, out, _ = cli("metrics", "--region", "渝北区", "--year", "2024", "--format", "json")
     data = json.loads(out)
     assert code == 0 and any(d["metric"] == "gdp_implied_by_rd" for d in data)
+    share = next(d for d in data if d["metric"] == "share_auto_output")
+    assert share["inputs"] == ["yb-016", "yb-020", "yb-003"]  # JSON keeps lists as arrays
+    assert share["flags"] == ["lower-bound-input", "scope-unverified"]
     code, out, _ = cli("metrics", "--region", "渝北区", "--year", "2024")
     assert code == 0
     lines = out.splitlines()
@@ -280,3 +298,98 @@ def test_pp_change_and_contribution():
     c = m.loc["contribution_auto_output"]
     assert c.value == pytest.approx((130 - 100) / 400 * 100)  # 7.5 pp of the whole's 15 % growth
     assert m.loc["growth:ind_output_above", "value"] == pytest.approx(15.0)
+
+
+# ---------------------------------------------------------------- structured results
+
+def test_result_columns_and_types(obs):
+    m = compute(obs)
+    assert list(m.columns) == RESULT_COLUMNS
+    for c in ("inputs", "flags"):  # lists of strings, not encoded text
+        assert isinstance(m[c].dtype, pd.ArrowDtype) and str(m[c].dtype.pyarrow_dtype) == "list<item: string>"
+        assert all(isinstance(x, list) for x in m[c])
+    assert {f for fl in m["flags"] for f in fl} <= set(FLAGS)
+    assert set(m["reason"]) <= {"", *REASONS}
+    assert ((m["reason"] == "") == m["value"].notna()).all()
+    assert ((m["reason_indicator"] == "") == (m["reason"] == "")).all()
+    for c in ("year", "start_year", "end_year"):
+        assert m[c].dtype == np.int64
+    assert (m["start_year"] <= m["end_year"]).all()
+    assert not m["reason"].astype(str).str.contains(" / ").any()  # no "中文 / English" text
+
+
+def test_merged_duplicate_gives_both_ids(yb):
+    """auto_output 2024 is stated twice (1900亿元, 千亿级): results using it list both ids."""
+    assert list(yb.loc["implied_base:auto_output", "inputs"]) == ["yb-016", "yb-020", "yb-017"]
+    assert list(yb.loc["share_auto_output", "inputs"]) == ["yb-016", "yb-020", "yb-003"]
+
+
+def test_best_observations_keeps_the_narrowest():
+    rows = [dict(region="R", year=2024, indicator="auto_output", measure="level", value=1000.0, unit="元",
+                 qualifier="≥", half_width=0.5, id="wide"),
+            dict(region="R", year=2024, indicator="auto_output", measure="level", value=1900.0, unit="元",
+                 qualifier="exact", half_width=0.5, id="narrow"),
+            dict(region="R", year=2024, indicator="gdp", measure="level", value=5.0, unit="元", qualifier="exact",
+                 half_width=0.5, id="once")]
+    best = best_observations(_frame(rows)).set_index("id")
+    assert list(best.index) == ["once", "narrow"]
+    assert list(best.loc["narrow", "ids"]) == ["narrow", "wide"] and list(best.loc["once", "ids"]) == ["once"]
+    assert (best.loc["narrow", "lower"], best.loc["narrow", "upper"]) == (1899.5, 1900.5)
+
+
+@pytest.mark.parametrize("gdp, reason", [(None, "missing-denominator"), (0.0, "zero-denominator"),
+                                          (-5.0, "negative-denominator")])
+def test_ratio_reason_codes(gdp, reason):
+    rows = [dict(region="R", year=2024, indicator="rd_spending", measure="level", value=10.0, unit="元")]
+    if gdp is not None:
+        rows.append(dict(region="R", year=2024, indicator="gdp", measure="level", value=gdp, unit="元"))
+    r = compute(_frame(rows)).set_index("metric").loc["rd_intensity_computed"]
+    assert math.isnan(r.value) and math.isnan(r.lower) and math.isnan(r.upper)
+    assert r.reason == reason and r.reason_indicator == "gdp"
+    assert list(r.inputs) == (["o0"] if gdp is None else ["o0", "o1"])
+
+
+def test_contribution_reason_names_the_missing_indicator():
+    rows = [dict(region="R", year=2023, indicator="auto_output", measure="level", value=100.0, unit="元"),
+            dict(region="R", year=2024, indicator="auto_output", measure="level", value=130.0, unit="元")]
+    c = compute(_frame(rows), year=2024).set_index("metric").loc["contribution_auto_output"]
+    assert c.reason == "missing-previous-whole" and c.reason_indicator == "ind_output_above"
+    assert (c.start_year, c.end_year) == (2023, 2024)
+
+
+def test_periods_of_implied_base_and_required_growth():
+    rows = [dict(region="R", year=2024, indicator="auto_output", measure="level", value=120.0, unit="元"),
+            dict(region="R", year=2024, indicator="auto_output", measure="growth", value=20.0, unit="%", base_year=2022),
+            dict(region="R", year=2024, indicator="ind_output_above", measure="level", value=400.0, unit="元"),
+            dict(region="R", year=2030, indicator="ind_output", measure="target", value=800.0, unit="元", qualifier=">")]
+    m = compute(_frame(rows)).set_index("metric")
+    base = m.loc["implied_base:auto_output"]
+    assert (base.year, base.start_year, base.end_year) == (2024, 2022, 2022)  # the growth's stated base year
+    req = m.loc["required_growth_ind_output"]
+    assert (req.year, req.start_year, req.end_year) == (2024, 2024, 2030)
+    assert req.value == pytest.approx((2 ** (1 / 6) - 1) * 100)
+    path = target_path(m.reset_index(), _frame(rows))
+    assert list(path["year"]) == list(range(2024, 2031))
+    assert path["value"].iloc[0] == pytest.approx(400.0) and path["value"].iloc[-1] == pytest.approx(800.0)
+
+
+def test_unit_column_holds_units_not_codes(obs):
+    m = compute(obs)
+    units = set(m["unit"].astype(str))
+    assert (m["unit"].cat.codes >= 0).all()
+    assert units <= set(obs["unit"]) | {"%", "百分点", "位", ""}
+    assert not any(u.lstrip("-").isdigit() for u in units)
+    # data units pass through where a result has its input's unit (implied base, gap)
+    yb = m[m["region"] == "渝北区"].set_index("metric")
+    assert yb.loc["implied_base:nev_volume", "unit"] == "辆"
+    assert set(yb.loc[yb["kind"] == "target_gap", "unit"]) == {"元"}
+
+
+def test_reconcile_columns_and_types(two):
+    rec = reconcile(two)
+    assert list(rec.columns) == RECONCILE_COLUMNS
+    assert set(rec["status"]) <= {"agree", "disagree", "not-computable"}
+    assert all(isinstance(x, list) and x for x in rec["stated_ids"])
+    assert str(rec["denominator_year"].dtype) == "Int64"
+    empty = reconcile(two.iloc[:0])
+    assert list(empty.columns) == RECONCILE_COLUMNS and empty.empty

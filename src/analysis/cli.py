@@ -90,32 +90,39 @@ def _load(args):
 def _cmd_metrics(args) -> int:
     from . import metrics as M
     from .data import check_selection
-    from .table import metrics_display, render_table
+    from .table import joined_lists, metrics_display, periods, render_table
     obs, catalog = _load(args)
     check_selection(obs, args.region, args.year)
     m = M.compute(obs, region=args.region, year=args.year, catalog=catalog)
     shown = metrics_display(m, lang=args.lang)
-    if args.format == "csv":
-        shown.to_csv(sys.stdout, index=False)
+    zh = args.lang == "zh"
+    if args.format == "csv":  # lists (inputs, flags) joined with ";" here; JSON keeps them as arrays
+        joined_lists(shown).to_csv(sys.stdout, index=False)
     elif args.format == "json":
         sys.stdout.write(shown.to_json(orient="records", force_ascii=False, indent=1))
         sys.stdout.write("\n")
     else:
-        cols = ["name_zh" if args.lang == "zh" else "name_en", "entity", "refers_to", "display", "flags"]
-        heads = ["指标", "主体", "时期", "数值", "标记"] if args.lang == "zh" else ["metric", "entity", "period", "value", "flags"]
+        flat = joined_lists(shown, sep="; ").assign(period=periods(shown["start_year"], shown["end_year"]))
+        about = shown["reason_indicator"].astype(str)  # a missing value: name the indicator its reason is about
+        flat["display"] = [d if not a else f"{d} ({catalog.name(a, args.lang)})" for d, a in zip(flat["display"], about)]
+        cols = ["name_zh" if zh else "name_en", "entity", "period", "display", "flags"]
+        heads = ["指标", "主体", "时期", "数值", "标记"] if zh else ["metric", "entity", "period", "value", "flags"]
         if not args.region:
-            cols, heads = ["region", *cols], ["地区" if args.lang == "zh" else "region", *heads]
-        print(render_table(shown[cols].astype(str).values.tolist(), heads))
+            cols, heads = ["region", *cols], ["地区" if zh else "region", *heads]
+        print(render_table(flat[cols].astype(str).values.tolist(), heads))
         rec = M.reconcile(obs, catalog=catalog)
         if args.region:
             rec = rec[rec["region"] == args.region]
         if args.year:
             rec = rec[rec["year"] == int(args.year)]
         if len(rec):
+            rec = joined_lists(rec, sep=",")
             print()
-            print("数据核对 / reconciliation:" )
-            print(render_table([[r.region, r.check, r.name_zh, r.status, r.note] for r in rec.itertuples()],
-                               ["地区", "核对", "指标", "结论", "说明"]))
+            print("数据核对：" if zh else "Reconciliation:")
+            print(render_table([[r.region, r.check, catalog.name(r.indicator, args.lang), r.status,
+                                 f"{r.stated_ids} ↔ {r.computed_from}"] for r in rec.itertuples()],
+                               ["地区", "核对", "指标", "结论", "依据"] if zh else
+                               ["region", "check", "indicator", "status", "stated ↔ computed from"]))
     return 0
 
 

@@ -1,20 +1,45 @@
 """Display helpers: metrics with reader-worded values, and terminal tables aligned for CJK text."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from wcwidth import wcswidth
 
 from .narrative import metric_value
 
-DISPLAY_COLUMNS = ["metric", "name_zh", "name_en", "region", "entity", "year", "refers_to", "value", "lower",
-                   "upper", "unit", "display", "formula_zh", "formula_en", "inputs", "flags", "reason"]
+DISPLAY_COLUMNS = ["metric", "name_zh", "name_en", "region", "entity", "year", "start_year", "end_year", "value",
+                   "lower", "upper", "unit", "display", "formula_zh", "formula_en", "inputs", "flags", "reason",
+                   "reason_indicator"]
 
 
 def metrics_display(m: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
-    """Add a ``display`` column worded as the report words it (超过 / 不超过 / 约, 缺失：reason)."""
+    """Add a ``display`` column worded as the report words it (超过 / 不超过 / 约, 缺失：reason).
+
+    The other columns keep their types (``inputs`` and ``flags`` stay lists); flatten them for
+    text output with :func:`joined_lists`.
+    """
     out = m.copy()
     out["display"] = [metric_value(r, lang) for r in out.to_dict("records")]
     return out[DISPLAY_COLUMNS]
+
+
+def joined_lists(frame: pd.DataFrame, sep: str = ";") -> pd.DataFrame:
+    """A copy with every list column joined into one string per row (for CSV and terminal output)."""
+    out = frame.copy()
+    for c in out.columns:
+        dtype = out[c].dtype
+        if isinstance(dtype, pd.ArrowDtype) and pa.types.is_list(dtype.pyarrow_dtype):
+            joined = pc.binary_join(pa.array(out[c].array), sep).fill_null("")
+            out[c] = pd.Series(pd.arrays.ArrowExtensionArray(joined), index=out.index)
+    return out
+
+
+def periods(start: pd.Series, end: pd.Series) -> np.ndarray:
+    """Period labels from start and end years: "2023", or "2024→2027" when they differ."""
+    s, e = start.astype(str).to_numpy(object), end.astype(str).to_numpy(object)
+    return np.where(s == e, s, s + "→" + e)
 
 
 def _pad(text: str, width: int) -> str:

@@ -1,0 +1,484 @@
+"""The kinds of metric: one handler per kind, its name and formula templates, its required keys.
+
+Every metric is declared in the catalog (``metrics:`` in ``data/catalog.yaml``); an analyst adds
+one by adding an entry. A handler computes its kind column-wise over the encoded panel and adds
+its results to the accumulator (see :mod:`.engine`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..catalog import Catalog, load_catalog
+from ..errors import CatalogError
+from ..numbers import unit_info
+from .engine import (COMP, QUALS, REASON, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD, Panel, Results,
+                     best_observations, corners, divide, empty_results)
+
+# Names and formulas ({zh}/{en}: the indicator's names; {part}, {whole}, … for named metrics).
+TEMPLATES = {
+    "growth": ("{zh}增长率（由两年水平计算）", "{en}: year-on-year growth (computed)",
+               "（本年水平 ÷ 上年水平 − 1）× 100%", "(level this year ÷ level last year − 1) × 100%"),
+    "implied_base": ("{zh}上年水平（由增速推算）", "{en}: previous-year level implied by growth",
+                     "本年水平 ÷（1 + 增速）；增长N倍按 ×(N+1) 计", "level ÷ (1 + growth); 'increased N times' counts as ×(N+1)"),
+    "implied_level": ("{zh}本年水平（由上年水平与增速推算）", "{en}: level implied by last year's level and growth",
+                      "上年水平 ×（1 + 增速）", "previous level × (1 + growth)"),
+    "cagr": ("{zh}年均复合增长率", "{en}: compound annual growth rate",
+             "（末年水平 ÷ 首年水平）^(1/年数) − 1", "(last level ÷ first level)^(1/years) − 1"),
+    "pp_change": ("{zh}变化（百分点）", "{en}: change in percentage points",
+                  "本年比率 − 上年比率", "rate this year − rate last year"),
+    "rank": ("{zh}在数据中各地区的位次", "{en}: rank among the regions in the data",
+             "按水平从高到低排序（并列取最小位次）", "ordered by level, highest first (ties share the best rank)"),
+    "region_share": ("{zh}占上级地区比重", "{en}: share of the parent region",
+                     "本地区水平 ÷ 上级地区水平 × 100%", "region's level ÷ parent region's level × 100%"),
+    "share": ("{part}占{whole}比重", "{part_en} as a share of {whole_en}",
+              "{part} ÷ {whole} × 100%", "{part_en} ÷ {whole_en} × 100%"),
+    "ratio": ("{num}与{den}之比", "Ratio of {num_en} to {den_en}",
+              "{num} ÷ {den} × {scale}", "{num_en} ÷ {den_en} × {scale}"),
+    "implied_denominator": ("由{num}与{ratio}推算的{den}", "{den_en} implied by {num_en} and {ratio_en}",
+                            "{num} ÷（{ratio} ÷ {scale}）", "{num_en} ÷ ({ratio_en} ÷ {scale})"),
+    "required_growth": ("实现{target}目标所需年均增速", "Annual growth required to reach the {target_en} target",
+                        "（目标值 ÷ 最新水平）^(1/剩余年数) − 1；目标为“突破/超过”时按门槛值计",
+                        "(target ÷ latest level)^(1/years left) − 1; a 'more than' target counts at its threshold"),
+    "target_gap": ("距{target}目标的差距", "Gap to the {target_en} target",
+                   "目标值 − 最新水平", "target − latest level"),
+    "contribution": ("{part}对{whole}增长的贡献", "Contribution of {part_en} to growth of {whole_en}",
+                     "（部分本年 − 部分上年）÷ 整体上年 × 100（百分点）",
+                     "(part this year − part last year) ÷ whole last year × 100 (pp)"),
+}
+
+
+def _names(kind: str, entry: dict, **fmt) -> tuple[str, str, str, str]:
+    zh, en, fzh, fen = (s.format(**fmt) for s in TEMPLATES[kind])
+    return entry.get("zh", zh), entry.get("en", en), fzh, fen
+
+
+def _ind_names(catalog: Catalog, code: str, prefix: str) -> dict:
+    ind = catalog.indicators.get(code)
+    return {prefix: ind.zh if ind else code, f"{prefix}_en": ind.en if ind else code}
+
+
+def _scope_bits(catalog: Catalog, a: str, b: str) -> int:
+    sa = catalog.indicators[a].scope if a in catalog.indicators else ""
+    sb = catalog.indicators[b].scope if b in catalog.indicators else ""
+    if a == b or (not sa and not sb):
+        return 0
+    return SCOPE_MISMATCH if (sa and sb and sa != sb) else SCOPE_UNVERIFIED
+
+
+def _per_indicator_names(res: Results, entry: dict, kind: str) -> dict[str, int]:
+    """Name ids for a kind applied to every indicator: one per indicator code."""
+    cat = res.catalog
+    return {code: res.name_id(f"{entry['code']}:{code}", kind,
+                              *_names(kind, {}, zh=cat.name(code, "zh"), en=cat.name(code, "en")))
+            for code in list(res.p.indicators)}
+
+
+def _base_unit(catalog: Catalog, code: str) -> str:
+    info = unit_info(catalog[code].unit)
+    return info[0] if info else ""
+
+
+# ---------------------------------------------------------------- kinds
+
+def _ratio(res: Results, entry: dict, kind: str, num: str, den: str, scale: float, unit: str, names,
+           extra_flags=0, indicator=None):
+    """num ÷ den × scale; a missing, zero or negative denominator gives NaN and a reason."""
+    p = res.p
+    src = p.rows("level", num)
+    dpos = p.find(src, "level", den)
+    value, lo, hi, reason = divide(p.value[src], p.iv(src), p.val(dpos), p.iv(dpos), scale)
+    res.add(name=res.name_id(entry["code"], kind, *names), rows=src, value=value, lower=lo, upper=hi, unit=unit,
+            inputs=[src, dpos], flags=p.qflags(src, dpos) | extra_flags, reason=reason,
+            reason_indicator=p.indicator_code(den), indicator=p.indicator_code(indicator) if indicator else None)
+
+
+def k_share(res, entry):
+    cat = res.catalog
+    part, whole = entry["part"], entry["whole"]
+    names = _names("share", entry, **_ind_names(cat, part, "part"), **_ind_names(cat, whole, "whole"))
+    _ratio(res, entry, "share", part, whole, 100.0, "%", names, _scope_bits(cat, part, whole))
+
+
+def k_ratio(res, entry):
+    cat = res.catalog
+    num, den, scale = entry["numerator"], entry["denominator"], float(entry.get("scale", 1))
+    names = _names("ratio", entry, **_ind_names(cat, num, "num"), **_ind_names(cat, den, "den"), scale=f"{scale:g}")
+    _ratio(res, entry, "ratio", num, den, scale, entry.get("unit") or ("%" if scale == 100 else ""), names)
+
+
+def k_implied_denominator(res, entry):
+    cat = res.catalog
+    num, ratio, den = entry["numerator"], entry["ratio"], entry["denominator"]
+    scale = float(entry.get("scale", 1))
+    names = _names("implied_denominator", entry, **_ind_names(cat, num, "num"), **_ind_names(cat, ratio, "ratio"),
+                   **_ind_names(cat, den, "den"), scale=f"{scale:g}")
+    # GDP implied by R&D and intensity: R&D ÷ (intensity ÷ 100)
+    _ratio(res, entry, "implied_denominator", num, ratio, scale, _base_unit(cat, num), names, indicator=den)
+
+
+def k_growth(res, entry):
+    p = res.p
+    names = _per_indicator_names(res, entry, "growth")
+    for code in p.indicators_with("level"):
+        src = p.rows("level", code)
+        src = src[~p.is_unit(src, "%")]  # rates change in percentage points (pp_change), not percent
+        prev = p.find(src, "level", code, year_shift=-1)
+        ok = prev >= 0
+        src, prev = src[ok], prev[ok]
+        if not len(src):
+            continue
+        v0 = p.value[prev]
+        reason = np.where(v0 == 0, REASON["zero-previous"], np.where(v0 < 0, REASON["negative-previous"], 0))
+        f = lambda a, b: (a / b - 1) * 100  # noqa: E731
+        with np.errstate(all="ignore"):
+            value = f(p.value[src], v0)
+        lo, hi = corners(f, p.iv(src), p.iv(prev))
+        bad = reason != 0
+        res.add(name=names[code], rows=src, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
+                upper=np.where(bad, np.nan, hi), unit="%", inputs=[prev, src], flags=p.qflags(src, prev),
+                reason=reason, reason_indicator=p.indicator_code(code), start=p.year[prev])
+
+
+def _comparable(res, code):
+    ind = res.catalog.indicators.get(code)
+    return COMP if ind is not None and ind.growth_basis == "comparable" else 0
+
+
+def k_implied_base(res, entry):
+    p = res.p
+    names = _per_indicator_names(res, entry, "implied_base")
+    for code in p.indicators_with("growth"):
+        g = p.rows("growth", code)
+        lv = p.find(g, "level", code)
+        ok = lv >= 0
+        g, lv = g[ok], lv[ok]
+        if not len(g):
+            continue
+        f = lambda l, r: l / (1 + r / 100)  # noqa: E731
+        with np.errstate(all="ignore"):
+            value = f(p.value[lv], p.value[g])
+        lo, hi = corners(f, p.iv(lv), p.iv(g))
+        base_year = p.base_year[g]
+        res.add(name=names[code], rows=lv, value=value, lower=lo, upper=hi, unit_of=lv, inputs=[lv, g],
+                flags=p.qflags(lv, g) | _comparable(res, code), start=base_year, end=base_year)
+
+
+def k_implied_level(res, entry):
+    p = res.p
+    names = _per_indicator_names(res, entry, "implied_level")
+    for code in p.indicators_with("growth"):
+        g = p.rows("growth", code)
+        base = p.find(g, "level", code, year_shift=-1)
+        stated = p.find(g, "level", code)
+        ok = (base >= 0) & (stated < 0)  # only where the level itself is not stated
+        g, base = g[ok], base[ok]
+        if not len(g):
+            continue
+        f = lambda b, r: b * (1 + r / 100)  # noqa: E731
+        value = f(p.value[base], p.value[g])
+        lo, hi = corners(f, p.iv(base), p.iv(g))
+        res.add(name=names[code], rows=g, value=value, lower=lo, upper=hi, unit_of=base, inputs=[base, g],
+                flags=p.qflags(base, g) | _comparable(res, code))
+
+
+def k_pp_change(res, entry):
+    p = res.p
+    names = _per_indicator_names(res, entry, "pp_change")
+    for code in p.indicators_with("level"):
+        src = p.rows("level", code)
+        src = src[p.is_unit(src, "%")]
+        prev = p.find(src, "level", code, year_shift=-1)
+        ok = prev >= 0
+        src, prev = src[ok], prev[ok]
+        if not len(src):
+            continue
+        lo, hi = corners(lambda a, b: a - b, p.iv(src), p.iv(prev))
+        res.add(name=names[code], rows=src, value=p.value[src] - p.value[prev], lower=lo, upper=hi, unit="百分点",
+                inputs=[prev, src], flags=p.qflags(src, prev), start=p.year[prev])
+
+
+def k_cagr(res, entry):
+    p = res.p
+    names = _per_indicator_names(res, entry, "cagr")
+    for code in p.indicators_with("level"):
+        pos = p.rows("level", code)
+        if len(pos) < 2:
+            continue
+        series = (p.key[pos] // p.Y)           # region-entity
+        order = np.lexsort((p.year[pos], series))
+        pos, series = pos[order], series[order]
+        first_i = np.r_[0, np.flatnonzero(series[1:] != series[:-1]) + 1]
+        last_i = np.r_[first_i[1:] - 1, len(pos) - 1]
+        first, last = pos[first_i], pos[last_i]
+        n = (p.year[last] - p.year[first]).astype(float)
+        ok = n >= 2
+        first, last, n = first[ok], last[ok], n[ok]
+        if not len(first):
+            continue
+        f = lambda a, b: ((a / b) ** (1 / n) - 1) * 100  # noqa: E731
+        with np.errstate(all="ignore"):
+            value = f(p.value[last], p.value[first])
+        lo, hi = corners(f, p.iv(last), (np.maximum(p.lower[first], 0), p.upper[first]))
+        bad = p.value[first] <= 0
+        res.add(name=names[code], rows=last, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
+                upper=np.where(bad, np.nan, hi), unit="%", inputs=[first, last], flags=p.qflags(first, last),
+                reason=np.where(bad, REASON["nonpositive-first"], 0), reason_indicator=p.indicator_code(code),
+                start=p.year[first])
+
+
+def k_required_growth(res, entry):
+    p, cat = res.p, res.catalog
+    target = entry["target"]
+    levels = entry.get("level") or [target]
+    levels = [levels] if isinstance(levels, str) else list(levels)
+    tg = p.rows("target", target)
+    if not len(tg):
+        return
+    # the latest level of the first listed indicator that has one, per region/entity
+    series_t = p.key[tg] // p.Y
+    best_pos = np.full(len(tg), -1, np.int64)
+    best_year = np.full(len(tg), -1, np.int64)
+    for code in levels:
+        lv = p.rows("level", code)
+        if not len(lv):
+            continue
+        s = pd.DataFrame({"s": p.key[lv] // p.Y, "y": p.year[lv], "pos": lv}).sort_values("y").drop_duplicates("s", keep="last")
+        idx = pd.Index(s["s"]).get_indexer(series_t)
+        found = (idx >= 0) & (best_pos < 0)
+        best_pos = np.where(found, s["pos"].to_numpy()[np.maximum(idx, 0)], best_pos)
+        best_year = np.where(found, s["y"].to_numpy()[np.maximum(idx, 0)], best_year)
+    ok = (best_pos >= 0) & (p.year[tg] > best_year)
+    tg, lv = tg[ok], best_pos[ok]
+    if not len(tg):
+        return
+    n = (p.year[tg] - p.year[lv]).astype(float)
+    thr = np.isin(p.q[tg], [QUALS.index(">"), QUALS.index("≥")])
+    t_val = p.value[tg]
+    # a 突破/超过 target is met at its threshold: use the stated value, not [value, ∞)
+    t_iv = (np.where(thr, t_val, p.lower[tg]), np.where(thr, t_val, p.upper[tg]))
+    f = lambda t, lvl: ((t / lvl) ** (1 / n) - 1) * 100  # noqa: E731
+    with np.errstate(all="ignore"):
+        value = f(t_val, p.value[lv])
+    lo, hi = corners(f, t_iv, p.iv(lv))
+    scope = np.array([_scope_bits(cat, target, p.indicators[i]) for i in p.i[lv]], dtype=np.int64)
+    flags = np.where(thr, THRESHOLD, p.qflags(tg)) | p.qflags(lv) | scope
+    tcode = p.indicator_code(target)
+    names = _names("required_growth", entry, **_ind_names(cat, target, "target"))
+    res.add(name=res.name_id(entry["code"], "required_growth", *names), rows=lv, value=value, lower=lo, upper=hi,
+            unit="%", inputs=[lv, tg], flags=flags, start=p.year[lv], end=p.year[tg], indicator=tcode)
+    glo, ghi = corners(lambda t, lvl: t - lvl, t_iv, p.iv(lv))
+    gnames = _names("target_gap", {}, **_ind_names(cat, target, "target"))
+    res.add(name=res.name_id(entry["code"] + "_gap", "target_gap", *gnames), rows=lv, value=t_val - p.value[lv],
+            lower=glo, upper=ghi, unit_of=lv, inputs=[lv, tg], flags=flags, start=p.year[lv], end=p.year[tg],
+            indicator=tcode)
+
+
+def k_contribution(res, entry):
+    p, cat = res.p, res.catalog
+    part, whole = entry["part"], entry["whole"]
+    src = p.rows("level", part)
+    p0 = p.find(src, "level", part, year_shift=-1)
+    w0 = p.find(src, "level", whole, year_shift=-1)
+    wlo, whi = p.iv(w0)
+    reason = np.where(p0 < 0, REASON["missing-previous-part"],
+                      np.where(w0 < 0, REASON["missing-previous-whole"],
+                               np.where(wlo <= 0, REASON["nonpositive-previous-whole"], 0)))
+    about = np.where(p0 < 0, p.indicator_code(part), p.indicator_code(whole))
+    bad = reason != 0
+    f = lambda a, b, w: (a - b) / w * 100  # noqa: E731
+    with np.errstate(all="ignore"):
+        value = f(p.value[src], p.val(p0), p.val(w0))
+    lo, hi = corners(f, p.iv(src), p.iv(p0), (wlo, whi))
+    names = _names("contribution", entry, **_ind_names(cat, part, "part"), **_ind_names(cat, whole, "whole"))
+    res.add(name=res.name_id(entry["code"], "contribution", *names), rows=src, value=np.where(bad, np.nan, value),
+            lower=np.where(bad, np.nan, lo), upper=np.where(bad, np.nan, hi), unit="百分点", inputs=[p0, src, w0],
+            flags=p.qflags(src, p0, w0) | _scope_bits(cat, part, whole), reason=reason, reason_indicator=about,
+            start=p.year[src] - 1)
+
+
+def _group_rank_desc(group: np.ndarray, v: np.ndarray, method: str) -> np.ndarray:
+    """Rank of v within its group, highest first; ties take the min (or max) rank."""
+    # one sort: dense rank of −v globally, then a single int64 key (group, that rank)
+    vals, dense = np.unique(-v, return_inverse=True)
+    order = np.argsort(group.astype(np.int64) * (len(vals) + 1) + dense, kind="stable")
+    g, x = group[order], dense[order]
+    n = len(order)
+    idx = np.arange(n)
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    group_start = np.maximum.accumulate(np.where(new_group, idx, 0))
+    new_value = new_group | np.r_[True, x[1:] != x[:-1]]
+    if method == "min":
+        tie_pos = np.maximum.accumulate(np.where(new_value, idx, 0))
+    else:
+        last = np.r_[new_value[1:], True]
+        tie_pos = np.minimum.accumulate(np.where(last, idx, n)[::-1])[::-1]
+    ranks = np.empty(n, float)
+    ranks[order] = tie_pos - group_start + 1
+    return ranks
+
+
+def k_rank(res, entry):
+    """Rank of each region's level among the regions in the data (same indicator and year)."""
+    p = res.p
+    names = _per_indicator_names(res, entry, "rank")
+    pos = p.rows("level")
+    pos = pos[np.isin(p.e[pos], p.blank_entity)]
+    if len(pos) < 2:
+        return
+    grp_key = p.i[pos].astype(np.int64) * p.Y + (p.year[pos] - p.ymin)
+    counts = np.bincount(grp_key)
+    pos, grp_key = pos[counts[grp_key] >= 2], grp_key[counts[grp_key] >= 2]
+    if not len(pos):
+        return
+    value = _group_rank_desc(grp_key, p.value[pos], "min")
+    # best case: its upper bound among the others' figures; worst: its lower bound
+    best = _group_rank_desc(grp_key, p.upper[pos], "min")
+    worst = _group_rank_desc(grp_key, p.lower[pos], "max")
+    name_of = np.array([names[c] for c in p.indicators], dtype=np.int64)
+    res.add(name=name_of[p.i[pos]], rows=pos, value=value, lower=np.minimum(value, best), upper=np.maximum(value, worst),
+            unit="位", inputs=[pos], flags=p.qflags(pos))
+
+
+def k_region_share(res, entry):
+    p, cat = res.p, res.catalog
+    regions = {**(cat.regions or {}), **res.obs_regions}
+    parents = {r: (e or {}).get("parent") for r, e in regions.items() if (e or {}).get("parent")}
+    names = _per_indicator_names(res, entry, "region_share")
+    reg_index = pd.Index(p.regions)
+    for code in p.indicators_with("level"):
+        pos = p.rows("level", code)
+        child = np.isin(p.regions[p.r[pos]], list(parents)) & np.isin(p.e[pos], p.blank_entity)
+        pos = pos[child]
+        if not len(pos):
+            continue
+        par_r = reg_index.get_indexer([parents[x] for x in p.regions[p.r[pos]]])
+        ok = par_r >= 0
+        pos, par_r = pos[ok], par_r[ok]
+        key = (par_r.astype(np.int64) * p.E + p.e[pos]) * p.Y + (p.year[pos] - p.ymin)
+        par = p.find(pos, "level", code, key=key)
+        ok = par >= 0
+        pos, par = pos[ok], par[ok]
+        if not len(pos):
+            continue
+        f = lambda a, b: a / b * 100  # noqa: E731
+        with np.errstate(all="ignore"):
+            value = f(p.value[pos], p.value[par])
+        lo, hi = corners(f, p.iv(pos), p.iv(par))
+        res.add(name=names[code], rows=pos, value=value, lower=lo, upper=hi, unit="%", inputs=[pos, par],
+                flags=p.qflags(pos, par))
+
+
+HANDLERS = {"share": k_share, "growth": k_growth, "implied_base": k_implied_base, "implied_level": k_implied_level,
+            "ratio": k_ratio, "implied_denominator": k_implied_denominator, "cagr": k_cagr,
+            "required_growth": k_required_growth, "pp_change": k_pp_change, "contribution": k_contribution,
+            "rank": k_rank, "region_share": k_region_share}
+REQUIRED_KEYS = {"share": ["part", "whole"], "ratio": ["numerator", "denominator"],
+                 "implied_denominator": ["numerator", "ratio", "denominator"], "required_growth": ["target"],
+                 "contribution": ["part", "whole"]}
+
+
+def check_definitions(catalog: Catalog) -> list[dict]:
+    """The catalog's metric entries, checked: known kind, required keys, known indicators.
+
+    Raises:
+        CatalogError: listing every bad entry as ``catalog.yaml: metrics[i] (code): expected …, found …``.
+    """
+    problems = []
+    for i, e in enumerate(catalog.metrics):
+        where = f"{catalog.path}: metrics[{i}]"
+        if not isinstance(e, dict) or "code" not in e or "kind" not in e:
+            problems.append(f"{where}: expected a mapping with code and kind, found {e!r}")
+            continue
+        if e["kind"] not in HANDLERS:
+            problems.append(f"{where} ({e['code']}): expected kind one of {', '.join(HANDLERS)}, found {e['kind']!r}")
+            continue
+        for k in REQUIRED_KEYS.get(e["kind"], []):
+            if k not in e:
+                problems.append(f"{where} ({e['code']}): expected key {k!r} for kind {e['kind']}, found it missing")
+        for k in ("part", "whole", "numerator", "denominator", "ratio", "target"):
+            if k in e and e[k] not in catalog.indicators:
+                problems.append(f"{where} ({e['code']}).{k}: expected an indicator code, found {e[k]!r}")
+        for c in ([e["level"]] if isinstance(e.get("level"), str) else e.get("level") or []):
+            if c not in catalog.indicators:
+                problems.append(f"{where} ({e['code']}).level: expected an indicator code, found {c!r}")
+    if problems:
+        raise CatalogError("\n".join(problems))
+    return catalog.metrics
+
+
+def compute(observations: pd.DataFrame, *, region: str | None = None, year: int | None = None,
+            catalog: Catalog | None = None) -> pd.DataFrame:
+    """Compute every metric declared in the catalog.
+
+    Args:
+        observations: frame from :func:`analysis.data.load_observations` (or ``make_observations``).
+        region, year: keep results for this region / year (inputs from other regions and years
+            are still used: growth needs last year, ranks need the peers).
+        catalog: the catalog declaring the metrics (default: the project's).
+
+    Returns:
+        Tidy frame, one row per result (columns :data:`RESULT_COLUMNS`): metric, kind, name_zh,
+        name_en, region, entity, year, start_year and end_year (the period the value refers to:
+        the base year of an implied base, latest level → target year of a required growth, first →
+        last year of a CAGR, previous year → year of a growth, pp or contribution change),
+        indicator, value, lower, upper, unit (base unit), formula_zh, formula_en, inputs (list of
+        the observation ids used; both of a figure stated twice), flags (list of :data:`FLAGS`
+        codes), reason (a :data:`REASONS` code, "" when the value exists) and reason_indicator
+        (the indicator the reason is about).
+
+    Raises:
+        CatalogError: a metric entry of the catalog is malformed (see :func:`check_definitions`).
+    """
+    catalog = catalog or load_catalog()
+    entries = check_definitions(catalog)
+    if observations.empty:
+        return empty_results()
+    panel = Panel(observations, catalog)
+    if panel.has_duplicates:  # a figure stated twice: keep the narrowest, intersect bounds
+        panel = Panel(best_observations(observations), catalog)
+    res = Results(panel, catalog)
+    res.obs_regions = observations.attrs.get("regions", {})
+    for entry in entries:
+        HANDLERS[entry["kind"]](res, entry)
+    out = res.frame()
+    if region is not None:
+        out = out[out["region"] == region]
+    if year is not None:
+        out = out[out["year"] == int(year)]
+    if region is not None or year is not None:
+        out = out.reset_index(drop=True)
+        for c in ("region", "entity", "metric"):
+            out[c] = out[c].cat.remove_unused_categories()
+    return out
+
+
+def target_path(metrics: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFrame:
+    """Yearly path from the latest level to each target at the required growth (for charts).
+
+    Args:
+        metrics: results of :func:`compute`; its ``required_growth`` rows with a value are used.
+        observations: the observations the metrics were computed from (for the starting level).
+
+    Returns:
+        metric, region, year, value: one row per year from ``start_year`` (the latest level) to
+        ``end_year`` (the target year).
+    """
+    cols = ["metric", "region", "year", "value"]
+    rg = metrics[(metrics["kind"] == "required_growth") & np.isfinite(metrics["value"].to_numpy(float))]
+    if rg.empty:
+        return pd.DataFrame(columns=cols)
+    # the starting level: the first level among each result's inputs (a figure stated twice: its kept statement)
+    used = rg["inputs"].explode()
+    levels = observations.loc[observations["measure"] == "level", ["id", "value"]]
+    base = (pd.DataFrame({"row": used.index, "id": used.to_numpy(object)})
+            .merge(levels.rename(columns={"value": "base"}), on="id", how="inner", sort=False)
+            .drop_duplicates("row").set_index("row")["base"])
+    rg = rg.loc[base.index]
+    span = (rg["end_year"] - rg["start_year"] + 1).to_numpy()
+    at = np.repeat(np.arange(len(rg)), span)
+    step = np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+    growth = rg["value"].to_numpy(float)[at]
+    return pd.DataFrame({"metric": rg["metric"].to_numpy(object)[at], "region": rg["region"].to_numpy(object)[at],
+                         "year": rg["start_year"].to_numpy()[at] + step,
+                         "value": base.to_numpy(float)[at] * (1 + growth / 100) ** step})
