@@ -94,7 +94,7 @@ def _cmd_metrics(args) -> int:
     obs, catalog = _load(args)
     check_selection(obs, args.region, args.year)
     m = M.compute(obs, region=args.region, year=args.year, catalog=catalog)
-    shown = metrics_display(m, lang=args.lang)
+    shown = metrics_display(m, lang=args.lang, catalog=catalog)
     zh = args.lang == "zh"
     if args.format == "csv":  # lists (inputs, flags) joined with ";" here; JSON keeps them as arrays
         joined_lists(shown).to_csv(sys.stdout, index=False)

@@ -26,7 +26,7 @@ def cache_dir() -> Path:
 def charset(files: list[Path], extra: str = "") -> str:
     """Sorted distinct characters of the given files, the package's sources and templates, and extra."""
     chars = set(extra)
-    for f in [*files, *PACKAGE.glob("*.py"), *(PACKAGE / "templates").glob("*"), *(PACKAGE / "messages").glob("*.yaml")]:
+    for f in [*files, *PACKAGE.rglob("*.py"), *(PACKAGE / "templates").glob("*"), *(PACKAGE / "messages").glob("*.yaml")]:
         try:
             chars |= set(Path(f).read_text(encoding="utf-8", errors="ignore"))
         except OSError:

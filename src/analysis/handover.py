@@ -17,7 +17,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .request import FUTURE_MEASURES, ReportRequest
@@ -105,11 +104,18 @@ def write(data: ReportData, folder: Path) -> Path:
     return folder
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A frame written by :func:`write`, list columns back as Arrow lists (pandas cannot parse their dtype name)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    return pq.read_table(path).to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None)
+
+
 def read(folder: str | os.PathLike) -> ReportData:
     """The frames :func:`write` handed over."""
     folder = Path(folder)
     info = json.loads((folder / META).read_text(encoding="utf-8"))
-    frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in FILES}
+    frames = {name: _read_parquet(folder / f"{name}.parquet") for name in FILES}
     obs = frames["observations"]
     obs.attrs["regions"] = info["meta"].get("regions", {})
     return ReportData(ReportRequest.from_dict(info["request"]), meta=info["meta"], **frames)
@@ -117,21 +123,20 @@ def read(folder: str | os.PathLike) -> ReportData:
 
 def _flat(frame: pd.DataFrame) -> pd.DataFrame:
     """Lists joined with ';' and categoricals as text, for CSV and Excel readers."""
-    out = frame.copy()
+    from .table import joined_lists
+    out = joined_lists(frame)
     for c in out.columns:
-        s = out[c]
-        if isinstance(s.dtype, pd.ArrowDtype) and "list" in str(s.dtype) or (s.dtype == object and len(s) and
-                                                                            isinstance(s.iloc[0], (list, np.ndarray))):
-            out[c] = [";".join(map(str, v)) if v is not None else "" for v in s]
-        elif isinstance(s.dtype, pd.CategoricalDtype):
-            out[c] = s.astype(str)
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(str)
     return out
 
 
 def published(data: ReportData) -> dict[str, pd.DataFrame]:
     """The frames published beside a report: the metrics with their worded values, and the checks."""
     from .table import metrics_display
-    return {"metrics": metrics_display(data.metrics, lang=data.request.lang), "checks": data.checks}
+    from .catalog import load_catalog
+    return {"metrics": metrics_display(data.metrics, lang=data.request.lang, catalog=load_catalog(data.request.catalog)),
+            "checks": data.checks}
 
 
 def publish(data: ReportData, folder: Path, stem: str) -> list[Path]:

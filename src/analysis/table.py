@@ -14,14 +14,14 @@ DISPLAY_COLUMNS = ["metric", "name_zh", "name_en", "region", "entity", "year", "
                    "reason_indicator"]
 
 
-def metrics_display(m: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+def metrics_display(m: pd.DataFrame, lang: str = "zh", catalog=None) -> pd.DataFrame:
     """Add a ``display`` column worded as the report words it (超过 / 不超过 / 约, 缺失：reason).
 
     The other columns keep their types (``inputs`` and ``flags`` stay lists); flatten them for
     text output with :func:`joined_lists`.
     """
     out = m.copy()
-    out["display"] = [metric_value(r, lang) for r in out.to_dict("records")]
+    out["display"] = [metric_value(r, lang, catalog) for r in out.to_dict("records")]
     return out[DISPLAY_COLUMNS]
 
 

@@ -307,8 +307,8 @@ def check_selection(obs: pd.DataFrame, region: str | None, year: int | None, *, 
     ``observed_only``: the year needs observed figures, not only targets or plans for it (a
     report of 2027 from a 2027 target has nothing to report).
     """
-    from .errors import AnalysisError
-    from .request import FUTURE_MEASURES
+    from ..errors import AnalysisError
+    from ..request import FUTURE_MEASURES
     if region is not None and region not in set(obs["region"]):
         raise AnalysisError(f"{labels[0]}: expected one of the regions in the data "
                             f"({', '.join(sorted(set(obs['region'])))}), found {region!r}")
