@@ -130,7 +130,8 @@ def _failing_notebook(tmp_path):
     nb = json.loads((ROOT / "notebooks" / "industry_report.ipynb").read_text(encoding="utf-8"))
     nb["cells"].insert(4, {"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {}, "outputs": [],
                            "source": ["raise ValueError('boom: a broken section')"]})
-    path = tmp_path / "broken.ipynb"
+    (tmp_path / "broken").mkdir()
+    path = tmp_path / "broken" / "industry_report.ipynb"   # same name: it would replace the earlier report
     path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
     return path
 
