@@ -205,6 +205,19 @@ def run_report(region: str, year: int, *, data: str | Path | None = None, lang: 
         ACTIVE.clear()
 
 
+def run_request(request, *, prepared=None) -> ReportResult:
+    """Produce the report a :class:`~analysis.request.ReportRequest` asks for.
+
+    An adapter over :func:`run_report` for the batch (branch ``batch``); ``run_request`` proper,
+    which takes the request through the whole run, replaces it at merge. ``prepared`` is accepted
+    for its signature and not used here.
+    """
+    return run_report(request.region, request.year, data=str(request.data), lang=request.lang,
+                      formats=request.formats, out=request.out, notebook=str(request.notebook),
+                      catalog=str(request.catalog),
+                      parameters={**request.parameters, **({"title": request.title} if request.title else {})})
+
+
 def abort() -> None:
     """Stop what the current run has under way, now: kill its kernel, delete its staging folder.
 
