@@ -52,8 +52,10 @@ def test_failing_job_is_isolated(failing_batch):
     status = {k: v["status"] for k, v in m.items()}
     assert sorted(status.values()) == ["failed", "ok", "ok", "ok"]
     bad = next(v for v in m.values() if v["status"] == "failed")
-    assert bad["parameters"]["region"] == "江北区"
-    assert "found '江北区'" in bad["error"] and "渝北区" in bad["error"]
+    assert bad["request"]["region"] == "江北区"
+    # checked against the data in the parent, before any worker: the message names the jobs-file key
+    assert "jobs.yaml: jobs[3].parameters.region: expected one of the regions in the data (渝北区), found '江北区'" \
+        in bad["error"], bad["error"]
     for name in ("示例区A", "示例区B", "渝北区"):
         assert (out / name / "2024" / "industry_report.html").is_file()
     assert not (out / "江北区").exists()
@@ -68,10 +70,15 @@ def test_failing_job_is_isolated(failing_batch):
 def test_rerun_retries_only_the_failed_job(failing_batch):
     jobs, out, first, first_seconds = failing_batch
     mtimes = {p: p.stat().st_mtime for p in out.rglob("*.html")}
-    res = run_cli("batch", jobs, "--out", out, "--workers", "2")
-    assert res.returncode == 1  # the bad job is tried again and fails again
+    t = time.perf_counter()
+    res = run_cli("-v", "batch", jobs, "--out", out, "--workers", "2")
+    seconds = time.perf_counter() - t
+    assert res.returncode == 1  # the bad job is checked again and fails again
     assert "0 ok, 3 skipped, 1 failed" in res.stdout
     assert {p: p.stat().st_mtime for p in out.rglob("*.html")} == mtimes
+    # nothing left to run: no worker pool starts (it cost 5-6 s when it did)
+    assert "nothing to run: no worker started" in res.stderr and "worker process" not in res.stderr
+    assert seconds < first_seconds / 3, (seconds, first_seconds)
 
 
 def test_example_jobs_then_resume_skips_everything(tmp_path):
@@ -162,12 +169,27 @@ BAD_JOBS = {
     "bad parameter name": ('jobs:\n  - {parameters: {region: 渝北区, year: 2024, "a=1\\nimport os": 1}}\n',
                            "jobs[0].parameters['a=1\\nimport os']: expected one of region, year, lang, title"),
     "bad year": ("matrix: {region: [渝北区], year: ['2024年']}\n", "matrix[0].parameters.year: expected a four-digit year, found '2024年'"),
-    "bad lang": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024, lang: fr}}\n", "jobs[0].parameters.lang: expected zh or en, found 'fr'"),
-    "missing region": ("jobs:\n  - {parameters: {year: 2024}}\n", "jobs[0].parameters: expected a value for region"),
-    "bad formats": ("defaults: {formats: [docx]}\nmatrix: {region: [渝北区], year: [2024]}\n", "matrix[0].formats: expected a list of html and/or pdf"),
-    "missing data file": ("defaults: {data: nowhere.csv}\nmatrix: {region: [渝北区], year: [2024]}\n", "matrix[0].data: expected an existing observations file, found 'nowhere.csv'"),
+    "unknown parameter": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n  - {parameters: {region: 渝北区, yaer: 2024}}\n",
+                          "jobs.yaml: jobs[1].parameters.yaer: expected one of region, year, lang, title, found 'yaer'"),
+    "region beside parameters": ("jobs:\n  - {region: 渝北区, parameters: {year: 2024}}\n",
+                                 "jobs[0].region: expected one of catalog, data, formats, lang, notebook, parameters, found 'region'"),
+    "parameters at the top": ("parameters: {region: 渝北区}\nmatrix: {region: [渝北区], year: [2024]}\n",
+                              "jobs.yaml: parameters: expected one of defaults, jobs, matrix, found 'parameters'"),
+    "data as a parameter": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024, data: data/observations.csv}}\n",
+                            "jobs.yaml: jobs[0].parameters.data: data has its own option; use "),
+    "catalog as a default parameter": ("defaults: {parameters: {catalog: data/catalog.yaml}}\nmatrix: {region: [渝北区], year: [2024]}\n",
+                                       "matrix[0].parameters.catalog: catalog has its own option; use "),
+    "bad lang": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024, lang: fr}}\n", "jobs[0].parameters.lang: expected one of zh, en, found 'fr'"),
+    "bad job-level lang": ("defaults: {lang: fr}\njobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n", "jobs[0].lang: expected one of zh, en, found 'fr'"),
+    "missing region": ("jobs:\n  - {parameters: {year: 2024}}\n", "jobs[0].parameters: expected a value for region, found none"),
+    "bad formats": ("defaults: {formats: [docx]}\nmatrix: {region: [渝北区], year: [2024]}\n", "matrix[0].formats: expected html and/or pdf, found 'docx'"),
+    "formats not a list": ("defaults: {formats: {html: true}}\nmatrix: {region: [渝北区], year: [2024]}\n", "defaults.formats: expected a list of html and/or pdf, found a mapping"),
+    "jobs not a list": ("jobs: {region: 渝北区}\n", "jobs.yaml: jobs: expected a list of jobs, found a mapping"),
+    "neither matrix nor jobs": ("defaults: {formats: [pdf]}\n", "top level: expected a matrix or a jobs list"),
+    "missing data file": ("defaults: {data: nowhere.csv}\nmatrix: {region: [渝北区], year: [2024]}\n", "matrix[0].data: expected an observations file (.csv or .xlsx), found 'nowhere.csv'"),
     "yaml syntax": ("jobs: [\n", "expected valid UTF-8 YAML"),
-    "duplicate job": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n  - {parameters: {region: 渝北区, year: 2024}}\n", "jobs[1]: expected a job different from jobs[0]"),
+    "duplicate job": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n  - {parameters: {region: 渝北区, year: 2024, lang: zh}}\n",
+                      "jobs[1]: expected a job different from jobs[0], found the same report '渝北区/2024/zh'"),
     "empty matrix list": ("matrix: {region: [], year: [2024]}\n", "matrix.region: expected a non-empty list"),
 }
 
@@ -180,6 +202,54 @@ def test_invalid_jobs_files(case, tmp_path, cli):
     assert code == 2, err
     assert message in err, err
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_huge_matrix_is_refused_before_expanding(tmp_path, cli):
+    regions = ", ".join(f"r{i}" for i in range(1000))
+    years = ", ".join(str(1900 + i % 200) for i in range(1000))
+    f = write_jobs(tmp_path / "jobs.yaml", f"matrix: {{region: [{regions}], year: [{years}]}}\n")
+    t = time.perf_counter()
+    code, out, err = cli("batch", f, "--out", tmp_path / "out")
+    assert code == 2, err
+    assert "jobs.yaml: matrix: expected at most 10000 combinations, found 1000000 (1000 region × 1000 year)" in err
+    assert time.perf_counter() - t < 3
+
+
+TARGET_ONLY = """
+defaults: {formats: [html]}
+jobs:
+  - {parameters: {region: 渝北区, year: 2027}}
+  - {parameters: {region: 示例区A, year: 2027}, data: %s}
+""" % EXAMPLE
+
+
+def test_job_without_observed_data_fails_in_the_parent_without_a_pool(tmp_path, cli):
+    from analysis.batch import run_batch
+    f = write_jobs(tmp_path / "jobs.yaml", TARGET_ONLY)
+    res = run_batch(f, out=tmp_path / "out", workers=2)
+    assert res.pool is None and res.failed == 2 and res.seconds < 5
+    m = manifest(tmp_path / "out")
+    assert {v["status"] for v in m.values()} == {"failed"}
+    bad = m["渝北区/2027/zh"]
+    assert bad["status"] == "failed" and bad["outputs"] == {}
+    assert bad["error"] == (f"{f}: jobs[0].parameters.year: expected a year with observed data for 渝北区 (2024), "
+                            "found 2027")
+    assert not list((tmp_path / "out").rglob("*.html"))
+    # the CLI says so: one log line per job, and at -v that no worker started
+    code, out, err = cli("-v", "batch", f, "--out", tmp_path / "out2")
+    assert code == 1 and "0 ok, 0 skipped, 2 failed" in out
+    assert re.search(r"failed\s+渝北区/2027/zh 0.0s \S*jobs.yaml: jobs\[0\].parameters.year: expected a year", err), err
+    assert "nothing to run: no worker started" in err
+
+
+def test_quiet_silences_the_job_lines(tmp_path, cli):
+    f = write_jobs(tmp_path / "jobs.yaml", "jobs:\n  - {parameters: {region: 江北区, year: 2024}}\n")
+    code, out, err = cli("batch", f, "--out", tmp_path / "a")
+    assert code == 1 and "failed  江北区/2024/zh" in err
+    for args in (("-q", "batch", f), ("batch", f, "-q")):
+        code, out, err = cli(*args, "--out", tmp_path / "b")
+        assert code == 1 and err == "", err
+        assert re.search(r"江北区/2024/zh\s+failed", out)  # the summary table stays on stdout
 
 
 def test_dask_cluster_gives_the_same_outputs(tmp_path):

@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="analysis", description="Regional industrial-economy statistics: data, metrics, reports.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
     p.add_argument("--version", action=_Version)
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="count", default=0, help="log more: debug detail with timestamps")
+    loud.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     i = sub.add_parser("init", help="create a new analysis project (data, notebook, jobs) in a new or empty folder")
     i.add_argument("dir", metavar="DIR", help="the project folder to create (new, or empty)")
@@ -216,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rerun every job, even when up to date")
     b.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing dask.distributed scheduler (tcp://host:8786)")
     b.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    b.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    b.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no line per job (the summary table still goes to stdout)")
     b.set_defaults(func=_cmd_batch)
     return p
 
@@ -226,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from . import log
+    log.setup(-1 if args.quiet else args.verbose)
     try:
         return args.func(args)
     except AnalysisError as exc:

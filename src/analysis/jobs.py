@@ -1,0 +1,289 @@
+"""A jobs file: read it, check it against its JSON Schema, expand it into report requests.
+
+    defaults: {notebook: industry_report, formats: [html, pdf], data: data/observations.csv}
+    matrix: {region: [渝北区], year: [2024], lang: [zh, en]}     # every combination
+    jobs:
+      - {parameters: {region: 示例区A, year: 2024}, data: examples/two_regions.csv}
+
+Three steps, each with its own home:
+
+1. the document's shape (:data:`SCHEMA`: top keys, job keys, their types) and, per job, the names
+   allowed under ``parameters`` (:func:`parameters_schema`, from the notebook's parameters cell) are
+   checked with ``jsonschema``; its errors are translated to ``jobs.yaml: jobs[1].parameters.yaer:
+   expected one of region, year, lang, title, found 'yaer'``;
+2. every job (``defaults`` merged, ``matrix`` expanded) becomes a request through
+   :func:`analysis.request.build`, which checks values, formats, languages and paths and names the
+   jobs-file key in its messages;
+3. :func:`check_data` checks each request against its data (loaded once per data file and catalog).
+
+Steps 1 and 2 raise :class:`UsageError` (exit 2) for the whole file; step 3 fails single jobs.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from . import paths
+from .errors import AnalysisError, UsageError
+from .request import OWN, ReportRequest, build, declared_parameters, jobs_labels
+
+#: a matrix expands to at most this many jobs; more is refused before expanding it
+MAX_COMBINATIONS = 10_000
+#: request fields written under ``parameters:`` in a jobs file (the others are job keys)
+IN_PARAMETERS = ("region", "year", "lang", "title")
+
+# Each schema node's "description" is what an error message says was expected there.
+_JOB = {
+    "type": "object",
+    "description": "a mapping of job keys",
+    "properties": {
+        "catalog": {"type": "string", "minLength": 1, "description": "a path to a catalog file"},
+        "data": {"type": "string", "minLength": 1, "description": "a path to an observations file"},
+        "formats": {"type": ["array", "string"], "items": {"type": "string", "description": "a format name"},
+                    "description": "a list of html and/or pdf"},
+        "lang": {"type": "string", "description": "a language code"},
+        "notebook": {"type": "string", "minLength": 1, "description": "a notebook name or path"},
+        "parameters": {"type": ["object", "null"], "description": "a mapping of parameter names to values"},
+    },
+    "additionalProperties": False,
+}
+
+#: the shape of a jobs file (JSON Schema 2020-12)
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "description": "a mapping with defaults, matrix and/or jobs",
+    "properties": {
+        "defaults": {**_JOB, "type": ["object", "null"]},
+        "jobs": {"type": ["array", "null"], "description": "a list of jobs", "items": _JOB},
+        "matrix": {"type": ["object", "null"], "description": "a mapping of parameter name to a list of values",
+                   "additionalProperties": {"type": "array", "minItems": 1, "description": "a non-empty list of values"}},
+    },
+    "additionalProperties": False,
+    "allOf": [{"description": "a matrix or a jobs list",
+               "anyOf": [{"required": ["matrix"], "properties": {"matrix": {"type": "object", "minProperties": 1}}},
+                         {"required": ["jobs"], "properties": {"jobs": {"type": "array", "minItems": 1}}}]}],
+}
+
+
+def parameters_schema(notebook: Path) -> dict:
+    """What a job's ``parameters`` may hold for this notebook: region, year (required), lang, title
+    and the notebook's other parameters.
+
+    Names that are job keys (``data``, ``catalog``) pass here so that :func:`request.build` refuses
+    them with its own message, which names the job key to write instead.
+    """
+    declared = declared_parameters(notebook)
+    names = dict.fromkeys(["region", "year", *(n for n in declared if n in IN_PARAMETERS or n not in OWN)])
+    job_keys = [n for n in OWN if n not in IN_PARAMETERS]
+    return {"type": "object", "properties": {n: {} for n in names},
+            "patternProperties": {f"^({'|'.join(job_keys)})$": {}},
+            "additionalProperties": False, "required": ["region", "year"]}
+
+
+# ------------------------------------------------------------------ schema errors as messages
+
+def _where(path, prefix: str = "") -> str:
+    """``jobs[1].parameters.yaer`` for a jsonschema error path; ``top level`` for the document."""
+    text = prefix
+    for part in path:
+        if isinstance(part, str) and part.isidentifier():
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
+    return text or "top level"
+
+
+def _found(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+#: which of several errors at one place to report: a wrong type, then an unknown key, then a missing one
+_FIRST = {"type": 0, "additionalProperties": 1, "required": 2}
+#: errors that say only that no alternative fits; any other error is more precise
+_WEAK = ("anyOf", "oneOf")
+
+
+def _message(file: str, error, prefix: str = "") -> str:
+    """One jsonschema error as ``file: key.path: expected …, found …``."""
+    schema, instance, path = error.schema, error.instance, list(error.path)
+    described = schema.get("description")
+    if error.validator == "additionalProperties":
+        known = list(schema.get("properties", {}))
+        patterns = list(schema.get("patternProperties", {}))
+        extra = next(k for k in instance if k not in known and not any(re.search(p, str(k)) for p in patterns))
+        expected, found, path = "one of " + ", ".join(known), _found(extra), [*path, extra]
+    elif error.validator == "required":
+        missing = next(r for r in error.validator_value if r not in instance)
+        expected, found = f"a value for {missing}", "none"
+    elif isinstance(instance, dict):
+        expected, found = described or error.message, f"a mapping {_found(instance)}"
+    else:
+        expected, found = described or error.message, _found(instance)
+    return f"{file}: {_where(path, prefix)}: expected {expected}, found {found}"
+
+
+def _order(part) -> tuple:
+    """Sorts the parts of error paths: list indexes as numbers, keys (YAML allows any) as text."""
+    return (0, part) if isinstance(part, int) else (1, str(part))
+
+
+def _validate(validator, document, file: str, prefix: str = "") -> None:
+    """Raise the most relevant error: any before an ``anyOf`` (reported as a whole, by its
+    description, not by one of its branches), then the one highest in the document (the first of
+    siblings), and at one place in the order of :data:`_FIRST`."""
+    errors = list(validator.iter_errors(document))
+    if errors:
+        first = min(errors, key=lambda e: (e.validator in _WEAK, len(e.path), [_order(p) for p in e.path],
+                                           _FIRST.get(e.validator, len(_FIRST))))
+        raise UsageError(_message(file, first, prefix))
+
+
+@lru_cache(maxsize=1)
+def _document_validator():
+    from .run import trim_imports
+    trim_imports()  # before jsonschema's first import: skips a 1.9 s grammar build nobody uses
+    from jsonschema import Draft202012Validator
+    Draft202012Validator.check_schema(SCHEMA)
+    return Draft202012Validator(SCHEMA)
+
+
+@lru_cache(maxsize=16)
+def _parameters_validator(notebook: Path, mtime: float):
+    from jsonschema import Draft202012Validator
+    return Draft202012Validator(parameters_schema(notebook))
+
+
+# ------------------------------------------------------------------ the jobs file
+
+def read(path: str | os.PathLike) -> dict:
+    """The jobs file as a document of the :data:`SCHEMA` shape.
+
+    Raises:
+        UsageError: (exit 2) no such file, not UTF-8 YAML, or not of the schema's shape.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{p}: expected a jobs file (YAML), found no such file")
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{p}: expected valid UTF-8 YAML, found: {exc}") from None
+    _validate(_document_validator(), doc, str(p))
+    return doc
+
+
+@dataclass(frozen=True)
+class _Job:
+    where: str            # matrix[3], jobs[0]
+    keys: dict            # notebook, formats, data, catalog
+    parameters: dict      # as written under parameters (defaults merged)
+    lang: str | None
+    lang_at: str          # where lang was written: "lang" or "parameters.lang"
+
+
+def _expand(doc: dict, file: str) -> list[_Job]:
+    """Every job of a checked document, defaults merged and the matrix expanded.
+
+    ``lang`` may be a job key or a parameter; a job's own wins over the defaults', and within
+    one level the parameter.
+
+    Raises:
+        UsageError: (exit 2) a matrix of more than :data:`MAX_COMBINATIONS` combinations.
+    """
+    defaults = doc.get("defaults") or {}
+    entries: list[tuple[str, dict]] = []
+    matrix = doc.get("matrix") or {}
+    if matrix:
+        n = math.prod(len(v) for v in matrix.values())
+        if n > MAX_COMBINATIONS:
+            sizes = " × ".join(f"{len(v)} {k}" for k, v in matrix.items())
+            raise UsageError(f"{file}: matrix: expected at most {MAX_COMBINATIONS} combinations, found {n} ({sizes}); "
+                             "split it into several jobs files or list the jobs under jobs:")
+        names = list(matrix)
+        for i, combo in enumerate(itertools.product(*matrix.values())):
+            entries.append((f"matrix[{i}]", {"parameters": dict(zip(names, combo))}))
+    entries += [(f"jobs[{i}]", entry) for i, entry in enumerate(doc.get("jobs") or [])]
+
+    jobs = []
+    for where, entry in entries:
+        keys = {k: v for level in (defaults, entry) for k, v in level.items() if k not in ("parameters", "lang")}
+        params = {**(defaults.get("parameters") or {}), **(entry.get("parameters") or {})}
+        lang, lang_at = None, "lang"
+        for level in (defaults, entry):
+            if "lang" in (level.get("parameters") or {}):
+                lang, lang_at = level["parameters"]["lang"], "parameters.lang"
+            elif "lang" in level:
+                lang, lang_at = level["lang"], "lang"
+        jobs.append(_Job(where, keys, params, lang, lang_at))
+    return jobs
+
+
+def load_jobs(path: str | os.PathLike, *, out: str | os.PathLike = "reports") -> list[ReportRequest]:
+    """Read and check a jobs file; one :class:`ReportRequest` per job, in the file's order.
+
+    Args:
+        path: the jobs file; relative paths in it are relative to its folder, else to the project.
+        out: the output folder of every request.
+
+    Raises:
+        UsageError: (exit 2) for any problem, naming the key (``jobs.yaml: jobs[2].parameters.yaer``),
+            before anything runs. Two jobs for the same report are a problem too.
+    """
+    file = str(path)
+    requests: list[ReportRequest] = []
+    seen: dict[str, str] = {}
+    for job in _expand(read(path), file):
+        notebook = paths.notebook_path(job.keys.get("notebook") or paths.DEFAULT_NOTEBOOK)
+        if notebook is not None:  # else build() says which notebooks there are
+            _validate(_parameters_validator(notebook, notebook.stat().st_mtime), job.parameters, file,
+                      f"{job.where}.parameters")
+        labels = {**jobs_labels(file, job.where), "lang": f"{file}: {job.where}.{job.lang_at}"}
+        p = job.parameters
+        request = build(region=p.get("region"), year=p.get("year"), title=p.get("title"), lang=job.lang,
+                        parameters={k: v for k, v in p.items() if k not in IN_PARAMETERS},
+                        notebook=job.keys.get("notebook"), data=job.keys.get("data"), catalog=job.keys.get("catalog"),
+                        formats=job.keys.get("formats"), out=out, labels=labels, base=Path(path).parent)
+        if request.key in seen:
+            raise UsageError(f"{file}: {job.where}: expected a job different from {seen[request.key]}, "
+                             f"found the same report {request.key!r}")
+        seen[request.key] = job.where
+        requests.append(request)
+    return requests
+
+
+def check_data(requests: list[ReportRequest]) -> dict[str, AnalysisError]:
+    """Check each request against its data: the region is there and the year has observed figures.
+
+    Each distinct (data file, catalog) is loaded once.
+
+    Returns:
+        request key → the error of each request that fails (a data file that cannot be loaded
+        fails every request that uses it).
+    """
+    from .catalog import load_catalog
+    from .data import load_observations
+    failed: dict[str, AnalysisError] = {}
+    groups: dict[tuple[Path, Path], list[ReportRequest]] = {}
+    for r in requests:
+        groups.setdefault((r.data, r.catalog), []).append(r)
+    for (data, catalog), members in groups.items():
+        try:
+            obs = load_observations(data, catalog=load_catalog(catalog))
+        except AnalysisError as exc:
+            failed.update({r.key: exc for r in members})
+            continue
+        for r in members:
+            try:
+                r.check_data(obs)
+            except AnalysisError as exc:
+                failed[r.key] = exc
+    return failed
