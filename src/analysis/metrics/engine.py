@@ -189,7 +189,6 @@ class Panel:
     """Observations encoded for joins: int codes and one int64 key per (region, entity, year)."""
 
     def __init__(self, obs: pd.DataFrame, catalog: Catalog):
-        self.catalog = catalog
         self.n = len(obs)
         self.r, self.regions = _factorize(obs["region"])
         self.e, self.entities = _factorize(obs["entity"])
