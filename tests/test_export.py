@@ -1,7 +1,7 @@
 import pytest
 
 from analysis.errors import ReportError
-from analysis.export import local_fetcher, page
+from analysis.export import local_fetcher, notebook_body, page
 
 
 def test_pdf_renderer_reads_only_local_report_files(tmp_path):
@@ -16,10 +16,25 @@ def test_pdf_renderer_reads_only_local_report_files(tmp_path):
         assert isinstance(exc.value, ReportError) or "not allowed" in str(exc.value).lower() or "protocol" in str(exc.value).lower()
 
 
-def test_page_has_toc_and_escapes_title():
-    body = ('<header class="title-block"><h1 id="report-title">甲&lt;script&gt;区</h1></header>'
-            '<h2 id="sec-headline">核心指标</h2><p>x</p><h2 id="sec-sources">数据来源</h2>')
-    html = page(body, lang="zh")
-    assert '<a href="#sec-headline">核心指标</a>' in html and '<a href="#sec-sources">数据来源</a>' in html
-    assert "<title>甲&lt;script&gt;区</title>" in html
+def test_page_takes_title_and_toc_from_section_metadata_and_escapes_them():
+    """The exporter reads what sections declared (display metadata), not the HTML; analyst cells are dropped."""
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    def shown(html, **meta):
+        return new_output("display_data", data={"text/html": html}, metadata={"analysis": meta} if meta else {})
+    nb = new_notebook(cells=[
+        new_code_cell("t", outputs=[shown('<header class="title-block"><h1>甲&lt;script&gt;区</h1></header>',
+                                          role="title", title="甲<script>区")]),
+        new_code_cell("a", outputs=[shown("<p>only for the analyst</p>")], metadata={"tags": ["analyst"]}),
+        new_code_cell("h", outputs=[shown('<h2 id="sec-headline">核心指标</h2>', toc={"id": "sec-headline", "text": "核心指标"}),
+                                    shown("<p>x</p>"),
+                                    new_output("stream", name="stderr", text="a warning\n")]),
+        new_code_cell("s", outputs=[shown('<h2 id="sec-sources">数据来源</h2>', toc={"id": "sec-sources", "text": "数据<来源>"})]),
+    ])
+    body, info = notebook_body(nb)
+    html = page(body, info, lang="zh")
+    assert '<a href="#sec-headline">核心指标</a>' in html and '<a href="#sec-sources">数据&lt;来源&gt;</a>' in html
+    assert "<title>甲&lt;script&gt;区</title>" in html and "<script>" not in html
     assert html.index('class="title-block"') < html.index('class="toc"') < html.index('id="sec-headline"')
+    assert html.count('class="title-block"') == 1
+    assert "only for the analyst" not in html and "a warning" not in html

