@@ -91,7 +91,7 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
     staging.mkdir()
     ACTIVE.update(staging=staging, kernel=kernel)
     try:
-        frames = handover.write(data, staging / ".handover")
+        frames = handover.write(data, (staging / ".handover").resolve())   # the kernel runs in the notebook's folder
         import papermill as pm
         executed = staging / f"{stem}.ipynb"
         t = time.perf_counter()
