@@ -75,8 +75,11 @@ def metric_value(m, lang: str, catalog: Catalog | None = None, decimals: int = 1
 
 
 def narrowest(rows: pd.DataFrame) -> pd.Series:
-    """Of a figure's statements, the narrowest (see :func:`analysis.metrics.best_observations`)."""
-    return rows.loc[(rows["upper"] - rows["lower"]).idxmin()]
+    """The figure to state for rows of one indicator and measure: a figure stated twice as its
+    narrowest statement with the bounds of all (:func:`analysis.metrics.best_observations`, the
+    one home of that rule); of different figures (another peer set), the first."""
+    from .metrics import best_observations
+    return best_observations(rows).iloc[0]
 
 
 def headline(obs: pd.DataFrame, catalog: Catalog, region: str, year: int, lang: str,
