@@ -74,7 +74,7 @@ class Catalog:
         ind = self.indicators.get(code)
         if ind is None:
             return code
-        return ind.zh if lang == "zh" else ind.en
+        return getattr(ind, lang)   # the catalog holds a name per language (zh, en)
 
 
 def _key(name: str) -> str:

@@ -90,12 +90,13 @@ def _load(args):
 def _cmd_metrics(args) -> int:
     from . import metrics as M
     from .data import check_selection
+    from .messages import messages
     from .table import joined_lists, metrics_display, periods, render_table
     obs, catalog = _load(args)
     check_selection(obs, args.region, args.year)
     m = M.compute(obs, region=args.region, year=args.year, catalog=catalog)
     shown = metrics_display(m, lang=args.lang, catalog=catalog)
-    zh = args.lang == "zh"
+    msg = messages(args.lang)
     if args.format == "csv":  # lists (inputs, flags) joined with ";" here; JSON keeps them as arrays
         joined_lists(shown).to_csv(sys.stdout, index=False)
     elif args.format == "json":
@@ -103,12 +104,10 @@ def _cmd_metrics(args) -> int:
         sys.stdout.write("\n")
     else:
         flat = joined_lists(shown, sep="; ").assign(period=periods(shown["start_year"], shown["end_year"]))
-        about = shown["reason_indicator"].astype(str)  # a missing value: name the indicator its reason is about
-        flat["display"] = [d if not a else f"{d} ({catalog.name(a, args.lang)})" for d, a in zip(flat["display"], about)]
-        cols = ["name_zh" if zh else "name_en", "entity", "period", "display", "flags"]
-        heads = ["指标", "主体", "时期", "数值", "标记"] if zh else ["metric", "entity", "period", "value", "flags"]
+        cols = [f"name_{args.lang}", "entity", "period", "display", "flags"]
+        heads = [msg(f"columns.{k}") for k in ("indicator", "entity", "period", "value", "flags")]
         if not args.region:
-            cols, heads = ["region", *cols], ["地区" if zh else "region", *heads]
+            cols, heads = ["region", *cols], [msg("meta.region"), *heads]
         print(render_table(flat[cols].astype(str).values.tolist(), heads))
         rec = M.reconcile(obs, catalog=catalog)
         if args.region:
@@ -118,11 +117,12 @@ def _cmd_metrics(args) -> int:
         if len(rec):
             rec = joined_lists(rec, sep=",")
             print()
-            print("数据核对：" if zh else "Reconciliation:")
-            print(render_table([[r.region, r.check, catalog.name(r.indicator, args.lang), r.status,
-                                 f"{r.stated_ids} ↔ {r.computed_from}"] for r in rec.itertuples()],
-                               ["地区", "核对", "指标", "结论", "依据"] if zh else
-                               ["region", "check", "indicator", "status", "stated ↔ computed from"]))
+            print(msg("sections.checks") + msg("colon"))
+            print(render_table([[r.region, msg(f"checks.{r.check}"), catalog.name(r.indicator, args.lang),
+                                 msg(f"status.{r.status}"), f"{r.stated_ids} ↔ {r.computed_from}"]
+                                for r in rec.itertuples()],
+                               [msg("meta.region"), *(msg(f"columns.{k}") for k in ("check", "indicator", "status",
+                                                                                  "inputs"))]))
     return 0
 
 
@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--data", type=Path, help="observation file (default: data/observations.csv)")
     m.add_argument("--catalog", type=Path, help="indicator catalog (default: data/catalog.yaml)")
     m.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    m.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the display column")
+    m.add_argument("--lang", choices=LANGS, default=LANGS[0], help="language of the display column")
     m.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     m.set_defaults(func=_cmd_metrics)
 
