@@ -81,6 +81,12 @@ def _key(name: str) -> str:
     return normalize_text(name).lower()
 
 
+@lru_cache(maxsize=1)
+def _validator():
+    from . import schema
+    return schema.validator(SCHEMA)
+
+
 @lru_cache(maxsize=8)
 def _load_cached(path: str, mtime: float) -> Catalog:
     return _parse(Path(path))
@@ -98,35 +104,63 @@ def load_catalog(path: str | os.PathLike | None = None) -> Catalog:
     return _load_cached(str(p.resolve()), p.stat().st_mtime)
 
 
+_TEXT = {"type": "string", "minLength": 1, "description": "a text"}
+_INDICATOR = {
+    "type": "object", "description": "a mapping with zh, en and unit",
+    "required": ["zh", "en", "unit"],
+    "properties": {"zh": _TEXT, "en": _TEXT, "unit": {**_TEXT, "description": "a unit such as 亿元, 家 or %"},
+                   "aliases": {"type": "array", "description": "a list of names",
+                               "items": {"type": ["string", "number"], "description": "a name"}},
+                   "definition": {"type": "string", "description": "a text"},
+                   "scope": {"type": "string", "description": "a scope name (e.g. above_designated_size)"},
+                   "growth_basis": {"enum": ["", "comparable"], "description": "comparable or nothing"}},
+    "additionalProperties": False,
+}
+_FRACTION = {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "a fraction between 0 and 1"}
+#: the shape of a catalog file (JSON Schema 2020-12); what each metric kind needs is checked by
+#: :func:`analysis.metrics.check_definitions`
+SCHEMA = {
+    "type": "object", "description": "a mapping with an 'indicators' mapping",
+    "required": ["indicators"],
+    "properties": {
+        "settings": {"type": "object", "description": "a mapping of settings",
+                     "properties": {"approx_band": _FRACTION, "near_band": _FRACTION}, "additionalProperties": False},
+        "indicators": {"type": "object", "description": "a mapping of indicator codes", "minProperties": 1,
+                       "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                                         "description": "an indicator code (letters, digits, _)"},
+                       "additionalProperties": _INDICATOR},
+        "metrics": {"type": "array", "description": "a list of metric definitions",
+                    "items": {"type": "object", "description": "a mapping with code and kind", "required": ["code", "kind"],
+                              "properties": {"code": _TEXT, "kind": _TEXT}}},
+        "regions": {"type": "object", "description": "a mapping of region names",
+                    "additionalProperties": {"type": "object", "description": "a mapping with parent",
+                                             "properties": {"parent": _TEXT}}},
+        "report": {"type": "object", "description": "a mapping of report settings",
+                   "properties": {"headline": {"type": "array", "description": "a list of indicator codes",
+                                               "items": _TEXT}}},
+    },
+    "additionalProperties": False,
+}
+
+
 def _parse(path: Path) -> Catalog:
+    from . import schema
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise CatalogError(f"{path}: expected valid UTF-8 YAML, found: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("indicators"), dict):
-        raise CatalogError(f"{path}: expected a mapping with an 'indicators' mapping at the top")
+    problems = schema.problems(_validator(), doc, str(path))
+    if problems:
+        raise CatalogError("\n".join(problems))
     indicators: dict[str, Indicator] = {}
-    problems = []
     for code, entry in doc["indicators"].items():
-        where = f"{path}: indicators.{code}"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: expected a mapping, found {type(entry).__name__}")
-            continue
-        missing = [k for k in ("zh", "en", "unit") if not entry.get(k)]
-        if missing:
-            problems.append(f"{where}: expected keys {', '.join(missing)}, found them missing")
-            continue
         info = unit_info(str(entry["unit"]))
         if info is None:
-            problems.append(f"{where}.unit: expected a known unit, found {entry['unit']!r}")
-            continue
-        aliases = entry.get("aliases") or []
-        if not isinstance(aliases, list):
-            problems.append(f"{where}.aliases: expected a list, found {aliases!r}")
+            problems.append(f"{path}: indicators.{code}.unit: expected a known unit, found {entry['unit']!r}")
             continue
         indicators[str(code)] = Indicator(
             code=str(code), zh=str(entry["zh"]), en=str(entry["en"]), unit=str(entry["unit"]),
-            dimension=info[2], aliases=tuple(str(a) for a in aliases),
+            dimension=info[2], aliases=tuple(str(a) for a in entry.get("aliases") or []),
             definition=str(entry.get("definition", "")), scope=str(entry.get("scope", "")),
             growth_basis=str(entry.get("growth_basis", "")))
     if problems:

@@ -23,14 +23,13 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-from . import paths
+from . import paths, schema
 from .errors import AnalysisError, UsageError
 from .request import OWN, ReportRequest, build, declared_parameters, jobs_labels
 
@@ -88,78 +87,23 @@ def parameters_schema(notebook: Path) -> dict:
             "additionalProperties": False, "required": ["region", "year"]}
 
 
-# ------------------------------------------------------------------ schema errors as messages
-
-def _where(path, prefix: str = "") -> str:
-    """``jobs[1].parameters.yaer`` for a jsonschema error path; ``top level`` for the document."""
-    text = prefix
-    for part in path:
-        if isinstance(part, str) and part.isidentifier():
-            text += f".{part}" if text else part
-        else:
-            text += f"[{part!r}]"
-    return text or "top level"
-
-
-def _found(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "…"
-
-
-#: which of several errors at one place to report: a wrong type, then an unknown key, then a missing one
-_FIRST = {"type": 0, "additionalProperties": 1, "required": 2}
-#: errors that say only that no alternative fits; any other error is more precise
-_WEAK = ("anyOf", "oneOf")
-
-
-def _message(file: str, error, prefix: str = "") -> str:
-    """One jsonschema error as ``file: key.path: expected …, found …``."""
-    schema, instance, path = error.schema, error.instance, list(error.path)
-    described = schema.get("description")
-    if error.validator == "additionalProperties":
-        known = list(schema.get("properties", {}))
-        patterns = list(schema.get("patternProperties", {}))
-        extra = next(k for k in instance if k not in known and not any(re.search(p, str(k)) for p in patterns))
-        expected, found, path = "one of " + ", ".join(known), _found(extra), [*path, extra]
-    elif error.validator == "required":
-        missing = next(r for r in error.validator_value if r not in instance)
-        expected, found = f"a value for {missing}", "none"
-    elif isinstance(instance, dict):
-        expected, found = described or error.message, f"a mapping {_found(instance)}"
-    else:
-        expected, found = described or error.message, _found(instance)
-    return f"{file}: {_where(path, prefix)}: expected {expected}, found {found}"
-
-
-def _order(part) -> tuple:
-    """Sorts the parts of error paths: list indexes as numbers, keys (YAML allows any) as text."""
-    return (0, part) if isinstance(part, int) else (1, str(part))
-
-
 def _validate(validator, document, file: str, prefix: str = "") -> None:
-    """Raise the most relevant error: any before an ``anyOf`` (reported as a whole, by its
-    description, not by one of its branches), then the one highest in the document (the first of
-    siblings), and at one place in the order of :data:`_FIRST`."""
-    errors = list(validator.iter_errors(document))
-    if errors:
-        first = min(errors, key=lambda e: (e.validator in _WEAK, len(e.path), [_order(p) for p in e.path],
-                                           _FIRST.get(e.validator, len(_FIRST))))
-        raise UsageError(_message(file, first, prefix))
+    """Raise the most relevant schema error as a usage error (exit 2)."""
+    found = schema.problems(validator, document, file, prefix)
+    if found:
+        raise UsageError(found[0])
 
 
 @lru_cache(maxsize=1)
 def _document_validator():
     from .run import trim_imports
     trim_imports()  # before jsonschema's first import: skips a 1.9 s grammar build nobody uses
-    from jsonschema import Draft202012Validator
-    Draft202012Validator.check_schema(SCHEMA)
-    return Draft202012Validator(SCHEMA)
+    return schema.validator(SCHEMA)
 
 
 @lru_cache(maxsize=16)
 def _parameters_validator(notebook: Path, mtime: float):
-    from jsonschema import Draft202012Validator
-    return Draft202012Validator(parameters_schema(notebook))
+    return schema.validator(parameters_schema(notebook))
 
 
 # ------------------------------------------------------------------ the jobs file
