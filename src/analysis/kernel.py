@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import threading
 
-WARM_CODE = "import analysis.report  # warm-up: pandas, matplotlib, fonts, analysis"
+#: what every report's kernel needs, imported while the parent prepares the frames
+WARM_CODE = ("import analysis.sections, pyarrow.parquet  # warm-up: pandas, matplotlib, fonts, analysis\n"
+             "from analysis.catalog import _validator; _validator()  # the catalog's schema checker")
 
 
 class WarmKernel:
