@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from ..catalog import Catalog
 from ..data import KEY
+from ..numbers import QUALIFIERS
 
 RESULT_COLUMNS = ["metric", "kind", "name_zh", "name_en", "region", "entity", "year", "start_year", "end_year",
                   "indicator", "value", "lower", "upper", "unit", "formula_zh", "formula_en", "inputs", "flags",
@@ -31,8 +32,10 @@ RESULT_COLUMNS = ["metric", "kind", "name_zh", "name_en", "region", "entity", "y
 FLAGS = ["lower-bound-input", "upper-bound-input", "approximate-input", "comparable-prices",
          "scope-mismatch", "scope-unverified", "target-threshold"]
 LB, UB, AP, COMP, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD = (1 << i for i in range(len(FLAGS)))
-QUALS = ["exact", ">", "≥", "<", "≤", "≈", "近", "余"]
-_Q_FLAGS = np.array([0, LB, LB, UB, UB, AP, UB | AP, LB | AP], dtype=np.int64)
+QUALS = list(QUALIFIERS)
+#: the flag each qualifier gives a result it enters (bounds themselves come from data.bounds_array)
+_Q_FLAGS = np.array([{"exact": 0, ">": LB, "≥": LB, "<": UB, "≤": UB, "≈": AP, "近": UB | AP, "余": LB | AP}[q]
+                     for q in QUALS], dtype=np.int64)
 
 # Why a value is missing; ``reason_indicator`` names the indicator the reason is about.
 REASONS = ["missing-denominator", "zero-denominator", "negative-denominator", "zero-previous", "negative-previous",
