@@ -115,3 +115,14 @@ jobs:
     failed = jobs.check_data(reqs)
     assert set(failed) == {reqs[0].key, reqs[1].key}
     assert all(isinstance(e, AnalysisError) for e in failed.values())
+
+
+@pytest.mark.parametrize("text, where", [
+    ("defaults: {parameters: {yaer: 2024}}\njobs: [{parameters: {region: 渝北区, year: 2024}}]\n",
+     "defaults.parameters.yaer"),
+    ("matrix: {region: [渝北区], yaer: [2024]}\n", "matrix.yaer"),
+    ("jobs: [{parameters: {region: 渝北区, year: 2024, yaer: 1}}]\n", r"jobs\[0\].parameters.yaer"),
+])
+def test_a_misspelt_parameter_is_named_where_it_is_written(tmp_path, text, where):
+    with pytest.raises(UsageError, match=rf"jobs\.yaml: {where}: expected one of region, year, lang, title, found 'yaer'"):
+        jobs.load_jobs(write(tmp_path, text))

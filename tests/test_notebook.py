@@ -151,3 +151,30 @@ def test_by_hand_with_a_region_not_in_the_data_stops_in_the_first_cell(tmp_path)
     assert "parameter region: expected one of the regions in the data (渝北区), found '江北区'" in err.evalue
     sections = [c for c in nb["cells"] if "sections." in "".join(c["source"]) and "import" not in "".join(c["source"])]
     assert all(not c.get("outputs") for c in sections)   # no empty report was rendered
+
+
+@pytest.fixture(scope="module")
+def rep():
+    """The report's frames in this process (as a notebook run by hand prepares them), displaying nothing."""
+    from analysis.report import open_report
+    return open_report(region="渝北区", year=2024, show=False)
+
+
+def test_section_choices_are_checked(rep):
+    from analysis import sections
+    from analysis.errors import UsageError
+    with pytest.raises(UsageError, match=r"growth\(indicators=…\): expected indicator codes of catalog.yaml "
+                                         r"\(did you mean auto_output.*found 'auto_outptu'"):
+        sections.growth(rep, indicators=["auto_outptu"])
+    with pytest.raises(UsageError, match="structure.*expected metric codes"):
+        sections.structure(rep, shares=["no_such_share"])
+
+
+def test_a_section_with_nothing_to_show_shows_no_heading(rep):
+    from analysis import sections
+    before = len(rep.parts)
+    sections.growth(rep, chart=False, bases=False)
+    assert len(rep.parts) == before
+    sections.growth(rep, indicators=["auto_output"], chart=False)
+    shown = "".join(html for html, _ in rep.parts[before:])
+    assert "增长" in shown and "data:image/png" not in shown

@@ -141,7 +141,9 @@ class _Progress:
             self._stack.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger(NAME)]))
 
     def job(self, key: str, entry: dict) -> None:
-        log.info("%s %-7s %s %.1fs %s", _now(), entry["status"], key, entry.get("seconds", 0), _detail(entry))
+        # a failure is a warning: `-q` (warnings only) still names the job and its error
+        log.log(logging.WARNING if entry["status"] == "failed" else logging.INFO,
+                "%s %-7s %s %.1fs %s", _now(), entry["status"], key, entry.get("seconds", 0), _detail(entry))
         if self.bar is not None:
             self.bar.update(1)
 

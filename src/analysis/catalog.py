@@ -136,8 +136,8 @@ SCHEMA = {
                     "additionalProperties": {"type": "object", "description": "a mapping with parent",
                                              "properties": {"parent": _TEXT}}},
         "report": {"type": "object", "description": "a mapping of report settings",
-                   "properties": {"headline": {"type": "array", "description": "a list of indicator codes",
-                                               "items": _TEXT}}},
+                   "properties": {k: {"type": "array", "description": "a list of indicator codes", "items": _TEXT}
+                                  for k in ("headline", "innovation")}},
     },
     "additionalProperties": False,
 }
@@ -168,6 +168,9 @@ def _parse(path: Path) -> Catalog:
     cat = Catalog(path=path, indicators=indicators, metrics=list(doc.get("metrics") or []),
                   settings=dict(doc.get("settings") or {}), regions=dict(doc.get("regions") or {}),
                   report=dict(doc.get("report") or {}))
+    for key, codes in cat.report.items():
+        problems += [f"{path}: report.{key}: expected indicator codes of the catalog, found {c!r}"
+                     for c in codes if c not in indicators]
     seen: dict[str, str] = {}
     for ind in indicators.values():
         for name in (ind.code, ind.zh, *ind.aliases):

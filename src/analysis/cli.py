@@ -128,7 +128,7 @@ def _cmd_metrics(args) -> int:
 
 def _cmd_report(args) -> int:
     from . import paths
-    from .request import OWN, build, declared_parameters
+    from .request import CLI_LABELS, OWN, build, declared_parameters
     from .run import run_request
     if args.help_notebook:
         nb = paths.notebook_path(args.notebook or paths.DEFAULT_NOTEBOOK)
@@ -137,7 +137,7 @@ def _cmd_report(args) -> int:
                              f".ipynb file, found {args.notebook!r}")
         print(f"parameters of {nb} (set with the options, or -p NAME VALUE for the others):")
         for p in declared_parameters(nb).values():
-            how = f"--{p.name}" if p.name in OWN else f"-p {p.name}"
+            how = CLI_LABELS[p.name] if p.name in OWN else f"-p {p.name}"
             print(f"  {p.name:<10} {p.type or '':<5} default {p.default:<10} {how:<12} {p.help}")
         return 0
     for opt in ("region", "year"):

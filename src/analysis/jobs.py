@@ -102,8 +102,9 @@ def _document_validator():
 
 
 @lru_cache(maxsize=16)
-def _parameters_validator(notebook: Path, mtime: float):
-    return schema.validator(parameters_schema(notebook))
+def _parameters_validator(notebook: Path, mtime: float, required: bool = True):
+    found = parameters_schema(notebook)
+    return schema.validator(found if required else {k: v for k, v in found.items() if k != "required"})
 
 
 # ------------------------------------------------------------------ the jobs file
@@ -185,7 +186,14 @@ def load_jobs(path: str | os.PathLike, *, out: str | os.PathLike = "reports") ->
     file = str(path)
     requests: list[ReportRequest] = []
     seen: dict[str, str] = {}
-    for job in _expand(read(path), file):
+    doc = read(path)
+    defaults = doc.get("defaults") or {}
+    notebook = paths.notebook_path(defaults.get("notebook") or paths.DEFAULT_NOTEBOOK)
+    if notebook is not None:  # names written once for every job are reported where they are written
+        shared = _parameters_validator(notebook, notebook.stat().st_mtime, required=False)
+        _validate(shared, defaults.get("parameters") or {}, file, "defaults.parameters")
+        _validate(shared, {k: (v or [None])[0] for k, v in (doc.get("matrix") or {}).items()}, file, "matrix")
+    for job in _expand(doc, file):
         notebook = paths.notebook_path(job.keys.get("notebook") or paths.DEFAULT_NOTEBOOK)
         if notebook is not None:  # else build() says which notebooks there are
             _validate(_parameters_validator(notebook, notebook.stat().st_mtime), job.parameters, file,

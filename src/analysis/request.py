@@ -182,12 +182,15 @@ def build(*, region, year, notebook: str | os.PathLike | None = None, lang: str 
         if not isinstance(k, str) or not k.isidentifier() or k.startswith("_"):
             raise UsageError(f"{label}: expected a parameter name of {nb.name} "
                              f"({', '.join(n for n in declared if n not in OWN)}), found {k!r}")
+        if k == "handover":
+            raise UsageError(f"{label}: handover is set by analysis itself (the frames it prepared), not by hand")
         if k in OWN:
             raise UsageError(f"{label}: {k} has its own option; use {labels[k]} instead")
         if k not in declared:
             others = [n for n in declared if n not in OWN]
-            raise UsageError(f"{label}: expected one of {', '.join(others) or '(none)'} "
-                             f"(the other names in the parameters cell of {nb.name}), found an unknown name {k!r}")
+            expected = (f"one of {', '.join(others)} (the other names in the parameters cell of {nb.name})" if others
+                        else f"no other parameter ({nb.name} declares only those with an option of their own)")
+            raise UsageError(f"{label}: expected {expected}, found an unknown name {k!r}")
         if not (v is None or isinstance(v, (str, int, float, bool))):
             raise UsageError(f"{label}: expected a string, number or boolean, found {type(v).__name__} {v!r}")
     if not isinstance(region, str) or not region.strip():

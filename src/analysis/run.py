@@ -108,9 +108,10 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
             kept = failed_dir / f"{stem}.ipynb"
             if executed.exists():
                 os.replace(executed, kept)
+            cell, line = _failed_cell(kept)
             raise ReportError(
-                f"notebook {request.notebook.name} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
-                f"the executed notebook is kept at {kept}", cell=exc.exec_count, ename=exc.ename, evalue=exc.evalue,
+                f"notebook {request.notebook.name} failed in cell {cell} ({line}): {exc.ename}: {exc.evalue}; "
+                f"the executed notebook is kept at {kept}", cell=cell, ename=exc.ename, evalue=exc.evalue,
                 failed_notebook=str(kept)) from None
         finally:
             kernel.shutdown()
@@ -142,6 +143,22 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
             font_proc.wait()
         shutil.rmtree(staging, ignore_errors=True)
         ACTIVE.clear()
+
+
+def _failed_cell(executed: Path) -> tuple[int | None, str]:
+    """The failing cell as the analyst counts it (their notebook's cells, papermill's injected one
+    not counted) and the first line of its code."""
+    import json
+    try:
+        cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return None, ""
+    own = [c for c in cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    for i, c in enumerate(own, 1):
+        if c.get("metadata", {}).get("papermill", {}).get("exception"):
+            src = "".join(c.get("source", []))
+            return i, next((ln.strip() for ln in src.splitlines() if ln.strip()), "")
+    return None, ""
 
 
 def abort() -> None:

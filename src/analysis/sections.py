@@ -18,10 +18,10 @@ import pandas as pd
 from . import charts, narrative
 from .metrics import target_path
 from .numbers import describe, format_number
+from .errors import UsageError
 from .report import Report
 
 HEADLINE_MEASURES = ("level", "growth", "rank", "growth_rank", "streak", "share")
-INNOVATION = ("rd_spending", "rd_intensity", "rd_platforms", "new_tech_smes", "tech_competitiveness")
 
 
 def _kinds(rep: Report, kinds) -> pd.DataFrame:
@@ -30,6 +30,22 @@ def _kinds(rep: Report, kinds) -> pd.DataFrame:
 
 def _finite(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[np.isfinite(frame["value"].astype(float))]
+
+
+def _known(rep: Report, codes, argument: str, *, metrics: bool = False):
+    """A section's choice of indicators (or metrics), checked: a misspelt code is an error, not an empty section."""
+    if codes is None:
+        return None
+    known = set(rep.metrics["metric"].astype(str)) | {e.get("code") for e in rep.catalog.metrics} if metrics \
+        else set(rep.catalog.indicators)
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        import difflib
+        near = difflib.get_close_matches(str(unknown[0]), sorted(known), n=3)
+        raise UsageError(f"{argument}: expected {'metric' if metrics else 'indicator'} codes of "
+                         f"{rep.catalog.path.name}{' (did you mean ' + ', '.join(near) + '?)' if near else ''}, "
+                         f"found {', '.join(map(repr, unknown))}")
+    return list(codes)
 
 
 def _cols(rep: Report, *keys: str) -> list[str]:
@@ -58,6 +74,7 @@ def headline(rep: Report, *, indicators: list[str] | None = None, measures=HEADL
         measures: which measures of the region's own figures the table lists.
         entities: also list the figures of firms, plants and projects.
     """
+    indicators = _known(rep, indicators, "headline(indicators=…)")
     own = rep.own[rep.own["year"] == rep.year]
     region_rows = own[(own["entity"] == "") & own["measure"].isin(measures)]
     if region_rows.empty and _kinds(rep, ["share", "implied_base", "implied_denominator", "ratio"]).empty:
@@ -87,6 +104,8 @@ def structure(rep: Report, *, shares: list[str] | None = None, levels: list[str]
         levels: indicator codes of the levels chart (default: the parts and wholes of the catalog's shares).
         chart: draw the charts.
     """
+    shares = _known(rep, shares, "structure(shares=…)", metrics=True)
+    levels = _known(rep, levels, "structure(levels=…)")
     s = _finite(_kinds(rep, ["share", "region_share"]))
     if shares is not None:
         s = s[s["metric"].isin(shares)]
@@ -129,13 +148,14 @@ def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = Tr
         chart: draw the charts.
         bases: show the implied previous-year levels and computed growth.
     """
+    indicators = _known(rep, indicators, "growth(indicators=…)")
     own, msg = rep.own, rep.msg
     g = own[(own["measure"] == "growth") & (own["entity"] == "") & (own["year"] == rep.year)]
     implied = _kinds(rep, ["implied_base", "implied_level", "growth"]) if bases else rep.metrics.iloc[0:0]
     if indicators is not None:
         g = g[g["indicator"].isin(indicators)]
         implied = implied[implied["indicator"].isin(indicators)]
-    if g.empty and implied.empty:
+    if (g.empty or not chart) and implied.empty:   # nothing to show: no bare heading
         return
     rep.heading(msg("sections.growth"), "sec-growth")
     if len(g) and chart:
@@ -169,8 +189,13 @@ def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = Tr
             rep.figure(fig, msg("charts.bases_title"))
 
 
-def innovation(rep: Report, *, indicators=INNOVATION) -> None:
-    """R&D and innovation: stated figures, and intensities and implied denominators (ratio metrics)."""
+def innovation(rep: Report, *, indicators: list[str] | None = None) -> None:
+    """R&D and innovation: stated figures, and intensities and implied denominators (ratio metrics).
+
+    Args:
+        indicators: indicator codes of the stated figures (default: ``report: innovation`` in the catalog).
+    """
+    indicators = _known(rep, indicators, "innovation(indicators=…)") or rep.catalog.report.get("innovation", [])
     own = rep.own
     rows = own[own["indicator"].isin(indicators) & (own["year"] == rep.year) & (own["entity"] == "")]
     ms = _finite(_kinds(rep, ["ratio", "implied_denominator"]))
