@@ -242,14 +242,19 @@ def test_job_without_observed_data_fails_in_the_parent_without_a_pool(tmp_path, 
     assert "nothing to run: no worker started" in err
 
 
-def test_quiet_silences_the_job_lines(tmp_path, cli):
-    f = write_jobs(tmp_path / "jobs.yaml", "jobs:\n  - {parameters: {region: 江北区, year: 2024}}\n")
+def test_quiet_keeps_only_failures(tmp_path, cli):
+    """-q silences the lines of jobs that went well (cron mails only trouble); a failure is a
+    warning and keeps its line, with the whole error the summary table may cut."""
+    f = write_jobs(tmp_path / "jobs.yaml", "jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n"
+                                          "  - {parameters: {region: 江北区, year: 2024}}\n")
     code, out, err = cli("batch", f, "--out", tmp_path / "a")
-    assert code == 1 and "failed  江北区/2024/zh" in err
+    assert code == 1 and "failed  江北区/2024/zh" in err and "ok      渝北区/2024/zh" in err
     for args in (("-q", "batch", f), ("batch", f, "-q")):
-        code, out, err = cli(*args, "--out", tmp_path / "b")
-        assert code == 1 and err == "", err
-        assert re.search(r"江北区/2024/zh\s+failed", out)  # the summary table stays on stdout
+        code, out, err = cli(*args, "--out", tmp_path / "a")    # the ok job is up to date: skipped
+        lines = err.splitlines()
+        assert code == 1 and len(lines) == 1 and "failed  江北区/2024/zh" in lines[0], err
+        assert "expected one of the regions in the data (渝北区), found '江北区'" in lines[0]
+        assert re.search(r"江北区/2024/zh\s+failed", out) and re.search(r"渝北区/2024/zh\s+skipped", out)
 
 
 def test_dask_cluster_gives_the_same_outputs(tmp_path):

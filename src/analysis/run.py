@@ -153,7 +153,8 @@ def _failed_cell(executed: Path) -> tuple[int | None, str]:
         cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError):
         return None, ""
-    own = [c for c in cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    papermills = {"injected-parameters", "papermill-error-cell-tag"}   # cells papermill added
+    own = [c for c in cells if not papermills & set(c.get("metadata", {}).get("tags", []))]
     for i, c in enumerate(own, 1):
         if c.get("metadata", {}).get("papermill", {}).get("exception"):
             src = "".join(c.get("source", []))
