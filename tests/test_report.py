@@ -53,7 +53,7 @@ def test_pdf_figures_fonts_and_pages(default_report):
     folder, _ = default_report
     pdf = folder / "industry_report.pdf"
     text = pdf_text(pdf)
-    for figure in ["不超过47.5%", "超过4,000亿元", "2,442.3亿元", "不超过20.5%", "129.2亿元", "5.29%", "约1,225.8亿元",
+    for figure in ["不超过47.5%", "超过4000亿元", "2442.3亿元", "不超过20.5%", "129.2亿元", "5.29%", "约1225.8亿元",
                    "约3.5万辆", "约173.2亿元"]:
         assert figure in text.replace("\n", ""), figure
     assert "目录" in text and "第 1 页 / 共" in text and "数据来源" in text

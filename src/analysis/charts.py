@@ -108,26 +108,26 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str, unit_
     xmax = max(finite_hi) * 1.25 if finite_hi else 1
     quals = qualifiers or [""] * n
     for yi, v, lo, hi, q in zip(y, values, lowers, uppers, quals):
-        at_most = math.isfinite(hi) and (not math.isfinite(lo) or lo <= 0 < v) and format_number(hi, decimals) == format_number(v, decimals)
-        more_than = not math.isfinite(hi) and math.isfinite(lo) and format_number(lo, decimals) == format_number(v, decimals)
+        at_most = math.isfinite(hi) and (not math.isfinite(lo) or lo <= 0 < v) and format_number(hi, decimals, lang) == format_number(v, decimals, lang)
+        more_than = not math.isfinite(hi) and math.isfinite(lo) and format_number(lo, decimals, lang) == format_number(v, decimals, lang)
         if at_most:
             ax.barh(yi, v, color="white", edgecolor=COLORS["bar"], hatch="///", linewidth=1.0)
-            text = "≤ " + format_number(v, decimals)
+            text = "≤ " + format_number(v, decimals, lang)
         elif more_than:
             ax.barh(yi, v, color=COLORS["bound"], edgecolor=COLORS["bar"], linewidth=1.0)
             ax.annotate("", xy=(v + xmax * 0.07, yi), xytext=(v, yi),
                         arrowprops=dict(arrowstyle="->", color=COLORS["bar"], lw=1.4))
-            text = ("≥ " if q == "≥" else "> ") + format_number(v, decimals)
+            text = ("≥ " if q == "≥" else "> ") + format_number(v, decimals, lang)
         else:
             ax.barh(yi, v, color=COLORS["bar"])
-            if math.isfinite(lo) and math.isfinite(hi) and format_number(lo, decimals) != format_number(hi, decimals):
+            if math.isfinite(lo) and math.isfinite(hi) and format_number(lo, decimals, lang) != format_number(hi, decimals, lang):
                 ax.errorbar(v, yi, xerr=[[v - lo], [hi - v]], fmt="none", ecolor="black", capsize=3, lw=1)
-                text = messages(lang)("charts.approx_mark") + format_number(v, decimals)
+                text = messages(lang)("charts.approx_mark") + format_number(v, decimals, lang)
             else:
-                text = format_number(v, decimals)
+                text = format_number(v, decimals, lang)
         if cap is not None and full[len(y) - 1 - yi] > cap:
             ax.text(v * 0.97, yi, "//", va="center", ha="right", fontsize=10, color="white")
-            text = format_number(full[len(y) - 1 - yi], decimals)
+            text = format_number(full[len(y) - 1 - yi], decimals, lang)
         ax.text(min(v, xmax) + xmax * 0.09, yi, text + suffix, va="center", fontsize=9)
     ax.set_yticks(y, [_wrap(lb) for lb in labels])
     ax.set_xlim(0, xmax * 1.15)
@@ -147,7 +147,7 @@ def target_path(years: list[int], path: list[float], *, level_label: str, target
     ax.scatter([years[-1]], [target_value / factor], s=90, color=COLORS["accent"], zorder=5,
                marker="^" if threshold else "o", label=target_label)
     for x, v in zip(years, vals):
-        ax.annotate(format_number(v, 0), (x, v), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8.5)
+        ax.annotate(format_number(v, 0, lang), (x, v), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8.5)
     ax.set_xticks(years, [str(y) for y in years])
     ax.set_ylim(0, max(vals + [target_value / factor]) * 1.2)
     _style(ax, title, ylabel=name.strip())
@@ -173,7 +173,7 @@ def base_and_level(panels: list[dict], *, title: str, source: str, lang: str = "
         ax.errorbar([0], [b], yerr=[[b - lo], [hi - b]], fmt="none", ecolor="black", capsize=4, lw=1)
         ax.bar([1], [lv], color=COLORS["bar"], width=0.6)
         for x, v in ((0, b), (1, lv)):
-            ax.text(x, v * 1.03, format_number(v, 1), ha="center", va="bottom", fontsize=8.5)
+            ax.text(x, v * 1.03, format_number(v, 1, lang), ha="center", va="bottom", fontsize=8.5)
         est = messages(lang)("charts.implied_suffix")
         ax.set_xticks([0, 1], [f"{pnl['base_year']}{est}", str(pnl["year"])], fontsize=8.5)
         ax.set_ylim(0, max(lv, hi) * 1.25)

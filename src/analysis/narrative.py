@@ -49,14 +49,14 @@ def figure(row, lang: str) -> str:
         return msg("figures.streak", n=int(row["value"]))
     if row["measure"] == "growth" and str(row.get("unit_stated", "")) == "倍":
         times = row["value"] / 100
-        return msg("figures.times", times=format_number(times, 1), multiple=format_number(times + 1, 1),
-                   percent=format_number(row["value"], 0))
+        return msg("figures.times", times=format_number(times, 1, lang), multiple=format_number(times + 1, 1, lang),
+                   percent=format_number(row["value"], 0, lang))
     dec = stated_decimals(row, lang)
     if row.get("qualifier", "") == "余":  # 30余家 reads as written: more than 30, fewer than 40
         name, factor = display_scale(str(row["unit"]), row["value"], lang)
         key = "figures.more_than_n_years" if row["unit"] == "年" else "figures.more_than_n"
-        return msg(key, v=format_number(row["value"] / factor, dec), unit=name,
-                   hi=format_number(row["upper"] / factor, dec))
+        return msg(key, v=format_number(row["value"] / factor, dec, lang), unit=name,
+                   hi=format_number(row["upper"] / factor, dec, lang))
     if row.get("qualifier", "") == "exact":  # a stated figure is shown as stated, not as its rounding interval
         return describe(row["value"], row["value"], row["value"], row["unit"], lang=lang, decimals=dec)
     return describe(row["value"], row["lower"], row["upper"], row["unit"], lang=lang, decimals=dec,

@@ -187,8 +187,14 @@ def parse_value(text: str) -> ParsedNumber:
     raise NumberFormatError(repr(raw))
 
 
-def format_number(x: float, decimals: int = 1) -> str:
-    """Thousands-separated, trailing zeros dropped: 4000.0 → '4,000', 47.50 → '47.5'."""
+def format_number(x: float, decimals: int = 1, lang: str = "zh") -> str:
+    """Trailing zeros dropped, thousands grouped as the language's message catalog says
+    (``number.thousands``: none in Chinese, as 统计公报 write 4000亿元; commas in English).
+
+    >>> format_number(4000.0), format_number(4000.0, lang="en"), format_number(47.50)
+    ('4000', '4,000', '47.5')
+    """
+    from .messages import messages
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     if math.isinf(x):
@@ -196,7 +202,7 @@ def format_number(x: float, decimals: int = 1) -> str:
     text = f"{x:,.{decimals}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    return text.replace("-", "−")
+    return text.replace(",", messages(lang).get("number", {}).get("thousands", ",")).replace("-", "−")
 
 
 def display_scale(base_unit: str, magnitude: float, lang: str = "zh") -> tuple[str, float]:
@@ -232,7 +238,7 @@ def describe(value: float, lower: float, upper: float, unit: str, *, lang: str =
         decimals = max(decimals, 2)  # 129.2亿元 is 12.92 bn yuan, not 12.9
 
     def fmt(x: float) -> str:
-        return format_number(x / factor, decimals)
+        return format_number(x / factor, decimals, lang)
 
     v = fmt(value)
     lo_same = math.isfinite(lower) and fmt(lower) == v

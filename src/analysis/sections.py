@@ -240,7 +240,7 @@ def targets(rep: Report, *, chart: bool = True) -> None:
         flags = list(m["flags"]) if m["flags"] is not None else []
         caveat = msg("caveats.scope-mismatch") if "scope-mismatch" in flags else ""
         fig = charts.target_path([int(y) for y in pth["year"]], list(pth["value"]),
-                                 level_label=msg("charts.target_path_label", rate=format_number(m["value"], 1)),
+                                 level_label=msg("charts.target_path_label", rate=format_number(m["value"], 1, rep.lang)),
                                  target_label=f"{rep.name(tg['indicator'])} {narrative.figure(tg, rep.lang)}",
                                  target_value=tg["value"], unit=str(lv["unit"]),
                                  title=msg("charts.target_title", indicator=rep.name(tg["indicator"]),
@@ -284,8 +284,8 @@ def methods(rep: Report) -> None:
         seen.setdefault((m["formula_zh"], m["kind"]), [m[f"name_{lang}"], m[f"formula_{lang}"]])
     rep.table(_cols(rep, "indicator", "formula"), list(seen.values()), "methods")
     settings = rep.catalog.settings
-    bands = {"approx": format_number(100 * float(settings.get("approx_band", 0.05)), 0),
-             "near": format_number(100 * (1 - float(settings.get("near_band", 0.10))), 0)}
+    bands = {"approx": format_number(100 * float(settings.get("approx_band", 0.05)), 0, lang),
+             "near": format_number(100 * (1 - float(settings.get("near_band", 0.10))), 0, lang)}
     rep.paragraphs([msg("methods.intro")])
     rep.items([msg("methods.rule", word=msg(f"qualifier_words.{q}"), meaning=msg(f"qualifiers.{q}", **bands))
                for q in msg.get("qualifiers")], cls="rules")
