@@ -54,7 +54,7 @@ def test_key_figures_normalised(obs):
     assert (rd.lower, rd.upper) == pytest.approx((5.285, 5.295))
     low = one("low_altitude_firms", "level")
     assert (low.lower, low.upper) == (30, 40)  # 30余家
-    assert one("ind_output", "target").year == 2027
+    assert one("ind_output", "projection").year == 2027   # 预计: a projection, not a target
 
 
 def test_encodings_give_same_summary(tmp_path, cli):

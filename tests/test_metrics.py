@@ -54,13 +54,15 @@ def test_gdp_implied_by_rd(yb):
     assert round(r.value / 1e8, 1) == 2442.3
 
 
-def test_required_growth_to_target(yb):
-    r = yb.loc["required_growth_ind_output"]
+def test_required_growth_to_projection(yb):
+    """预计到2027年…突破7000亿元 is a projection, not a target: the same arithmetic, its own name."""
+    r = yb.loc["required_growth_ind_output_projection"]
+    assert "预计" in r.name_zh and "目标" not in r.name_zh and "projected" in r.name_en
     assert r.value == pytest.approx(((7000 / 4000) ** (1 / 3) - 1) * 100)
     assert r.upper == pytest.approx(r.value) and r.lower == -100  # 规上 level is 超4000: at most
     assert "scope-mismatch" in r["flags"] and "target-threshold" in r["flags"]
     assert (r.year, r.start_year, r.end_year) == (2024, 2024, 2027)
-    gap = yb.loc["required_growth_ind_output_gap"]
+    gap = yb.loc["required_growth_ind_output_projection_gap"]
     assert gap.value == pytest.approx(3000e8) and gap.upper == pytest.approx(3000e8)
 
 
@@ -241,12 +243,12 @@ def test_cli_csv_has_the_acceptance_metrics(cli):
     assert code == 0, err
     df = pd.read_csv(io.StringIO(out)).set_index("metric")
     for k in ["share_auto_output", "implied_base:auto_output", "implied_base:nev_volume", "gdp_implied_by_rd",
-              "required_growth_ind_output", "implied_base:digital_core_va"]:
+              "required_growth_ind_output_projection", "implied_base:digital_core_va"]:
         row = df.loc[k]
         assert {"value", "lower", "upper", "unit", "formula_zh", "formula_en", "display"} <= set(row.index)
         assert isinstance(row.formula_zh, str) and row.formula_zh
     assert df.loc["share_auto_output", "display"] == "不超过47.5%"
-    assert df.loc["required_growth_ind_output", "display"] == "不超过20.5%"
+    assert df.loc["required_growth_ind_output_projection", "display"] == "不超过20.5%"
     assert df.loc["gdp_implied_by_rd", "display"].startswith("约2442.3亿元")
     assert df.loc["implied_base:nev_volume", "display"].startswith("约3.5万辆")
     # lists are joined with ";" in CSV only (a figure stated twice: both of its ids)

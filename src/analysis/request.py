@@ -24,7 +24,7 @@ FORMATS = ("html", "pdf")
 #: notebook parameters filled from the request itself; ``-p``/``parameters`` may not set them
 OWN = ("region", "year", "lang", "data", "catalog", "title", "handover")
 #: measures that state a future claim, not an observation of the year
-FUTURE_MEASURES = ("target", "plan")
+FUTURE_MEASURES = ("target", "projection", "plan")
 
 #: how each part of a request is named where it came from
 CLI_LABELS = {"notebook": "--notebook", "region": "--region", "year": "--year", "lang": "--lang", "data": "--data",

@@ -42,6 +42,14 @@ TEMPLATES = {
                         "(target ÷ latest level)^(1/years left) − 1; a 'more than' target counts at its threshold"),
     "target_gap": ("距{target}目标的差距", "Gap to the {target_en} target",
                    "目标值 − 最新水平", "target − latest level"),
+    # a projection (预计) is not a target (目标): the same arithmetic, its own words
+    "required_growth_projection": ("达到{target}预计值所需年均增速",
+                                   "Annual growth required to reach the projected {target_en}",
+                                   "（预计值 ÷ 最新水平）^(1/剩余年数) − 1；预计“突破/超过”时按门槛值计",
+                                   "(projection ÷ latest level)^(1/years left) − 1; a 'more than' projection counts at "
+                                   "its threshold"),
+    "target_gap_projection": ("距{target}预计值的差距", "Gap to the projected {target_en}",
+                              "预计值 − 最新水平", "projection − latest level"),
     "contribution": ("{part}对{whole}增长的贡献", "Contribution of {part_en} to growth of {whole_en}",
                      "（部分本年 − 部分上年）÷ 整体上年 × 100（百分点）",
                      "(part this year − part last year) ÷ whole last year × 100 (pp)"),
@@ -228,13 +236,20 @@ def k_cagr(res, entry):
 
 
 def k_required_growth(res, entry):
+    """Annual growth from the latest level to a target (目标) — or to a projection (预计), named as one."""
+    for measure in ("target", "projection"):
+        _required_growth(res, entry, measure)
+
+
+def _required_growth(res, entry, measure: str):
     p, cat = res.p, res.catalog
     target = entry["target"]
     levels = entry.get("level") or [target]
     levels = [levels] if isinstance(levels, str) else list(levels)
-    tg = p.rows("target", target)
+    tg = p.rows(measure, target)
     if not len(tg):
         return
+    suffix = "" if measure == "target" else f"_{measure}"
     # the latest level of the first listed indicator that has one, per region/entity
     series_t = p.key[tg] // p.Y
     best_pos = np.full(len(tg), -1, np.int64)
@@ -264,12 +279,12 @@ def k_required_growth(res, entry):
     scope = np.array([_scope_bits(cat, target, p.indicators[i]) for i in p.i[lv]], dtype=np.int64)
     flags = np.where(thr, THRESHOLD, p.qflags(tg)) | p.qflags(lv) | scope
     tcode = p.indicator_code(target)
-    names = _names("required_growth", entry, **_ind_names(cat, target, "target"))
-    res.add(name=res.name_id(entry["code"], "required_growth", *names), rows=lv, value=value, lower=lo, upper=hi,
+    names = _names("required_growth" + suffix, entry if not suffix else {}, **_ind_names(cat, target, "target"))
+    res.add(name=res.name_id(entry["code"] + suffix, "required_growth", *names), rows=lv, value=value, lower=lo, upper=hi,
             unit="%", inputs=[lv, tg], flags=flags, start=p.year[lv], end=p.year[tg], indicator=tcode)
     glo, ghi = corners(lambda t, lvl: t - lvl, t_iv, p.iv(lv))
-    gnames = _names("target_gap", {}, **_ind_names(cat, target, "target"))
-    res.add(name=res.name_id(entry["code"] + "_gap", "target_gap", *gnames), rows=lv, value=t_val - p.value[lv],
+    gnames = _names("target_gap" + suffix, {}, **_ind_names(cat, target, "target"))
+    res.add(name=res.name_id(entry["code"] + suffix + "_gap", "target_gap", *gnames), rows=lv, value=t_val - p.value[lv],
             lower=glo, upper=ghi, unit_of=lv, inputs=[lv, tg], flags=flags, start=p.year[lv], end=p.year[tg],
             indicator=tcode)
 
