@@ -95,11 +95,11 @@ def test_analysts_own_chart_appears_in_html_and_pdf_in_place(own_report, tmp_pat
     folder, _, _ = own_report
     html = (folder / "energy_report.html").read_text(encoding="utf-8")
     assert "分析员自己的小节" in html
-    growth, own, innovation = (html.index(s) for s in ('id="sec-growth"', ">分析员自己的小节</h2>", 'id="sec-innovation"'))
+    growth, own, innovation = (html.index(s) for s in ('id="sec-growth"', "分析员自己的小节</h2>", 'id="sec-innovation"'))
     assert growth < own < innovation
     between = html[own:innovation]
     assert between.count("data:image/png;base64,") == 1     # the analyst's chart, in place
-    assert 'href="#sec-' in html and ">分析员自己的小节</a>" in html   # and in the table of contents
+    assert 'href="#sec-' in html and "、分析员自己的小节</a>" in html   # and in the table of contents
     assert "rep.heading" not in html and "plt.show" not in html          # no code
     pdf = PdfReader(str(folder / "energy_report.pdf"))
     text = "".join(p.extract_text() for p in pdf.pages)

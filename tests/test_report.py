@@ -53,10 +53,19 @@ def test_pdf_figures_fonts_and_pages(default_report):
     folder, _ = default_report
     pdf = folder / "industry_report.pdf"
     text = pdf_text(pdf)
-    for figure in ["不超过47.5%", "超过4000亿元", "2442.3亿元", "不超过20.5%", "129.2亿元", "5.29%", "约1225.8亿元",
+    flat = text.replace("\n", "")
+    for figure in ["不超过47.5%", "超过4000亿元", "约2442亿元", "不超过20.5%", "129.2亿元", "5.29%", "约1226亿元",
                    "约3.5万辆", "约173.2亿元"]:
-        assert figure in text.replace("\n", ""), figure
-    assert "目录" in text and "第 1 页 / 共" in text and "数据来源" in text
+        assert figure in flat, figure
+    # every figure keeps its meaning; nothing more than the data knows
+    assert "电子产业产值占规上工业总产值比重无法由公布数据确定" in flat and "约25%" not in flat
+    for words in ["近3年年均复合增长率", "预计到2027年工业总产值超过7000亿元", "连续7年居重庆市区县首位",
+                  "一、要点", "二、核心指标", "图1", "表1", "资料来源：《"]:
+        assert words in flat, words
+    html = (folder / "industry_report.html").read_text(encoding="utf-8")
+    assert "<td>位次（国内50万元以上豪华车型）</td>" in html and "<td>连续年数（重庆市区县）</td>" in html
+    assert "达到超过" not in flat and "2,442" not in flat
+    assert "目录" in text and re.search(r"第\s*2\s*页\s*/\s*共", text) and "数据来源" in text
     fonts = fonts_embedded(pdf)
     assert fonts and all(emb for _, emb in fonts), fonts
     assert any("CJK" in name for name, _ in fonts)
@@ -102,8 +111,10 @@ def test_english_report(tmp_path):
     assert res.returncode == 0, res.stderr
     pdf = tmp_path / "渝北区" / "2024" / "industry_report_en.pdf"
     text = pdf_text(pdf)
-    assert "Key figures" in text and "Contents" in text and "Page 1 of" in text
-    assert "at most 47.5%" in text.replace("\n", " ")
+    assert "Key figures" in text and "Contents" in text and "Page 2 of" in text
+    flat = text.replace("\n", " ")
+    assert "at most 47.5%" in flat and "Yubei District" in flat and "Figure 1." in flat and "Table 1." in flat
+    assert "4,000" in flat or "400 bn yuan" in flat
     assert not (tmp_path / "渝北区" / "2024" / "industry_report_en.html").exists()
 
 

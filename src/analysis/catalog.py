@@ -43,6 +43,7 @@ class Catalog:
     settings: dict[str, Any] = field(default_factory=dict)
     regions: dict[str, dict] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)   # region, peer set, entity → English name
 
     def __post_init__(self) -> None:
         self._lookup: dict[str, str] = {}
@@ -70,6 +71,15 @@ class Catalog:
     def __getitem__(self, code: str) -> Indicator:
         return self.indicators[code]
 
+    def display(self, text: str, lang: str, regions: dict | None = None) -> str:
+        """A region, peer set or entity as a reader of ``lang`` reads it: Chinese as written; English
+        from the catalog's ``names``, a ``regions.csv`` ``en`` column, else Hanyu Pinyin (pypinyin)."""
+        if lang == "zh" or not text or not any("\u4e00" <= ch <= "\u9fff" for ch in text):
+            return text
+        known = self.names.get(text) or ((regions or {}).get(text) or {}).get("en") or \
+            ((self.regions or {}).get(text) or {}).get("en")
+        return known or _pinyin(text)
+
     def name(self, code: str, lang: str = "zh") -> str:
         ind = self.indicators.get(code)
         if ind is None:
@@ -79,6 +89,29 @@ class Catalog:
 
 def _key(name: str) -> str:
     return normalize_text(name).lower()
+
+
+def _pinyin(text: str) -> str:
+    """Hanyu Pinyin for a name the catalog does not translate: syllables in words of two, each
+    capitalised (北斗智联 → Beidou Zhilian); letters, digits and signs kept as written."""
+    from pypinyin import Style, lazy_pinyin
+    words: list[str] = []
+    run: list[str] = []
+
+    def flush():
+        for i in range(0, len(run), 2):
+            pair = run[i:i + 2]
+            words.append((pair[0] + ("'" if len(pair) > 1 and pair[1][0] in "aoe" else "") + "".join(pair[1:]))
+                         .capitalize())
+        run.clear()
+    for piece in lazy_pinyin(text, style=Style.NORMAL, errors=lambda chars: [chars]):
+        if piece.isascii() and piece.isalpha() and piece.islower():
+            run.append(piece)
+        else:
+            flush()
+            words.append(piece.strip())
+    flush()
+    return " ".join(w for w in words if w).replace("( ", "(").replace(" )", ")")
 
 
 @lru_cache(maxsize=1)
@@ -135,6 +168,8 @@ SCHEMA = {
         "regions": {"type": "object", "description": "a mapping of region names",
                     "additionalProperties": {"type": "object", "description": "a mapping with parent",
                                              "properties": {"parent": _TEXT}}},
+        "names": {"type": "object", "description": "a mapping of Chinese names to English names",
+                  "additionalProperties": _TEXT},
         "report": {"type": "object", "description": "a mapping of report settings",
                    "properties": {k: {"type": "array", "description": "a list of indicator codes", "items": _TEXT}
                                   for k in ("headline", "innovation")}},
@@ -167,7 +202,7 @@ def _parse(path: Path) -> Catalog:
         raise CatalogError("\n".join(problems))
     cat = Catalog(path=path, indicators=indicators, metrics=list(doc.get("metrics") or []),
                   settings=dict(doc.get("settings") or {}), regions=dict(doc.get("regions") or {}),
-                  report=dict(doc.get("report") or {}))
+                  report=dict(doc.get("report") or {}), names=dict(doc.get("names") or {}))
     for key, codes in cat.report.items():
         problems += [f"{path}: report.{key}: expected indicator codes of the catalog, found {c!r}"
                      for c in codes if c not in indicators]

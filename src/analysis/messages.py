@@ -46,6 +46,12 @@ class Messages:
     def join(self, items) -> str:
         return self("list_sep").join(items)
 
+    def mid(self, name: str) -> str:
+        """A name as it reads mid-sentence: English lower-cases a capitalised first word (not R&D, GDP)."""
+        if self.get("lower_mid_sentence") and len(name) > 1 and name[0].isupper() and name[1].islower():
+            return name[0].lower() + name[1:]
+        return name
+
 
 @lru_cache(maxsize=None)
 def messages(lang: str) -> Messages:

@@ -1,18 +1,26 @@
 """Narrative sentences generated from observations and metrics, in the report's language.
 
 Sentences are plain text (templates escape them). Every word comes from the language's message
-catalog (:mod:`analysis.messages`); bounds are worded for readers — 超过 / 不超过 / 约 ("more
-than" / "at most" / "about") — and every caveat a flag carries is said.
+catalog (:mod:`analysis.messages`). A figure never says more than its source: bounds are worded
+超过 / 不超过 / 约 ("more than" / "at most" / "about"), a one-sided result names the input that
+is bounded, a result the published figures cannot pin down is said to be undetermined (and why),
+and a derived figure is shown no more precisely than its inputs.
 """
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import pandas as pd
 
 from .catalog import Catalog
 from .messages import messages
 from .numbers import describe, display_scale, format_number
+
+#: an interval wider than this ratio (upper ÷ lower) does not inform: the figure is undetermined
+TOO_WIDE = 2.0
+#: units whose figures are whole counts in the reader's unit
+COUNTS = ("辆", "家", "个", "条", "台", "台(套)", "人", "位", "年")
 
 
 def caveats(flags, lang: str) -> list[str]:
@@ -41,7 +49,7 @@ def stated_decimals(row, lang: str) -> int:
 
 
 def figure(row, lang: str) -> str:
-    """A stated figure as readers should read it (超过4,000亿元; 增长5.6倍 stays as stated in Chinese)."""
+    """A stated figure as readers should read it (超过4000亿元; 增长5.6倍 stays as stated in Chinese)."""
     msg = messages(lang)
     if row["measure"] in ("rank", "growth_rank"):
         return msg("figures.rank", n=int(row["value"]))
@@ -63,15 +71,78 @@ def figure(row, lang: str) -> str:
                     qualifier=row.get("qualifier", ""))
 
 
-def metric_value(m, lang: str, catalog: Catalog | None = None, decimals: int = 1) -> str:
-    """A derived figure worded with its bounds; a missing one with its reason."""
+def measure_label(row, lang: str, place: Callable[[str], str] = str) -> str:
+    """What a stated number is, in words: 总量, 比上年增长, 近3年年均复合增长率, 位次（重庆市区县）, 2027年预计 …"""
+    msg = messages(lang)
+    m = row["measure"]
+    if m == "level" and row["unit"] == "%":
+        return msg("measure_words.rate")
+    if m == "cagr":
+        n = int(row["year"]) - int(row["base_year"]) if pd.notna(row.get("base_year")) else 1
+        return msg("measure_words.cagr", n=n)
+    if m in ("rank", "growth_rank", "streak"):
+        if not row.get("peer"):
+            return msg("measure_words.rank_nopeer") if m == "rank" else msg(f"measures.{m}")
+        return msg(f"measure_words.{m}", peer=place(row["peer"]))
+    if m in ("target", "projection"):
+        return msg(f"measure_words.{m}", year=int(row["year"]))
+    return msg(f"measure_words.{m}") if msg.get(f"measure_words.{m}") else msg(f"measures.{m}")
+
+
+def _open_low(lower: float, value: float) -> bool:
+    return not math.isfinite(lower) or (lower <= 0 < value) or lower <= -100
+
+
+def determined(m) -> bool:
+    """Whether the published figures pin a derived figure down: not unbounded on both sides, not too wide."""
+    lo, hi, v = float(m["lower"]), float(m["upper"]), float(m["value"])
+    if not math.isfinite(v):
+        return False
+    if _open_low(lo, v) and not math.isfinite(hi):
+        return False
+    return not (math.isfinite(hi) and lo > 0 and hi / lo > TOO_WIDE)
+
+
+def decimals_for(m, lang: str) -> int:
+    """A derived figure's decimals: the coarsest last digit that still shows its interval (no finer
+    than half its width: 2442亿元 from 5.29% and 129.2亿元, not 2442.3; 1226亿元 from 1900亿元, not
+    1225.8); whole counts stay whole; a one-sided figure keeps one decimal."""
+    _, factor = display_scale(str(m["unit"]), float(m["value"]) if math.isfinite(m["value"]) else 0.0, lang)
+    if str(m["unit"]) in COUNTS and factor == 1:
+        return 0
+    if not math.isfinite(float(m["upper"])) or _open_low(float(m["lower"]), float(m["value"])):
+        return 1
+    half = (float(m["upper"]) - float(m["lower"])) / 2 / factor
+    return next((d for d in range(4) if 10.0 ** -d <= half), 3) if half > 0 else 1
+
+
+def bounded_inputs(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:
+    """The inputs that are published only as bounds, in words: 规上工业总产值仅公布为“超过4000亿元”."""
+    msg = messages(lang)
+    used = obs[obs["id"].isin(list(m["inputs"])) & (obs["qualifier"] != "exact")]
+    return msg.join(msg("prose.only_bound", indicator=msg.mid(catalog.name(r["indicator"], lang)),
+                        stated=figure(r, lang)) for _, r in used.drop_duplicates("indicator").iterrows())
+
+
+def metric_value(m, lang: str, catalog: Catalog | None = None) -> str:
+    """A derived figure worded with its bounds at its inputs' precision; a missing one with its reason;
+    one the published figures cannot pin down as undetermined."""
     msg = messages(lang)
     if not (isinstance(m["value"], float) and math.isfinite(m["value"])):
         text = reason(m, catalog, lang) if catalog is not None else msg("reasons.missing")
         return msg("reasons.missing") + msg("colon") + text
     if m["kind"] == "rank":
         return msg("figures.rank", n=int(m["value"]))
-    return describe(m["value"], m["lower"], m["upper"], str(m["unit"]), lang=lang, decimals=decimals)
+    if not determined(m):
+        return msg("prose.undetermined_short")
+    lo, hi, v = float(m["lower"]), float(m["upper"]), float(m["value"])
+    dec = decimals_for(m, lang)
+    unit = str(m["unit"])
+    if not math.isfinite(hi):          # known only from below: say the bound, not a central value
+        return describe(lo, lo, math.inf, unit, lang=lang, decimals=dec)
+    if _open_low(lo, v):
+        return describe(hi, -math.inf, hi, unit, lang=lang, decimals=dec)
+    return describe(v, lo, hi, unit, lang=lang, decimals=dec)
 
 
 def narrowest(rows: pd.DataFrame) -> pd.Series:
@@ -82,54 +153,94 @@ def narrowest(rows: pd.DataFrame) -> pd.Series:
     return best_observations(rows).iloc[0]
 
 
+def _rank_phrase(rows: pd.DataFrame, measure: str, lang: str, place) -> str | None:
+    """规模居重庆市区县首位 / 连续7年居重庆市区县首位 / 增速居…第2位: a rank with its streak and peer set."""
+    msg = messages(lang)
+    r = rows[rows["measure"] == measure]
+    if r.empty:
+        return None
+    r = narrowest(r)
+    n, peer = int(r["value"]), place(r["peer"]) if r["peer"] else msg("sentences.peer_default")
+    streak = rows[(rows["measure"] == "streak") & (rows["peer"] == r["peer"])]
+    first = "_first" if n == 1 else ""
+    if len(streak):
+        key = "prose.streak" + first if measure == "rank" else "prose.growth_streak"
+        return msg(key, n=n, k=int(narrowest(streak)["value"]), peer=peer)
+    rate = measure == "rank" and (rows.loc[rows["measure"] == "level", "unit"] == "%").any()
+    return msg(f"prose.{'rate_rank' if rate else measure}{first}", n=n, peer=peer)   # a rate has no 规模
+
+
+def indicator_parts(rows: pd.DataFrame, lang: str, place) -> list[str]:
+    """What the figures of one indicator say, each once: level, growth, rank and streak."""
+    msg = messages(lang)
+    parts = []
+    for measure in ("level", "growth"):
+        r = rows[rows["measure"] == measure]
+        if len(r):
+            r = narrowest(r)
+            key = "prose.growth" if measure == "growth" else (
+                "prose.level_exact" if r["qualifier"] == "exact" else "prose.level_bound")
+            parts.append(msg(key, figure=figure(r, lang)))
+    for measure in ("rank", "growth_rank"):
+        phrase = _rank_phrase(rows, measure, lang, place)
+        if phrase:
+            parts.append(phrase)
+    return parts
+
+
 def headline(obs: pd.DataFrame, catalog: Catalog, region: str, year: int, lang: str,
-             indicators: list[str] | None = None) -> list[str]:
-    """One sentence per indicator that has a figure for the region and year."""
+             indicators: list[str] | None = None, place=str) -> list[str]:
+    """One sentence per indicator with figures for the region and year: level, growth, rank and streak
+    together; the year and region said once, in the first sentence."""
     msg = messages(lang)
     sel = obs[(obs["region"] == region) & (obs["year"] == year) & (obs["entity"] == "")]
     codes = indicators or list(dict.fromkeys(sel["indicator"]))
     out = []
     for code in codes:
-        rows = sel[sel["indicator"] == code]
-        if rows.empty:
+        parts = indicator_parts(sel[sel["indicator"] == code], lang, place)
+        if not parts:
             continue
-        parts = []
-        for measure in ("level", "growth", "rank", "growth_rank"):
-            r = rows[rows["measure"] == measure]
-            if r.empty:
-                continue
-            r = narrowest(r)
-            if measure in ("level", "growth"):
-                parts.append(msg(f"sentences.{measure}", figure=figure(r, lang)))
-            else:
-                parts.append(msg(f"sentences.{measure}", n=int(r["value"]),
-                                 peer=r["peer"] or msg("sentences.peer_default")))
-        if parts:
-            out.append(msg("sentences.headline", year=year, region=region, indicator=catalog.name(code, lang),
-                           parts=msg("sep").join(parts)))
+        name = catalog.name(code, lang)
+        subject = msg("prose.opening", year=year, region=place(region)) + msg.mid(name) if not out else name
+        out.append(msg("prose.sentence", subject=subject, parts=msg("sep").join(parts)))
     return out
 
 
-def metric_sentence(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:
-    """One sentence explaining a derived metric with its inputs and caveats."""
+def metric_sentence(m, obs: pd.DataFrame, catalog: Catalog, lang: str,
+                    note: Callable[[list[str]], str] | None = None) -> str:
+    """One sentence explaining a derived metric with its inputs; caveats become numbered notes
+    (``note(texts)`` returns the reference, 注3、4) or, without ``note``, follow the sentence."""
     msg = messages(lang)
+    name = m[f"name_{lang}"]
+    if math.isfinite(m["value"]) and not determined(m):
+        s = msg("prose.undetermined", name=name, why=bounded_inputs(m, obs, catalog, lang))
+        return s
     v = metric_value(m, lang, catalog)
     used = obs[obs["id"].isin(list(m["inputs"]))]
     kind = m["kind"]
-    levels, growths, targets = (used[used["measure"] == k] for k in ("level", "growth", "target"))
+    levels, growths = (used[used["measure"] == k] for k in ("level", "growth"))
+    targets = used[used["measure"].isin(["target", "projection"])]
+    one_sided = math.isfinite(m["value"]) and (not math.isfinite(m["upper"]) or _open_low(m["lower"], m["value"]))
     if kind == "implied_base" and len(levels) and len(growths):
         lv, g = levels.iloc[0], growths.iloc[0]
-        s = msg("sentences.implied_base", year=int(lv["year"]), indicator=catalog.name(lv["indicator"], lang),
+        s = msg("sentences.implied_base", year=int(lv["year"]), indicator=msg.mid(catalog.name(lv["indicator"], lang)),
                 level=figure(lv, lang), growth=figure(g, lang), base_year=int(m["start_year"]), value=v)
     elif kind == "required_growth" and len(levels) and len(targets):
         lv, tg = levels.iloc[0], targets.iloc[0]
-        s = msg("sentences.required_growth", start=int(m["start_year"]), end=int(m["end_year"]),
-                level_indicator=catalog.name(lv["indicator"], lang), level=figure(lv, lang),
-                target_indicator=catalog.name(tg["indicator"], lang), target=figure(tg, lang), value=v)
+        s = msg(f"sentences.required_growth{'_projection' if tg['measure'] == 'projection' else ''}",
+                start=int(m["start_year"]), end=int(m["end_year"]),
+                level_indicator=msg.mid(catalog.name(lv["indicator"], lang)), level=figure(lv, lang),
+                target_indicator=msg.mid(catalog.name(tg["indicator"], lang)), target=figure(tg, lang), value=v)
+    elif one_sided and len(used[used["qualifier"] != "exact"]):
+        s = msg("prose.one_sided", why=bounded_inputs(m, obs, catalog, lang), name=msg.mid(name), value=v)
     else:
-        s = msg("sentences.metric", name=m[f"name_{lang}"], value=v)
-    flags = list(m["flags"]) if m["flags"] is not None else []
+        s = msg("sentences.metric", name=name, value=v)
+    flags = [f for f in (list(m["flags"]) if m["flags"] is not None else [])
+             if not (one_sided and f in ("lower-bound-input", "upper-bound-input"))]   # said in the sentence
     extra = caveats(flags, lang)
     if kind == "required_growth" and "scope-mismatch" in flags:
         extra.insert(0, msg("caveats.scope-lower"))
+    if note is not None and extra:
+        refs = note(extra)
+        return s[:-1] + refs + s[-1] if s[-1] in "。." else s + refs
     return msg("sentences.caveat_join").join([s, *extra])

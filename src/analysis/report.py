@@ -49,6 +49,8 @@ class Report:
     used_ids: set[str] = field(default_factory=set)
     show: bool = True                  # False: compose without displaying (scripts, tests)
     parts: list[tuple[str, dict]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"section": 0, "figure": 0, "table": 0})
+    notes: list[str] = field(default_factory=list)   # caveats, each said once and referenced by number
 
     # ---------------------------------------------------------------- the frames
     @property
@@ -104,15 +106,34 @@ class Report:
         return self.checks
 
     # ---------------------------------------------------------------- words
-    def name(self, code: str) -> str:
-        """An indicator's name in the report's language."""
-        return self.catalog.name(code, self.lang)
+    def name(self, code: str, *, mid: bool = False) -> str:
+        """An indicator's name in the report's language (``mid``: as it reads mid-sentence)."""
+        name = self.catalog.name(code, self.lang)
+        return self.msg.mid(name) if mid else name
 
-    def source_line(self) -> str:
-        """资料来源 line of a chart: the titles of the sources the report's figures come from."""
-        titles = dict(zip(self.sources["id"], self.sources["title"])) if len(self.sources) else {}
-        names = [titles.get(s, s) for s in sorted(set(self.own["source"]))]
-        return self.msg("charts.source_line", sources=self.msg.join(names))
+    def place(self, text: str) -> str:
+        """A region, peer set or entity in the report's language (the catalog's ``names``)."""
+        return self.catalog.display(text, self.lang, regions=self.observations.attrs.get("regions", {}))
+
+    def source_line(self, ids=None) -> str:
+        """The full 资料来源 line: 《title》, publisher, date of the sources of ``ids`` (default: the report's)."""
+        o = self.observations
+        used = set(o.loc[o["id"].isin(list(ids)), "source"]) if ids is not None else set(self.own["source"])
+        items = []
+        for _, s in self.sources[self.sources["id"].isin(used)].iterrows():
+            text = self.msg("source.item", title=s.get("title", "") or s["id"])
+            for key in ("publisher", "date"):
+                if str(s.get(key, "") or "").strip():
+                    text += self.msg(f"source.{key}", **{key: s[key]})
+            items.append(text)
+        return self.msg("source.line", sources=self.msg.join(items)) if items else ""
+
+    def note(self, texts: list[str]) -> str:
+        """Caveats as numbered notes (each said once); returns the reference to put where they apply (注3、4)."""
+        for t in texts:
+            if t not in self.notes:
+                self.notes.append(t)
+        return self.msg("numbering.note_ref", n=self.msg.join(str(self.notes.index(t) + 1) for t in texts))
 
     def use(self, ids) -> None:
         """Record observation ids a section shows (the sources section lists them)."""
@@ -131,26 +152,43 @@ class Report:
             display(HTML(str(html)), metadata={META_KEY: meta} if meta else None)
 
     def heading(self, text: str, id: str | None = None) -> None:
-        """A section heading with a table-of-contents entry (also for an analyst's own section)."""
-        anchor = id or f"sec-{len([m for _, m in self.parts if 'toc' in m]) + 1}"
-        self.emit(_blocks().heading(anchor, text), toc={"id": anchor, "text": text})
+        """A numbered section heading (一、… in Chinese) with a table-of-contents entry (also for an
+        analyst's own section)."""
+        self.counts["section"] += 1
+        n = self.counts["section"]
+        numerals = self.msg.get("numbering.numerals")
+        numbered = self.msg("numbering.section", n=numerals[n - 1] if n <= len(numerals) else n, text=text)
+        anchor = id or f"sec-{n}"
+        self.emit(_blocks().heading(anchor, numbered), toc={"id": anchor, "text": numbered})
+
+    def caption(self, kind: str, text: str, unit: str = "") -> str:
+        """The next figure or table number with its title and unit: 图1　…（亿元）."""
+        self.counts[kind] += 1
+        text = self.msg("numbering.with_unit", text=text, unit=unit) if unit else text
+        return self.msg(f"numbering.{kind}", n=self.counts[kind], text=text)
 
     def paragraphs(self, sentences: list[str]) -> None:
         if sentences:
             self.emit(_blocks().paragraphs(sentences))
 
-    def table(self, headers: list[str], rows: list[list], cls: str = "figures") -> None:
+    def table(self, headers: list[str], rows: list[list], cls: str = "figures", *, caption: str = "",
+              unit: str = "", source: str = "") -> None:
+        """A numbered table (表N　caption), its unit line and its 资料来源 line."""
         if rows:
-            self.emit(_blocks().table(headers, [["" if c is None else c for c in r] for r in rows], cls))
+            self.emit(_blocks().table(headers, [["" if c is None else c for c in r] for r in rows], cls,
+                                      caption=self.caption("table", caption) if caption else "",
+                                      unit=self.msg("numbering.unit_line", unit=unit) if unit else "",
+                                      source=source))
 
     def items(self, entries: list[str], cls: str = "caveats", head: str = "") -> None:
         if entries:
             self.emit(_blocks().items(entries, cls, head))
 
-    def figure(self, fig, alt: str = "") -> None:
-        """A matplotlib figure at print resolution (closed afterwards)."""
+    def figure(self, fig, caption: str = "", *, unit: str = "", source: str = "") -> None:
+        """A numbered figure (图N　caption（unit）) at print resolution, with its 资料来源 line."""
         data = base64.b64encode(charts.to_png(fig)).decode()
-        self.emit(_blocks().figure(data, alt))
+        title = self.caption("figure", caption, unit) if caption else ""
+        self.emit(_blocks().figure(data, title or caption, caption=title, source=source))
 
     def title_block(self, title: str, rows: list[tuple[str, str]]) -> None:
         self.emit(_blocks().title_block(title, rows), role="title", title=title)

@@ -4,9 +4,11 @@ arguments, with defaults from the catalog, and displays tables, sentences and ch
     sections.headline(rep)                                   # defaults from catalog.yaml (report: headline)
     sections.growth(rep, indicators=["auto_output", "nev_volume"], chart=False)
 
-A section shows nothing when its data is missing. Words come from the message catalog,
-sentences from :mod:`analysis.narrative`, charts from :mod:`analysis.charts`, HTML from the
-autoescaped templates in ``templates/sections.html.j2``.
+A section shows nothing when its data is missing. Sections are numbered (一、二、…), figures
+and tables numbered and titled with their unit (图1　…（亿元）, 表1　…) and followed by their
+资料来源 line. Words come from the message catalog, sentences from :mod:`analysis.narrative`,
+charts from :mod:`analysis.charts`, HTML from the autoescaped templates in
+``templates/sections.html.j2``. Caveats are numbered notes, each said once (:func:`notes`).
 """
 from __future__ import annotations
 
@@ -16,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from . import charts, narrative
-from .metrics import target_path
-from .numbers import describe, format_number
 from .errors import UsageError
+from .metrics import target_path
+from .numbers import describe, display_scale, format_number
 from .report import Report
 
-HEADLINE_MEASURES = ("level", "growth", "rank", "growth_rank", "streak", "share")
+HEADLINE_MEASURES = ("level", "growth", "cagr", "rank", "growth_rank", "streak", "share")
 
 
 def _kinds(rep: Report, kinds) -> pd.DataFrame:
@@ -52,17 +54,71 @@ def _cols(rep: Report, *keys: str) -> list[str]:
     return [rep.msg(f"columns.{k}") for k in keys]
 
 
+def _sentence(rep: Report, m) -> str:
+    return narrative.metric_sentence(m, rep.observations, rep.catalog, rep.lang, note=rep.note)
+
+
+def _value(rep: Report, m) -> str:
+    return narrative.metric_value(m, rep.lang, rep.catalog)
+
+
+def _unit(rep: Report, base_unit: str, magnitude: float) -> str:
+    return display_scale(base_unit, magnitude, rep.lang)[0].strip()
+
+
 def title_block(rep: Report, title: str | None = None) -> None:
     """Title, region, year, data date (from the sources; never today), generation date, data checksum."""
     msg, meta = rep.msg, rep.data.meta
-    title = title or rep.request.title or msg("title", region=rep.region, year=rep.year)
+    title = title or rep.request.title or msg("title", region=rep.place(rep.region), year=rep.year)
     dates = meta.get("data_dates") or []
-    rows = [(msg("meta.region"), rep.region), (msg("meta.year"), str(rep.year)),
+    rows = [(msg("meta.region"), rep.place(rep.region)), (msg("meta.year"), str(rep.year)),
             (msg("meta.data_date"), msg.join(dates) if dates else msg("meta.data_date_unknown")),
             (msg("meta.generated"), meta.get("generated", "")),
             (msg("meta.data_file"), msg("meta.checksum", name=meta.get("data_file", ""),
                                         sha=str(meta.get("data_sha256", ""))[:12]))]
     rep.title_block(title, rows)
+
+
+def findings(rep: Report, *, most: int = 5, ranks: int = 2) -> None:
+    """要点: three to six sentences chosen by salience — first ranks (at most ``ranks``, growth ranks
+    and streaks first), the largest level, the fastest growth, the growth a target or projection needs."""
+    msg, lang = rep.msg, rep.lang
+    own = rep.own[(rep.own["year"] == rep.year) & (rep.own["entity"] == "")]
+    out: list[str] = []
+    said: set[str] = set()
+    firsts = own[own["measure"].isin(["rank", "growth_rank"]) & (own["value"] == 1)]
+    streaks = set(own.loc[own["measure"] == "streak", "indicator"])
+    order = sorted(dict.fromkeys(firsts["indicator"]),
+                   key=lambda c: (not (firsts.loc[firsts["indicator"] == c, "measure"] == "growth_rank").any(),
+                                  c not in streaks))
+    for code in order[:ranks]:
+        rows = own[own["indicator"] == code]
+        phrases = [p for p in (narrative._rank_phrase(rows, m, lang, rep.place) for m in ("growth_rank", "rank")) if p]
+        if phrases:
+            out.append(msg("prose.sentence", subject=rep.name(code), parts=msg("sep").join(phrases)))
+            said.add(code)
+    money = own[(own["measure"] == "level") & (own["unit"] == "元")]
+    industries = money[money["indicator"].isin([e["part"] for e in rep.catalog.metrics if e.get("kind") == "share"])]
+    if len(industries):
+        top = industries.loc[industries["value"].idxmax()]
+        g = own[(own["indicator"] == top["indicator"]) & (own["measure"] == "growth")]
+        tail = msg("prose.growth_tail", figure=narrative.figure(narrative.narrowest(g), lang)) if len(g) else ""
+        out.append(msg("prose.finding_largest", indicator=rep.name(top["indicator"]),
+                       level=msg("prose.level_exact" if top["qualifier"] == "exact" else "prose.level_bound",
+                                 figure=narrative.figure(top, lang)), growth=tail))
+        said.add(top["indicator"])
+    growth = own[(own["measure"] == "growth") & ~own["indicator"].isin(said)]
+    if len(growth):
+        top = growth.loc[growth["value"].idxmax()]
+        out.append(msg("prose.finding_fastest", indicator=rep.name(top["indicator"], mid=True),
+                       growth=msg("prose.growth", figure=narrative.figure(top, lang))))
+    for _, m in _finite(_kinds(rep, ["required_growth"])).iterrows():
+        if narrative.determined(m):
+            out.append(msg("prose.finding_target", name=m[f"name_{lang}"], value=_value(rep, m)))
+    out = out[:most]
+    if len(out) >= 1:
+        rep.heading(msg("sections.findings"), "sec-findings")
+        rep.items(out, cls="findings")
 
 
 def headline(rep: Report, *, indicators: list[str] | None = None, measures=HEADLINE_MEASURES,
@@ -79,19 +135,21 @@ def headline(rep: Report, *, indicators: list[str] | None = None, measures=HEADL
     region_rows = own[(own["entity"] == "") & own["measure"].isin(measures)]
     if region_rows.empty and _kinds(rep, ["share", "implied_base", "implied_denominator", "ratio"]).empty:
         return
-    rep.heading(rep.msg("sections.headline"), "sec-headline")
-    rep.paragraphs(narrative.headline(rep.observations, rep.catalog, rep.region, rep.year, rep.lang,
-                                      indicators or rep.catalog.report.get("headline")))
-    rep.table(_cols(rep, "indicator", "value", "note", "id"),
-              [[rep.name(r["indicator"]), narrative.figure(r, rep.lang), rep.msg(f"measures.{r['measure']}"), r["id"]]
-               for _, r in region_rows.iterrows()])
+    msg, lang = rep.msg, rep.lang
+    rep.heading(msg("sections.headline"), "sec-headline")
+    rep.paragraphs(narrative.headline(rep.observations, rep.catalog, rep.region, rep.year, lang,
+                                      indicators or rep.catalog.report.get("headline"), place=rep.place))
+    rep.table(_cols(rep, "indicator", "measure", "value", "id"),
+              [[rep.name(r["indicator"]), narrative.measure_label(r, lang, rep.place), narrative.figure(r, lang),
+                r["id"]] for _, r in region_rows.iterrows()],
+              caption=msg("captions.headline"), source=rep.source_line(region_rows["id"]))
     rep.use(region_rows["id"])
     ent = own[own["entity"] != ""]
     if entities and len(ent):
-        rep.emit(f"<h3>{rep.msg('sections.entities')}</h3>")
-        rep.table(_cols(rep, "entity", "indicator", "value", "id"),
-                  [[r["entity"], rep.name(r["indicator"]), narrative.figure(r, rep.lang), r["id"]]
-                   for _, r in ent.iterrows()])
+        rep.table(_cols(rep, "entity", "indicator", "measure", "value", "id"),
+                  [[rep.place(r["entity"]), rep.name(r["indicator"]), narrative.measure_label(r, lang, rep.place),
+                    narrative.figure(r, lang), r["id"]] for _, r in ent.iterrows()],
+                  caption=msg("captions.entities"), source=rep.source_line(ent["id"]))
         rep.use(ent["id"])
 
 
@@ -113,14 +171,15 @@ def structure(rep: Report, *, shares: list[str] | None = None, levels: list[str]
         return
     msg = rep.msg
     rep.heading(msg("sections.structure"), "sec-structure")
-    rep.paragraphs([narrative.metric_sentence(m, rep.observations, rep.catalog, rep.lang) for _, m in s.iterrows()])
+    rep.paragraphs([_sentence(rep, m) for _, m in s.iterrows()])
     rep.use(s["inputs"])
-    drawable = s[~((s["lower"] <= 0) & ~np.isfinite(s["upper"].astype(float)))]   # an unbounded share is no bar
+    drawable = s[[narrative.determined(m) for _, m in s.iterrows()]]   # an undetermined share is no bar
     if chart and len(drawable):
         fig = charts.bounded_bars([m[f"name_{rep.lang}"] for _, m in drawable.iterrows()], list(drawable["value"]),
-                                  list(drawable["lower"]), list(drawable["upper"]), title=msg("charts.shares_title"),
-                                  unit_label="%", source=rep.source_line(), lang=rep.lang, suffix="%")
-        rep.figure(fig, msg("charts.shares_title"))
+                                  list(drawable["lower"]), list(drawable["upper"]), title="", unit_label="%",
+                                  source="", lang=rep.lang, suffix="%")
+        rep.figure(fig, msg("charts.shares_title"), unit="%",
+                   source=rep.source_line([i for ids in drawable["inputs"] for i in ids]))
     if levels is None:
         entries = [e for e in rep.catalog.metrics if e.get("kind") == "share"]
         levels = list(dict.fromkeys(c for e in entries for c in (e["part"], e["whole"])))
@@ -128,15 +187,15 @@ def structure(rep: Report, *, shares: list[str] | None = None, levels: list[str]
     lv = own[(own["measure"] == "level") & (own["entity"] == "") & own["indicator"].isin(levels) & (own["year"] == rep.year)]
     if chart and len(lv) and lv["indicator"].nunique() >= 2 and (lv["unit"] == "元").all():
         lv = pd.DataFrame([narrative.narrowest(g) for _, g in lv.groupby("indicator", sort=False)])
-        scale = float(msg.get("units", {})["元"][0][1])
+        unit = _unit(rep, "元", float(lv["value"].max()))
+        scale = display_scale("元", float(lv["value"].max()), rep.lang)[1]
         exact = (lv["qualifier"] == "exact").to_numpy()
         fig = charts.bounded_bars([rep.name(c) for c in lv["indicator"]], list(lv["value"] / scale),
                                   list(np.where(exact, lv["value"], lv["lower"]) / scale),
                                   list(np.where(exact, lv["value"], lv["upper"]) / scale),
-                                  title=msg("charts.output_title"), qualifiers=list(lv["qualifier"]),
-                                  unit_label=msg("charts.output_unit"), source=rep.source_line(), lang=rep.lang,
-                                  decimals=0)
-        rep.figure(fig, msg("charts.output_title"))
+                                  title="", qualifiers=list(lv["qualifier"]), unit_label=unit, source="",
+                                  lang=rep.lang, decimals=0)
+        rep.figure(fig, msg("charts.output_title"), unit=unit, source=rep.source_line(lv["id"]))
         rep.use(lv["id"])
 
 
@@ -165,28 +224,26 @@ def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = Tr
         fig = charts.bounded_bars([rep.name(c) for c in g["indicator"]], list(g["value"]),
                                   list(np.where(exact, g["value"], g["lower"])),
                                   list(np.where(exact, g["value"], g["upper"])),
-                                  title=msg("charts.growth_title", year=rep.year), unit_label=msg("charts.growth_unit"),
-                                  source=rep.source_line(), lang=rep.lang, cap=cap, suffix="%",
-                                  qualifiers=list(g["qualifier"]))
-        rep.figure(fig, msg("charts.growth_title", year=rep.year))
+                                  title="", unit_label=msg("charts.growth_unit"), source="", lang=rep.lang, cap=cap,
+                                  suffix="%", qualifiers=list(g["qualifier"]))
+        rep.figure(fig, msg("charts.growth_title", year=rep.year), unit="%", source=rep.source_line(g["id"]))
     rep.use(g["id"])
     if len(implied):
-        rep.paragraphs([narrative.metric_sentence(m, rep.observations, rep.catalog, rep.lang)
-                        for _, m in implied.iterrows()])
+        rep.paragraphs([_sentence(rep, m) for _, m in implied.iterrows()])
         rep.use(implied["inputs"])
         panels = []
         for _, m in implied[implied["kind"] == "implied_base"].iterrows():
             used = rep.observations[rep.observations["id"].isin(list(m["inputs"]))]
             lv = used[used["measure"] == "level"]
-            if lv.empty or not math.isfinite(m["value"]):
+            if lv.empty or not narrative.determined(m):
                 continue
             panels.append(dict(label=rep.name(m["indicator"]), unit=str(m["unit"]), base=m["value"], base_lo=m["lower"],
                                base_hi=m["upper"], level=float(lv["value"].iloc[0]), base_year=int(m["start_year"]),
                                year=rep.year))
         if panels and chart:
-            fig = charts.base_and_level(panels[:4], title=msg("charts.bases_title"), source=rep.source_line(),
-                                        lang=rep.lang)
-            rep.figure(fig, msg("charts.bases_title"))
+            fig = charts.base_and_level(panels[:4], title="", source="", lang=rep.lang)
+            rep.figure(fig, msg("charts.bases_title"),
+                       source=rep.source_line([i for ids in implied["inputs"] for i in ids]))
 
 
 def innovation(rep: Report, *, indicators: list[str] | None = None) -> None:
@@ -201,15 +258,18 @@ def innovation(rep: Report, *, indicators: list[str] | None = None) -> None:
     ms = _finite(_kinds(rep, ["ratio", "implied_denominator"]))
     if rows.empty and ms.empty:
         return
-    rep.heading(rep.msg("sections.innovation"), "sec-innovation")
-    rep.paragraphs(narrative.headline(rep.observations, rep.catalog, rep.region, rep.year, rep.lang,
-                                      [c for c in indicators if c in set(rows["indicator"])]))
-    rep.paragraphs([narrative.metric_sentence(m, rep.observations, rep.catalog, rep.lang) for _, m in ms.iterrows()])
+    msg, lang = rep.msg, rep.lang
+    rep.heading(msg("sections.innovation"), "sec-innovation")
+    said = set(rep.catalog.report.get("headline") or [])   # the key figures said these already
+    rep.paragraphs(narrative.headline(rep.observations, rep.catalog, rep.region, rep.year, lang,
+                                      [c for c in indicators if c in set(rows["indicator"]) and c not in said],
+                                      place=rep.place))
+    rep.paragraphs([_sentence(rep, m) for _, m in ms.iterrows()])
     rep.use(rows["id"])
     rep.use(ms["inputs"])
     rep.table(_cols(rep, "indicator", "value", "period"),
-              [[m[f"name_{rep.lang}"], narrative.metric_value(m, rep.lang, rep.catalog), _period(m)]
-               for _, m in ms.iterrows()])
+              [[m[f"name_{lang}"], _value(rep, m), _period(m)] for _, m in ms.iterrows()],
+              caption=msg("captions.innovation"), source=rep.source_line([i for ids in ms["inputs"] for i in ids]))
 
 
 def _period(m) -> str:
@@ -218,20 +278,20 @@ def _period(m) -> str:
 
 
 def targets(rep: Report, *, chart: bool = True) -> None:
-    """Targets: the annual growth each needs, the gap, and the path to it."""
+    """Targets and projections: the annual growth each needs, the gap, and the path to it."""
     ms = _finite(_kinds(rep, ["required_growth"]))
     if ms.empty:
         return
     msg = rep.msg
     rep.heading(msg("sections.targets"), "sec-targets")
-    rep.paragraphs([narrative.metric_sentence(m, rep.observations, rep.catalog, rep.lang) for _, m in ms.iterrows()])
+    rep.paragraphs([_sentence(rep, m) for _, m in ms.iterrows()])
     gaps = _finite(_kinds(rep, ["target_gap"]))
-    rep.paragraphs([msg("sentences.metric", name=m[f"name_{rep.lang}"], value=narrative.metric_value(m, rep.lang))
+    rep.paragraphs([msg("sentences.metric", name=m[f"name_{rep.lang}"], value=_value(rep, m))
                     for _, m in gaps.iterrows()])
     paths = target_path(ms, rep.observations)
     for _, m in ms.iterrows():
         used = rep.observations[rep.observations["id"].isin(list(m["inputs"]))]
-        lv, tg = used[used["measure"] == "level"], used[used["measure"] == "target"]
+        lv, tg = used[used["measure"] == "level"], used[used["measure"].isin(["target", "projection"])]
         rep.use(used["id"])
         if not chart or lv.empty or tg.empty:
             continue
@@ -239,40 +299,75 @@ def targets(rep: Report, *, chart: bool = True) -> None:
         pth = paths[paths["metric"] == m["metric"]]
         flags = list(m["flags"]) if m["flags"] is not None else []
         caveat = msg("caveats.scope-mismatch") if "scope-mismatch" in flags else ""
+        unit = _unit(rep, str(lv["unit"]), float(tg["value"]))
         fig = charts.target_path([int(y) for y in pth["year"]], list(pth["value"]),
                                  level_label=msg("charts.target_path_label", rate=format_number(m["value"], 1, rep.lang)),
                                  target_label=f"{rep.name(tg['indicator'])} {narrative.figure(tg, rep.lang)}",
-                                 target_value=tg["value"], unit=str(lv["unit"]),
-                                 title=msg("charts.target_title", indicator=rep.name(tg["indicator"]),
-                                           start=int(m["start_year"]), end=int(m["end_year"])),
-                                 source=rep.source_line(), caveat=caveat, lang=rep.lang,
-                                 threshold=tg["qualifier"] in (">", "≥"))
+                                 target_value=tg["value"], unit=str(lv["unit"]), title="", source="", caveat=caveat,
+                                 lang=rep.lang, threshold=tg["qualifier"] in (">", "≥"))
         rep.figure(fig, msg("charts.target_title", indicator=rep.name(tg["indicator"]), start=int(m["start_year"]),
-                            end=int(m["end_year"])))
+                            end=int(m["end_year"])), unit=unit, source=rep.source_line(used["id"]))
+
+
+def _informative(rec: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
+    """Checks worth a reader's time: every recomputation, and a figure stated twice only when its
+    statements disagree or neither contains the other (1900亿元 within 千亿级 tells nothing)."""
+    keep = []
+    for _, r in rec.iterrows():
+        if r["check"] != "stated-twice" or r["status"] != "agree":
+            keep.append(True)
+            continue
+        inside = (r["stated_lower"] >= r["computed_lower"] and r["stated_upper"] <= r["computed_upper"]) or \
+                 (r["computed_lower"] >= r["stated_lower"] and r["computed_upper"] <= r["stated_upper"])
+        keep.append(not inside)
+    return rec[keep] if len(rec) else rec
+
+
+def _missing(rep: Report) -> pd.DataFrame:
+    """Metrics that could not be computed and that the report did not state or estimate otherwise."""
+    missing = rep.metrics[~np.isfinite(rep.metrics["value"].astype(float))]
+    own = rep.own[rep.own["year"] == rep.year]
+    stated = set(own["indicator"])
+    implied = set(_finite(_kinds(rep, ["implied_base", "implied_level", "implied_denominator"]))["indicator"].astype(str))
+    keep = [not (str(m["indicator"]) in stated or str(m.get("reason_indicator", "")) in implied)
+            for _, m in missing.iterrows()]
+    return missing[keep] if len(missing) else missing
 
 
 def checks(rep: Report) -> None:
-    """Data checks: stated figures against their recomputation, what could not be computed, caveats."""
-    rec, msg, lang = rep.checks, rep.msg, rep.lang
-    flags = sorted({f for fl in rep.metrics["flags"] if fl is not None for f in fl})
-    missing = rep.metrics[~np.isfinite(rep.metrics["value"].astype(float))]
-    if rec.empty and not flags and missing.empty:
+    """Data checks: stated figures against another statement or their recomputation, and what could
+    not be computed."""
+    rec, msg, lang = _informative(rep.checks, rep.observations), rep.msg, rep.lang
+    missing = _missing(rep)
+    if rec.empty and missing.empty:
         return
     rep.heading(msg("sections.checks"), "sec-checks")
+    o = rep.observations.set_index("id")
     rows = []
     for _, r in rec.iterrows():
         unit = str(r["unit"])
-        rows.append([msg(f"checks.{r['check']}"), rep.name(r["indicator"]),
-                     describe(r["stated"], r["stated_lower"], r["stated_upper"], unit, lang=lang, decimals=2),
-                     describe(r["computed"], r["computed_lower"], r["computed_upper"], unit, lang=lang,
-                                        decimals=2) if math.isfinite(r["computed"]) else "–",
+        stated = [narrative.figure(o.loc[i], lang) for i in r["stated_ids"] if i in o.index]
+        if r["check"] == "stated-twice":
+            other = msg.join(narrative.figure(o.loc[i], lang) for i in r["computed_from"] if i in o.index)
+        else:
+            other = describe(r["computed"], r["computed_lower"], r["computed_upper"], unit, lang=lang, decimals=2) \
+                if math.isfinite(r["computed"]) else "–"
+        rows.append([msg(f"checks.{r['check']}"), rep.name(r["indicator"]), msg.join(stated), other,
                      msg(f"status.{r['status']}"), msg.join([*r["stated_ids"], *r["computed_from"]])])
         rep.use(r["stated_ids"])
         rep.use(r["computed_from"])
-    rep.table(_cols(rep, "check", "indicator", "stated", "computed", "status", "inputs"), rows, "checks")
+    rep.table(_cols(rep, "check", "indicator", "stated", "other", "status", "inputs"), rows, "checks",
+              caption=msg("captions.checks"),
+              source=rep.source_line([i for _, r in rec.iterrows() for i in [*r["stated_ids"], *r["computed_from"]]]))
     rep.items([msg("missing_item", name=m[f"name_{lang}"], reason=narrative.reason(m, rep.catalog, lang))
                for _, m in missing.iterrows()], head=msg("missing_head"))
-    rep.items(narrative.caveats(flags, lang))
+
+
+def notes(rep: Report) -> None:
+    """注释: the caveats the sections referenced (注1, 注2 …), each once."""
+    if rep.notes:
+        rep.heading(rep.msg("sections.notes"), "sec-notes")
+        rep.items([rep.msg("numbering.note_item", n=i, text=t) for i, t in enumerate(rep.notes, 1)], cls="notes")
 
 
 def methods(rep: Report) -> None:
@@ -282,7 +377,7 @@ def methods(rep: Report) -> None:
     seen = {}
     for _, m in rep.metrics.iterrows():
         seen.setdefault((m["formula_zh"], m["kind"]), [m[f"name_{lang}"], m[f"formula_{lang}"]])
-    rep.table(_cols(rep, "indicator", "formula"), list(seen.values()), "methods")
+    rep.table(_cols(rep, "indicator", "formula"), list(seen.values()), "methods", caption=msg("captions.methods"))
     settings = rep.catalog.settings
     bands = {"approx": format_number(100 * float(settings.get("approx_band", 0.05)), 0, lang),
              "near": format_number(100 * (1 - float(settings.get("near_band", 0.10))), 0, lang)}
@@ -298,10 +393,9 @@ def sources(rep: Report) -> None:
     o = rep.observations
     used = o[o["id"].isin(rep.used_ids) | o["id"].isin(rep.own["id"])]
     rep.table(_cols(rep, "id", "entity", "indicator", "value", "quote", "source"),
-              [[r["id"], r["entity"] or r["region"], rep.name(r["indicator"]), narrative.figure(r, rep.lang), r["quote"],
-                r["source"]] for _, r in used.iterrows()], "sources")
+              [[r["id"], rep.place(r["entity"] or r["region"]), rep.name(r["indicator"]), narrative.figure(r, rep.lang),
+                r["quote"], r["source"]] for _, r in used.iterrows()], "sources", caption=msg("captions.sources_figures"))
     src = rep.sources[rep.sources["id"].isin(set(used["source"]))]
     rep.table([*_cols(rep, "id", "title", "publisher", "date"), "sha256"],
               [[s["id"], s.get("title", ""), s.get("publisher", ""), s.get("date", ""), (s.get("sha256", "") or "")[:16]]
-               for _, s in src.iterrows()], "sources-list")
-
+               for _, s in src.iterrows()], "sources-list", caption=msg("captions.sources_list"))

@@ -175,5 +175,7 @@ def load_regions(paths: list[Path]) -> dict[str, dict]:
         if f.is_file():
             r = pd.read_csv(f, dtype=str, keep_default_na=False)
             if {"region", "parent"} <= set(r.columns):
-                found.update({a: {"parent": b} for a, b in zip(r["region"], r["parent"]) if b})
+                en = r["en"] if "en" in r.columns else [""] * len(r)
+                found.update({a: {"parent": b, **({"en": e} if e else {})} for a, b, e in zip(r["region"], r["parent"], en)
+                              if b or e})
     return found
