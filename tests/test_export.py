@@ -38,3 +38,29 @@ def test_page_takes_title_and_toc_from_section_metadata_and_escapes_them():
     assert html.index('class="title-block"') < html.index('class="toc"') < html.index('id="sec-headline"')
     assert html.count('class="title-block"') == 1
     assert "only for the analyst" not in html and "a warning" not in html
+
+
+def test_each_character_has_a_glyph_of_its_own():
+    """Noto Sans CJK draws − and －, 〜 and ～, … and ⋯ with one glyph each: the subset duplicates them."""
+    import io
+    from fontTools.ttLib import TTFont
+    from analysis.export import font_subset
+    cmap = TTFont(io.BytesIO(font_subset("−－〜～…⋯–‒年"))).getBestCmap()
+    chars = [ord(c) for c in "−－〜～…⋯–‒年"]
+    assert all(c in cmap for c in chars)
+    assert len({cmap[c] for c in chars}) == len(chars)
+
+
+def test_pdf_text_gives_back_substituted_and_shared_glyphs(tmp_path):
+    """Shaping substitutes glyphs (Chinese —, Latin …, —— joined); each copies back as its text."""
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+    from pypdf import PdfReader
+    from analysis.export import to_pdf
+    text = "超过50—100亿级；破折号——在此…（括号）：、。“引号”～ sha256 1c20b86d14de… −5 －5 〜"
+    nb = new_notebook(cells=[new_code_cell("x", outputs=[
+        new_output("display_data", data={"text/html": f"<p>{text}</p>"})])])
+    pdf = tmp_path / "r.pdf"
+    to_pdf(nb, pdf, lang="zh", base_dir=tmp_path)
+    got = "".join(p.extract_text() for p in PdfReader(str(pdf)).pages).replace("\n", "")
+    for part in text.split(" "):
+        assert part in got, (part, got)

@@ -82,6 +82,23 @@ def test_every_chinese_character_of_the_html_is_in_the_pdf(default_report):
     assert html_chars - pdf_chars == set()
 
 
+def visible_text(html):
+    """The text a reader sees in the HTML report: no head (style, title), no tags, entities decoded."""
+    import html as h
+    body = re.search(r"<body[^>]*>(.*)</body>", html, re.S).group(1)
+    return h.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def test_every_character_of_the_html_copies_out_of_the_pdf(default_report):
+    """Every glyph maps back to its text: dashes, ellipses, full-width punctuation included."""
+    folder, _ = default_report
+    html = visible_text((folder / "industry_report.html").read_text(encoding="utf-8"))
+    pdf = pdf_text(folder / "industry_report.pdf")
+    missing = {c for c in html if not c.isspace()} - set(pdf)
+    assert missing == set(), sorted(missing)
+    assert "50—100亿级" in html and "50—100亿级" in pdf.replace("\n", "")
+
+
 def test_html_self_contained_without_code(default_report):
     folder, _ = default_report
     html = (folder / "industry_report.html").read_text(encoding="utf-8")

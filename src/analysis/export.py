@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import __version__
 from .errors import ReportError
-from .fonts import FALLBACKS, FAMILY, cjk_font_path
+from .fonts import FALLBACKS, FAMILY, cjk_font_path, unshare_glyphs
 from .request import LANGS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -101,7 +101,9 @@ def font_subset(text: str) -> bytes:
     """The bundled font cut down to the characters of ``text`` (OpenType/CFF, a few hundred KB).
 
     WeasyPrint needs ~15 s to load and subset the full 16 MB font; handing it this subset takes
-    a fraction of a second, and the same bytes make the HTML self-contained.
+    a fraction of a second, and the same bytes make the HTML self-contained. The glyph
+    substitutions stay (HarfBuzz shapes with them: Chinese forms of — and …, —— as one line);
+    a glyph shared by several characters is duplicated (see :func:`analysis.fonts.unshare_glyphs`).
     """
     from fontTools import subset
     opts = subset.Options()
@@ -110,8 +112,9 @@ def font_subset(text: str) -> bytes:
     opts.notdef_outline = True
     font = subset.load_font(str(cjk_font_path()), opts)
     sub = subset.Subsetter(opts)
-    sub.populate(text=text + "0123456789.,%–—()（）：；、。·•∞第页共目录/- ≤≥<>≈×→…ContentsPageof")
+    sub.populate(text=text + "0123456789.,%–—()（）：；、。“”‘’～·•∞第页共目录/- ≤≥<>≈×→…ContentsPageof")
     sub.subset(font)
+    unshare_glyphs(font)
     buf = io.BytesIO()
     subset.save_font(font, buf, opts)
     return buf.getvalue()
@@ -169,6 +172,38 @@ def local_fetcher(allowed: list[Path]):
     return LocalFetcher(allowed_protocols={"file", "data"}, allow_redirects=False)
 
 
+#: SHA-256 of font files that are subsets made here: WeasyPrint embeds them as they are
+_PRESUBSET: set[str] = set()
+
+
+def presubset(font: bytes) -> None:
+    """Have WeasyPrint embed this font file as it is instead of subsetting it again.
+
+    The font is already a subset of the characters of the report; WeasyPrint 70 without
+    libharfbuzz-subset (not on the base image) subsets it again with fontTools, measured at
+    ~1 s per PDF. Its own subsetting is skipped for these files only, by wrapping the font
+    class's ``subset`` method once per process; if a WeasyPrint release renames it, PDFs stay
+    correct and take that second again. Text mapping is unaffected: WeasyPrint still writes the
+    glyph-to-text map of the glyphs used, from the shaped text.
+    """
+    import hashlib
+    _PRESUBSET.add(hashlib.sha256(font).hexdigest())
+    try:
+        from weasyprint.pdf.fonts import Font
+    except ImportError:
+        return
+    original = getattr(Font, "subset", None)
+    if original is None or getattr(original, "_analysis_presubset", False):
+        return
+
+    def subset(self, *args, **kwargs):
+        if hashlib.sha256(self.file_content).hexdigest() in _PRESUBSET:
+            return None
+        return original(self, *args, **kwargs)
+    subset._analysis_presubset = True
+    Font.subset = subset
+
+
 def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = None,
            body: tuple[str, dict] | None = None, font_file: Path | None = None) -> None:
     """Render the report of an executed notebook to an A4 PDF at ``target``.
@@ -188,10 +223,13 @@ def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = 
     face = f'@font-face {{ font-family: "{FAMILY}"; src: url("{font_file.resolve().as_uri()}"); }}'
     doc = page(html_body, info, lang=lang, print_css=_print_css(lang), font_face=face)
     fetcher = local_fetcher([base_dir, font_file.resolve().parent])
+    presubset(font_file.read_bytes())
     try:
-        # the font is already a subset of the characters used: embed it as is (full_fonts) instead
-        # of letting WeasyPrint subset it again (measured: ~1 s per font)
-        HTML(string=doc, base_url=str(base_dir), url_fetcher=fetcher).write_pdf(str(target), full_fonts=True)
+        # not full_fonts: with it WeasyPrint maps glyphs back to text by the font's cmap alone, and
+        # glyphs that shaping substitutes (the Chinese — of "50—100亿级", the … after Latin letters,
+        # —— joined) have no cmap entry: they copied as "50f100", "50 100" or "Ѭ". Without it, each glyph
+        # maps to the text it was shaped from.
+        HTML(string=doc, base_url=str(base_dir), url_fetcher=fetcher).write_pdf(str(target))
     finally:
         if tmp_dir is not None:
             import shutil

@@ -34,8 +34,13 @@ def charset(files: list[Path], extra: str = "") -> str:
     return "".join(sorted(c for c in chars if c.isprintable() or c == " "))
 
 
+#: changes whenever export.font_subset makes different bytes for the same characters (cached
+#: subsets of an older version are then not used: the cache folder is shared by checkouts)
+FORMAT = "2"  # 2: a glyph shared by several characters is duplicated
+
+
 def subset_path(chars: str) -> Path:
-    return cache_dir() / (hashlib.sha256(chars.encode()).hexdigest()[:20] + ".otf")
+    return cache_dir() / (hashlib.sha256(f"{FORMAT}\n{chars}".encode()).hexdigest()[:20] + ".otf")
 
 
 def start(chars: str) -> subprocess.Popen | None:

@@ -36,3 +36,50 @@ def use_in_matplotlib() -> None:
     matplotlib.rcParams["font.family"] = "sans-serif"
     matplotlib.rcParams["font.sans-serif"] = [FAMILY, "DejaVu Sans"]
     matplotlib.rcParams["axes.unicode_minus"] = False
+
+
+def unshare_glyphs(font) -> None:
+    """Give each character of a font's cmap a glyph of its own: a copy where several share one.
+
+    A PDF maps each glyph back to one text; in Noto Sans CJK − and －, 〜 and ～, … and ⋯, – and ‒
+    are drawn by one glyph each, so a report using both characters of a pair would give back
+    the same character for both when copied or searched. ``font``: a fontTools TTFont (OpenType/CFF).
+    """
+    cmap = font.getBestCmap()
+    by_glyph: dict[str, list[int]] = {}
+    for code, glyph in sorted(cmap.items()):
+        by_glyph.setdefault(glyph, []).append(code)
+    shared = {g: codes[1:] for g, codes in by_glyph.items() if len(codes) > 1}
+    if not shared:
+        return
+    if "CFF " not in font:
+        raise RuntimeError("expected an OpenType/CFF font (the bundled Noto Sans CJK), found another outline format")
+    from fontTools.misc.psCharStrings import T2CharString
+    top = font["CFF "].cff.topDictIndex[0]
+    charstrings = top.CharStrings
+    cid_keyed = hasattr(top, "ROS")
+    order = list(font.getGlyphOrder())
+    used = set(order)
+    free_cids = (c for c in range(getattr(top, "CIDCount", 65535) - 1, 0, -1) if f"cid{c:05d}" not in used)
+    for glyph, codes in shared.items():
+        source = charstrings[glyph]
+        if source.bytecode is None:
+            source.compile()
+        for code in codes:
+            name = f"cid{next(free_cids):05d}" if cid_keyed else f"{glyph}.u{code:04X}"
+            charstrings.charStringsIndex.append(
+                T2CharString(bytecode=source.bytecode, private=source.private, globalSubrs=source.globalSubrs))
+            charstrings.charStrings[name] = len(charstrings.charStringsIndex) - 1
+            if hasattr(top, "FDSelect"):
+                top.FDSelect.append(top.FDSelect[order.index(glyph)])
+            order.append(name)
+            for tag in ("hmtx", "vmtx"):
+                if tag in font:
+                    font[tag].metrics[name] = font[tag].metrics[glyph]
+            if "VORG" in font and glyph in font["VORG"].VOriginRecords:
+                font["VORG"].VOriginRecords[name] = font["VORG"].VOriginRecords[glyph]
+            for table in font["cmap"].tables:
+                if table.cmap.get(code) == glyph:
+                    table.cmap[code] = name
+    top.charset = order
+    font.setGlyphOrder(order)
