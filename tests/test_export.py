@@ -64,3 +64,60 @@ def test_pdf_text_gives_back_substituted_and_shared_glyphs(tmp_path):
     got = "".join(p.extract_text() for p in PdfReader(str(pdf)).pages).replace("\n", "")
     for part in text.split(" "):
         assert part in got, (part, got)
+
+
+def _pages_of(html_doc, base):
+    """Element → index of the first page it appears on, for a rendered WeasyPrint document."""
+    from weasyprint import HTML
+    doc = HTML(string=html_doc, base_url=str(base)).render()
+    first = {}
+
+    def walk(box, n):
+        el = getattr(box, "element", None)
+        if el is not None:
+            first.setdefault(el, n)
+        for child in getattr(box, "children", None) or []:
+            walk(child, n)
+    for n, p in enumerate(doc.pages):
+        walk(p._page_box, n)
+    return first
+
+
+def test_headings_and_captions_stay_with_the_first_rows_of_their_table(tmp_path):
+    """Wherever the text before it ends, a heading, a caption and the first three rows (or a whole
+    short table) of what follows share a page; a split table carries two rows onto the next page."""
+    from analysis import export
+    from analysis.fonts import FAMILY
+    from analysis.report import _blocks
+    blocks = _blocks()
+
+    def out(html):
+        return f'<div class="output_area"><div class="output_html rendered_html output_subarea">{html}</div></div>'
+    rows = [[f"yb-{i:03d}", "长安汽车数智工厂", "约60%（55–65%）", "实现汽车产值1900亿元，增长55%"] for i in range(12)]
+    variants = {
+        "caption": lambda: out(blocks.heading("sec-x", "九、数据来源")) + out(blocks.table(
+            ["编号", "主体", "数值", "原文"], rows, "sources", caption="表5　数据及原文", unit="单位：亿元", source="资料来源：x")),
+        "h3": lambda: out("<p>一段文字。</p>") + out("<h3>重点企业与项目</h3>") + out(blocks.table(
+            ["编号", "主体", "数值", "原文"], rows[:2])),
+    }
+    filler = out("<p>" + "规上工业增加值增长超过百分之二十。" * 3 + "</p>")
+    font = export.font_subset("".join(map(str, rows)) + "九、数据来源表5　数据及原文单位：亿元资料来源重点企业与项目一段文字。规上工业增加值增长超过百分之二十")
+    (tmp_path / "f.otf").write_bytes(font)
+    export.presubset(font)
+    face = f'@font-face {{ font-family: "{FAMILY}"; src: url("{(tmp_path / "f.otf").as_uri()}"); }}'
+    for name, block in variants.items():
+        for n in range(12, 20):   # moves the heading across the bottom of the second page
+            body = filler * n + block() + out("<p>后续文字。</p>")
+            html = export.page(body, {"title": "t", "title_html": "", "toc": []}, lang="zh",
+                               print_css=export._print_css("zh"), font_face=face)
+            pages = _pages_of(html, tmp_path)
+            els = list(pages)
+            heading = next(e for e in els if e.tag in ("h2", "h3") and e.text not in ("目录",))
+            caption = [e for e in els if e.get("class") in ("caption", "unit")]
+            body_rows = [e for e in els if e.tag == "tr" and e.find("td") is not None]
+            want = min(3, len(body_rows))
+            for e in [*caption, *body_rows[:want]]:
+                assert pages[e] == pages[heading], (name, n, e.tag, e.get("class"))
+            later = [pages[r] for r in body_rows]
+            assert all(later.count(p) >= 2 for p in set(later)), (name, n, later)
+

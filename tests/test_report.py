@@ -99,6 +99,14 @@ def test_every_character_of_the_html_copies_out_of_the_pdf(default_report):
     assert "50—100亿级" in html and "50—100亿级" in pdf.replace("\n", "")
 
 
+def test_cover_has_no_running_header_or_page_number(default_report):
+    folder, _ = default_report
+    pages = [p.extract_text() for p in PdfReader(str(folder / "industry_report.pdf")).pages]
+    assert "目录" in pages[0] and not re.search(r"页\s*/\s*共", pages[0])
+    assert re.search(r"第\s*2\s*页\s*/\s*共", pages[1])
+    assert pages[0].count("工业经济分析报告") == 1          # the title, not a running header above it
+
+
 def test_html_self_contained_without_code(default_report):
     folder, _ = default_report
     html = (folder / "industry_report.html").read_text(encoding="utf-8")
