@@ -28,6 +28,65 @@ from .request import LANGS
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
+#: a number or range with its unit, or an identifier: never broken across lines in a table
+#: (55–65%, 2439.1–2445.6亿元, 50—100亿级, 243.91–244.56, yb-016)
+_UNBREAKABLE = re.compile(
+    r"[A-Za-z]+-?\d+"
+    r"|[+\-−]?\d[\d.,]*(?:\s?[–—~～-]\s?[+\-−]?\d[\d.,]*)?"
+    r"(?:\s?%|‰|个百分点|亿元|万元|万辆|万人|亿|万|元|辆|家|倍|年|位|个|项|台|套|吨|级){0,2}")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+_PROSE = re.compile(r"[，。；！？]|[,;] |\.\s+[A-Za-z]")   # a sentence, not "No. 1" or "1,241"
+#: cells of at most this many characters are kept on one line: a word (数智工厂), and, without
+#: spaces, a Chinese term or name, which has no spaces to break at (长安汽车数智工厂, 约60%（55–65%）)
+SHORT_CELL, SHORT_TERM = 6, 12
+
+
+def _is_identifier(text: str) -> bool:
+    """yb-001, S000, a sha256 prefix, 2024-12-31: no spaces, ASCII, a digit and a letter or a hyphen."""
+    return (bool(_IDENTIFIER.fullmatch(text)) and any(c.isdigit() for c in text)
+            and not text.replace(".", "").replace(",", "").isdigit())
+
+
+def _is_figure(text: str) -> bool:
+    """超过20%, 约60%（55–65%）, 第1位, 2024, at most 47.5%: a short text with a digit, not a sentence."""
+    return (any(c.isdigit() for c in text) and not _is_identifier(text) and len(text) <= 40
+            and not _PROSE.search(text))
+
+
+def column_kinds(rows, n: int) -> list[str]:
+    """Per column: ``num`` if every filled cell is a figure, ``id`` if every one is an identifier, else ''."""
+    kinds = []
+    for i in range(n):
+        cells = [str(r[i]).strip() for r in rows if i < len(r) and str(r[i]).strip() not in ("", "–", "—", "-")]
+        kinds.append("num" if cells and all(map(_is_figure, cells)) else
+                     "id" if cells and all(map(_is_identifier, cells)) else "")
+    return kinds
+
+
+def cell_class(value, kind: str = "") -> str:
+    """The class of a table cell: its column's kind, and ``nw`` (one line) for a short cell."""
+    text = str(value).strip()
+    short = len(text) <= SHORT_CELL or (len(text) <= SHORT_TERM and not any(c.isspace() for c in text))
+    return " ".join(c for c in (kind, "nw" if short else "") if c)
+
+
+def keep_together(value):
+    """The cell's text, escaped, with numbers, ranges and identifiers in ``<span class="nb">``."""
+    from markupsafe import Markup, escape
+    text, out, at = str(value), [], 0
+    for m in _UNBREAKABLE.finditer(text):
+        if not any(c.isdigit() for c in m.group()):
+            continue
+        out += [escape(text[at:m.start()]), Markup('<span class="nb">'), escape(m.group()), Markup("</span>")]
+        at = m.end()
+    out.append(escape(text[at:]))
+    return Markup("").join(out)
+
+
+#: filters the section templates use (registered by analysis.report on its environment)
+TEMPLATE_FILTERS = {"column_kinds": column_kinds, "cell_class": cell_class, "keep_together": keep_together}
+
+
 def _families() -> str:
     return ", ".join(f'"{f}"' if " " in f else f for f in FALLBACKS)
 

@@ -35,8 +35,9 @@ META_KEY = "analysis"
 def _blocks():
     """The Jinja macros of ``templates/sections.html.j2`` (autoescaped)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
-    from .export import TEMPLATES
+    from .export import TEMPLATE_FILTERS, TEMPLATES
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]))
+    env.filters.update(TEMPLATE_FILTERS)
     return env.get_template("sections.html.j2").module
 
 
