@@ -144,3 +144,22 @@ def test_headings_and_captions_stay_with_the_first_rows_of_their_table(tmp_path)
             later = [pages[r] for r in body_rows]
             assert all(later.count(p) >= 2 for p in set(later)), (name, n, later)
 
+
+def test_paragraphs_flush_left_in_print_in_both_languages(tmp_path):
+    """English is never justified; printed Chinese neither (WeasyPrint would widen its few spaces)."""
+    from weasyprint import HTML
+    from analysis import export
+    for lang in ("en", "zh"):
+        html = export.page("<p>Output grew by 55%, the fastest among districts.</p>",
+                           {"title": "t", "title_html": "", "toc": []}, lang=lang, print_css=export._print_css(lang))
+        doc = HTML(string=html).render()
+        paras = []
+
+        def walk(box):
+            if getattr(box, "element_tag", None) == "p":
+                paras.append(box)
+            for child in getattr(box, "children", None) or []:
+                walk(child)
+        for page in doc.pages:
+            walk(page._page_box)
+        assert paras and all(b.style["text_align_all"] == "left" for b in paras), lang
