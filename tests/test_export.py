@@ -72,21 +72,23 @@ def test_table_cells_figures_right_identifiers_and_short_terms_on_one_line():
         ["编号", "主体", "数值", "原文"],
         [["yb-001", "长安汽车数智工厂", "约60%（55–65%）", "实现汽车产值1900亿元，增长55%，50—100亿级项目3个"],
          ["yb-002", "重庆荣阳汽车配件有限责任公司", "5.6倍（即为上年的6.6倍）", "<b>"]], "sources"))
-    assert '<th class="id">编号</th>' in html and '<th class="num">数值</th>' in html and "<th>原文</th>" in html
+    assert '<th class="id nw">编号</th>' in html and '<th class="num nw">数值</th>' in html and '<th class="nw">原文</th>' in html
     assert '<td class="id nw"><span class="nb">yb-001</span></td>' in html
     assert '<td class="nw">长安汽车数智工厂</td>' in html          # a name without spaces: one line
     assert "<td>重庆荣阳汽车配件有限责任公司</td>" in html             # longer than SHORT_TERM: may wrap
-    assert '<td class="num nw">约<span class="nb">60%</span>（<span class="nb">55–65%</span>）</td>' in html
+    assert '<td class="num nw">约60%（<span class="nb">55–65%</span>）</td>' in html
+    assert '<td class="num"><span class="nb">5.6倍</span>（即为上年的<span class="nb">6.6倍</span>）</td>' in html
     assert '<span class="nb">50—100亿级</span>' in html and '<span class="nb">1900亿元</span>' in html
     assert "<td class=\"nw\">&lt;b&gt;</td>" in html                   # still escaped
 
 
 def test_column_kinds():
     from analysis.export import column_kinds
-    rows = [["No. 1", "yb-001", "more than 400 bn yuan", "2024", "Output grew. It did", "S000"],
-            ["560% (6.6-fold)", "S000", "1,241", "2024-12-31", "x", "1c20b86d14de"],
-            ["–", "yb-2", "约60%（55–65%）", "2023", "实现产值1900亿元，增长55%", "s1"]]
-    assert column_kinds(rows, 6) == ["num", "id", "num", "", "", "id"]
+    rows = [["No. 1", "yb-001", "more than 400 bn yuan", "2024", "Output grew. It did", "S000", "第1位"],
+            ["560% (6.6-fold)", "S000", "1,241", "2024-12-31", "x", "1c20b86d14de", "<script>alert(1)</script>"],
+            ["–", "yb-2", "约60%（55–65%）", "2023", "实现产值1900亿元，增长55%", "s1", "规上工业增加值增长超20%"],
+            ["7 years running", "", "more than 130 bn yuan (under 140 bn yuan)", "", "", "", ""]]
+    assert column_kinds(rows, 7) == ["num", "id", "num", "", "", "id", ""]   # quotes with a number are not figures
 
 
 def _pages_of(html_doc, base):

@@ -63,7 +63,8 @@ def test_pdf_figures_fonts_and_pages(default_report):
                   "一、要点", "二、核心指标", "图1", "表1", "资料来源：《"]:
         assert words in flat, words
     html = (folder / "industry_report.html").read_text(encoding="utf-8")
-    assert "<td>位次（国内50万元以上豪华车型）</td>" in html and "<td>连续年数（重庆市区县）</td>" in html
+    cells = {re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", html)}   # text, not markup
+    assert "位次（国内50万元以上豪华车型）" in cells and "连续年数（重庆市区县）" in cells
     assert "达到超过" not in flat and "2,442" not in flat
     assert "目录" in text and re.search(r"第\s*2\s*页\s*/\s*共", text) and "数据来源" in text
     fonts = fonts_embedded(pdf)

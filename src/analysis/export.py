@@ -34,6 +34,8 @@ _UNBREAKABLE = re.compile(
     r"[A-Za-z]+-?\d+"
     r"|[+\-−]?\d[\d.,]*(?:\s?[–—~～-]\s?[+\-−]?\d[\d.,]*)?"
     r"(?:\s?%|‰|个百分点|亿元|万元|万辆|万人|亿|万|元|辆|家|倍|年|位|个|项|台|套|吨|级){0,2}")
+#: where a line may break inside such a token: after a dash, between a digit and a Chinese unit
+_BREAKABLE = re.compile(r"[–—~～-]|\d[^\x00-\u2fff]")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 _PROSE = re.compile(r"[，。；！？]|[,;] |\.\s+[A-Za-z]")   # a sentence, not "No. 1" or "1,241"
 #: cells of at most this many characters are kept on one line: a word (数智工厂), and, without
@@ -47,10 +49,19 @@ def _is_identifier(text: str) -> bool:
             and not text.replace(".", "").replace(",", "").isdigit())
 
 
+_NUMERAL = re.compile(r"[\d.,%‰–—~～-]*\d[\d.,%‰–—~～-]*")
+
+
 def _is_figure(text: str) -> bool:
-    """超过20%, 约60%（55–65%）, 第1位, 2024, at most 47.5%: a short text with a digit, not a sentence."""
-    return (any(c.isdigit() for c in text) and not _is_identifier(text) and len(text) <= 40
-            and not _PROSE.search(text))
+    """超过20%, 约60%（55–65%）, 第1位, 2024, at most 47.5%, No. 1: a short text, not a sentence, whose
+    numerals make a quarter of its characters (a fifth of its words if it has spaces)."""
+    words = text.split()
+    if (not any(c.isdigit() for c in text) or _is_identifier(text) or len(text) > (60 if len(words) > 1 else 40)
+            or _PROSE.search(text)):
+        return False
+    if len(words) > 1:
+        return sum(any(c.isdigit() for c in w) for w in words) >= len(words) / 5
+    return sum(len(m) for m in _NUMERAL.findall(text)) >= len(text) / 4
 
 
 def column_kinds(rows, n: int) -> list[str]:
@@ -75,8 +86,9 @@ def keep_together(value):
     from markupsafe import Markup, escape
     text, out, at = str(value), [], 0
     for m in _UNBREAKABLE.finditer(text):
-        if not any(c.isdigit() for c in m.group()):
-            continue
+        token = m.group()
+        if not any(c.isdigit() for c in token) or token.isdigit() or not _BREAKABLE.search(token):
+            continue   # 2024, 5.29%: nothing to break at inside
         out += [escape(text[at:m.start()]), Markup('<span class="nb">'), escape(m.group()), Markup("</span>")]
         at = m.end()
     out.append(escape(text[at:]))
