@@ -165,3 +165,10 @@ def test_paragraphs_flush_left_in_print_in_both_languages(tmp_path):
         for page in doc.pages:
             walk(page._page_box)
         assert paras and all(b.style["text_align_all"] == "left" for b in paras), lang
+
+
+def test_font_cache_characters_include_the_ideographic_space():
+    """表1　主要指标: a character left out of the cached subset's set makes every report subset anew."""
+    from analysis.fontcache import charset
+    chars = charset([], extra="表1\u3000主要指标 a\tb")
+    assert "\u3000" in chars and " " in chars and "\t" not in chars
