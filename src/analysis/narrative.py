@@ -113,7 +113,8 @@ def decimals_for(m, lang: str) -> int:
     if not math.isfinite(float(m["upper"])) or _open_low(float(m["lower"]), float(m["value"])):
         return 1
     half = (float(m["upper"]) - float(m["lower"])) / 2 / factor
-    return next((d for d in range(4) if 10.0 ** -d <= half), 3) if half > 0 else 1
+    finest = 1 if str(m["unit"]) in ("%", "百分点") else 2     # a derived rate to 0.1 point at most
+    return min(finest, next((d for d in range(4) if 10.0 ** -d <= half), 3)) if half > 0 else 1
 
 
 def bounded_inputs(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:

@@ -110,8 +110,9 @@ def findings(rep: Report, *, most: int = 5, ranks: int = 2) -> None:
     growth = own[(own["measure"] == "growth") & ~own["indicator"].isin(said)]
     if len(growth):
         top = growth.loc[growth["value"].idxmax()]
-        out.append(msg("prose.finding_fastest", indicator=rep.name(top["indicator"], mid=True),
-                       growth=msg("prose.growth", figure=narrative.figure(top, lang))))
+        fig = narrative.figure(top, lang)
+        out.append(msg("prose.finding_fastest", indicator=rep.name(top["indicator"], mid=True), figure=fig,
+                       growth=msg("prose.growth", figure=fig)))
     for _, m in _finite(_kinds(rep, ["required_growth"])).iterrows():
         if narrative.determined(m):
             out.append(msg("prose.finding_target", name=m[f"name_{lang}"], value=_value(rep, m)))
