@@ -177,7 +177,7 @@ def structure(rep: Report, *, shares: list[str] | None = None, levels: list[str]
     drawable = s[[narrative.determined(m) for _, m in s.iterrows()]]   # an undetermined share is no bar
     if chart and len(drawable):
         fig = charts.bounded_bars([m[f"name_{rep.lang}"] for _, m in drawable.iterrows()], list(drawable["value"]),
-                                  list(drawable["lower"]), list(drawable["upper"]), title=None, unit_label="%",
+                                  list(drawable["lower"]), list(drawable["upper"]), title=None, credit=rep.credit, unit_label="%",
                                   source="", lang=rep.lang, suffix="%")
         rep.figure(fig, msg("charts.shares_title"), unit="%",
                    source=rep.source_line([i for ids in drawable["inputs"] for i in ids]))
@@ -194,7 +194,7 @@ def structure(rep: Report, *, shares: list[str] | None = None, levels: list[str]
         fig = charts.bounded_bars([rep.name(c) for c in lv["indicator"]], list(lv["value"] / scale),
                                   list(np.where(exact, lv["value"], lv["lower"]) / scale),
                                   list(np.where(exact, lv["value"], lv["upper"]) / scale),
-                                  title=None, qualifiers=list(lv["qualifier"]), unit_label=unit, source="",
+                                  title=None, credit=rep.credit, qualifiers=list(lv["qualifier"]), unit_label=unit, source="",
                                   lang=rep.lang, decimals=0)
         rep.figure(fig, msg("charts.output_title"), unit=unit, source=rep.source_line(lv["id"]))
         rep.use(lv["id"])
@@ -225,7 +225,7 @@ def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = Tr
         fig = charts.bounded_bars([rep.name(c) for c in g["indicator"]], list(g["value"]),
                                   list(np.where(exact, g["value"], g["lower"])),
                                   list(np.where(exact, g["value"], g["upper"])),
-                                  title=None, unit_label=msg("charts.growth_unit"), source="", lang=rep.lang, cap=cap,
+                                  title=None, credit=rep.credit, unit_label=msg("charts.growth_unit"), source="", lang=rep.lang, cap=cap,
                                   suffix="%", qualifiers=list(g["qualifier"]), note=_mixed_note(rep, g["indicator"]))
         rep.figure(fig, msg("charts.growth_title", year=rep.year), unit="%", source=rep.source_line(g["id"]))
     rep.use(g["id"])
@@ -242,7 +242,7 @@ def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = Tr
                                base_hi=m["upper"], level=float(lv["value"].iloc[0]), base_year=int(m["start_year"]),
                                year=rep.year))
         if panels and chart:
-            fig = charts.base_and_level(panels[:4], title=None, source="", lang=rep.lang)
+            fig = charts.base_and_level(panels[:4], title=None, credit=rep.credit, source="", lang=rep.lang)
             rep.figure(fig, msg("charts.bases_title"),
                        source=rep.source_line([i for ids in implied["inputs"] for i in ids]))
 
@@ -310,7 +310,7 @@ def targets(rep: Report, *, chart: bool = True) -> None:
         fig = charts.target_path([int(y) for y in pth["year"]], list(pth["value"]),
                                  level_label=msg("charts.target_path_label", rate=format_number(m["value"], 1, rep.lang)),
                                  target_label=f"{rep.name(tg['indicator'])} {narrative.figure(tg, rep.lang)}",
-                                 target_value=tg["value"], unit=str(lv["unit"]), title=None, source="", caveat=caveat,
+                                 target_value=tg["value"], unit=str(lv["unit"]), title=None, credit=rep.credit, source="", caveat=caveat,
                                  lang=rep.lang, threshold=tg["qualifier"] in (">", "≥"),
                                  level_qualifier=str(lv["qualifier"]), target_qualifier=str(tg["qualifier"]))
         rep.figure(fig, msg("charts.target_title", indicator=rep.name(tg["indicator"]), start=int(m["start_year"]),
