@@ -1,13 +1,15 @@
 """``analysis lint`` on real reports: each rule finds what a broken copy of a real report breaks, at its place.
 
 The three real reports (渝北区 zh and en, 示例区A from examples/) are generated once for the module.
-Each rule is tested on a copy that is clean for that rule (the real report, or the real report with
-today's known defects mended here: captions and source lines added, repeated caveats dropped, …)
-and on the same copy broken in one place; the broken copy must give exactly one new finding, of
-that rule, at that place.
+Each rule is tested on a real report that is clean for that rule and on a copy of it broken in one
+place; the broken copy must give exactly one new finding, of that rule, at that place. The reports
+as generated today (numbered sections, 图N/表N captions with a 资料来源 line, caveats as numbered
+notes said once, English reports naming places in English) are clean for every rule, except the
+glyph rule on PDFs: — and … are drawn with glyphs that have no Unicode mapping (a fix is being
+merged). Only that is mended here (:func:`mend_glyph_chars`, for the glyph rule on a PDF the test
+renders itself) and expected to fail (``test_generated_reports_pass``, xfail on the PDFs only).
 
-``assert_clean(path)`` is the check every generated report should pass; today's reports do not
-(see ``test_generated_reports_pass``), so that test is marked xfail until the sections are mended.
+``assert_clean(path)`` is the check every generated report should pass.
 """
 import re
 import shutil
@@ -18,9 +20,6 @@ import pytest
 
 from analysis import lint as L
 from conftest import ROOT, run_cli
-
-ZH_SOURCE = "资料来源："
-EN_SOURCE = "Source: "
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -73,7 +72,9 @@ def section(soup, sec_id):
 
 
 def paragraphs(soup, sec_id):
-    return [el for el in section(soup, sec_id) if el.name == "p" and not el.find_parent("table")]
+    """The body paragraphs of one section: not table cells, not source lines (p.source of a figure or table)."""
+    return [el for el in section(soup, sec_id) if el.name == "p" and not el.find_parent("table")
+            and "source" not in (el.get("class") or [])]
 
 
 def set_text(el, text):
@@ -81,85 +82,13 @@ def set_text(el, text):
     el.append(text)
 
 
-def source_title(soup):
-    """The first source title of the report's sources list (column 标题 / Title)."""
-    titles = [b.text for b in L.read_html("x.html", soup=soup).blocks if b.allowed == "title"]
-    return titles[0] if titles else "示例来源"
-
-
-# --------------------------------------------------------------- mends of today's known defects
-def add_captions(soup, lang):
-    """图N/表N captions on every figure and table, each followed by a source line (not in sources/methods)."""
-    title = source_title(soup)
-    line = f"{ZH_SOURCE}《{title}》" if lang == "zh" else f"{EN_SOURCE}{title}"
-    for n, fig in enumerate(soup.find_all("figure"), 1):
-        alt = fig.find("img").get("alt", "") if fig.find("img") else ""
-        cap = soup.new_tag("figcaption")
-        cap.string = f"图{n} {alt}" if lang == "zh" else f"Figure {n} {alt}"
-        fig.append(cap)
-        src = soup.new_tag("p", attrs={"class": "source"})
-        src.string = line
-        fig.append(src)
-    rep = L.read_html("x.html", soup=soup)
-    tables = [t for t in soup.find_all("table") if not t.find_parent("header")]
-    for n, (table, sec) in enumerate(((t, rep.section_of(t)) for t in tables), 1):
-        cap = soup.new_tag("caption")
-        cap.string = f"表{n} 数据" if lang == "zh" else f"Table {n} Figures"
-        table.insert(0, cap)
-        if sec not in L.NO_SOURCE_SECTIONS:
-            src = soup.new_tag("p", attrs={"class": "source"})
-            src.string = line
-            table.insert_after(src)
-
-
-def drop_repeats(soup, lang):
-    """Each sentence of the body prose kept only where it first appears."""
-    seen = set()
-    for el in soup.find_all(["p", "li"]):
-        if el.find_parent(["table", "nav", "header"]) or el.find(True) or "source" in (el.get("class") or []):
-            continue
-        kept = []
-        for s in L.sentences(el.get_text()):
-            if s not in seen:
-                kept.append(s)
-            seen.add(s)
-        set_text(el, ("" if lang == "zh" else " ").join(kept))
-    for el in soup.find_all(["p", "li"]):
-        if not el.get_text(strip=True) and not el.find(True):
-            el.decompose()
-
-
-def unstack(soup, lang):
-    """达到超过 → 超过, reached more than → was more than."""
-    from bs4 import NavigableString
-    for s in list(soup.find_all(string=True)):
-        if type(s) is NavigableString:
-            new = str(s).replace("达到超过", "超过").replace("reached more than", "was more than")
-            if new != str(s):
-                s.replace_with(new)
-
-
-def one_language(soup, lang):
-    """Words of the other language outside the allowed places replaced (zh: by 未注明, en: by a name)."""
-    for b in L.read_html("x.html", soup=soup).blocks:
-        if b.allowed in ("quote", "title") or (b.allowed == "publisher" and lang == "zh") or not L._foreign(b.text, lang):
-            continue
-        for s in list(b.element.find_all(string=True, recursive=False)):
-            if lang == "zh":
-                s.replace_with(re.sub(r"[A-Za-z][A-Za-z ;()'’\-]*[A-Za-z)]", "未注明", str(s)))
-            else:
-                s.replace_with(L.CJK_RUN.sub("Yubei", str(s)))
-
-
+# --------------------------------------------------------------- mend of today's known defect
 def mend_glyph_chars(soup, lang):
     """— and … (whose glyphs today's PDFs do not map back to text) written as - and ..."""
     from bs4 import NavigableString
     for s in list(soup.find_all(string=True)):
         if type(s) is NavigableString and ("—" in s or "…" in s):
             s.replace_with(str(s).replace("—", "-").replace("…", "..."))
-
-
-MENDS = (add_captions, drop_repeats, unstack, one_language)
 
 
 def render_pdf(html: Path) -> Path:
@@ -187,25 +116,51 @@ def reports(tmp_path_factory):
 
 
 # --------------------------------------------------------------------------- every report, today
-KNOWN_TODAY = ("today's reports fail: glyphs (PDFs: — and … have no Unicode mapping), language (zh: English data "
-               "date; en: CJK names, peers, methods words, publisher), repeated-sentence (caveats repeated), "
-               "stacked-qualifier (达到超过, reached more than), caption-source (no captions or source lines)")
+GLYPH_MAPPING = ("today's PDFs draw — (U+2014) and … (U+2026) with glyphs that have no Unicode mapping: the glyphs "
+                 "rule finds them missing from the PDF's text, and the … copied as a wrong character")
+UNMAPPED = {"—", "…"}
 
 
-@pytest.mark.xfail(reason=KNOWN_TODAY, strict=False)
-@pytest.mark.parametrize("which", ["zh", "en", "example"])
-@pytest.mark.parametrize("suffix", [".html", ".pdf"])
+class UnmappedDashEllipsis(AssertionError):
+    """The glyph findings of today's PDFs, and only those (:data:`GLYPH_MAPPING`)."""
+
+
+def glyph_mapping_findings(found):
+    """Of a PDF's findings, those of the — and … glyph mapping: each missing from the PDF's text, and the
+    characters their glyphs copy as instead (when one of them is missing)."""
+    missing = [f for f in found if f.rule == "glyphs" and "missing from the PDF's text" in f.evidence
+               and f.evidence[1] in UNMAPPED]
+    wrong = [f for f in found if f.rule == "glyphs" and "in the PDF's text is not in the HTML" in f.evidence]
+    return missing + (wrong if missing else [])
+
+
+def _generated(which, suffix):
+    marks = [pytest.mark.xfail(reason=GLYPH_MAPPING, raises=UnmappedDashEllipsis, strict=False)] \
+        if suffix == ".pdf" else []
+    return pytest.param(which, suffix, marks=marks, id=f"{which}{suffix}")
+
+
+@pytest.mark.parametrize("which, suffix",
+                         [_generated(w, s) for s in (".html", ".pdf") for w in ("zh", "en", "example")])
 def test_generated_reports_pass(reports, which, suffix):
-    assert_clean(reports[which].with_suffix(suffix))
+    """Every rule passes on the reports as generated; the PDFs fail only the glyph mapping of — and …
+    (their xfail expects exactly that exception: any other finding fails the test)."""
+    path = reports[which].with_suffix(suffix)
+    if suffix == ".html":
+        assert_clean(path)
+        return
+    found = L.lint(path)
+    known = glyph_mapping_findings(found)
+    other = [f for f in found if f not in known]
+    assert not other, f"{len(other)} findings on {path}:\n" + "\n".join(map(str, other))
+    if known:
+        raise UnmappedDashEllipsis("\n".join(map(str, known)))
 
 
-def test_mended_report_passes_every_rule(reports, tmp_path, cli):
-    """With today's known defects mended, a real report is clean, and the command exits 0 saying nothing."""
-    for which in ("zh", "en", "example"):
-        html = edited(reports[which], tmp_path / which, *MENDS)
-        assert_clean(html)
-        code, out, err = cli("lint", html)
-        assert (code, out) == (0, ""), out
+def test_cli_real_reports_exit_0(reports, cli):
+    """The real HTML reports are clean: the command exits 0 saying nothing."""
+    code, out, err = cli("lint", *reports.values())
+    assert (code, out, err) == (0, "", ""), out
 
 
 # ------------------------------------------------------------------------------------------ rules
@@ -250,7 +205,7 @@ def test_pdf_alone_gets_the_glyph_rule_only(reports, tmp_path):
 
 
 def test_language_zh_english_sentence(reports, tmp_path):
-    base = edited(reports["zh"], tmp_path / "base", one_language)
+    base = reports["zh"]
     assert findings(base, "language") == []
 
     def english(soup, lang):
@@ -263,7 +218,8 @@ def test_language_zh_english_sentence(reports, tmp_path):
 
 def test_language_zh_allowed_places(reports, tmp_path):
     """English in a quote (column 原文, or td.quote), a source title or publisher, ids, units: no finding."""
-    base = edited(reports["zh"], tmp_path / "base", one_language)
+    base = reports["zh"]
+    assert findings(base, "language") == []
 
     def allowed(soup, lang):
         sources = section(soup, "sec-sources")
@@ -281,8 +237,8 @@ def test_language_zh_allowed_places(reports, tmp_path):
 
 
 def test_language_en_cjk(reports, tmp_path):
-    base = edited(reports["en"], tmp_path / "base", one_language)
-    assert findings(base, "language") == []     # quotes and source titles stay Chinese
+    base = reports["en"]
+    assert findings(base, "language") == []     # quotes and source titles (also in source lines) stay Chinese
 
     def cjk(soup, lang):
         p = paragraphs(soup, "sec-growth")[0]
@@ -294,20 +250,20 @@ def test_language_en_cjk(reports, tmp_path):
 def test_language_in_pdf_minus_the_htmls_allowed_strings(reports, tmp_path):
     """A PDF has no structure: its text minus the strings the HTML marks as allowed (whatever the line
     breaks inside them) is checked, page by page."""
-    html = edited(reports["en"], tmp_path / "clean", one_language, mend_glyph_chars)
+    assert findings(reports["en"].with_suffix(".pdf"), "language") == []   # long Chinese quotes and source
+    html = copy_report(reports["en"], tmp_path / "broken")                 # titles wrap over lines in the PDF
+    text = html.read_text(encoding="utf-8")
+    assert "the 2023 level" in text
+    html.write_text(text.replace("the 2023 level", "the 2023 level in 渝北区", 1), encoding="utf-8")
     pdf = render_pdf(html)
-    assert findings(pdf, "language") == []      # long Chinese quotes wrap over lines in the PDF
-    html.write_text(html.read_text(encoding="utf-8").replace("the 2023 level", "the 2023 level in 渝北区", 1),
-                    encoding="utf-8")
-    render_pdf(html)
     got = findings(pdf, "language")
     assert len(got) == 1 and re.fullmatch(r"page \d+", got[0][1]) and "渝北区" in got[0][2]
 
 
 @pytest.mark.parametrize("which, sec", [("zh", "sec-innovation"), ("en", "sec-innovation")])
 def test_repeated_sentence(reports, tmp_path, which, sec):
-    base = edited(reports[which], tmp_path / "base", drop_repeats, unstack, one_language)
-    assert findings(base, "repeated-sentence") == []
+    base = reports[which]
+    assert findings(base, "repeated-sentence") == []     # caveats are numbered notes, each said once
 
     def duplicate(soup, lang):
         first = L.sentences(paragraphs(soup, "sec-headline")[0].get_text())[0]
@@ -323,11 +279,11 @@ def test_sentences_split():
         ["Ranked No. 1 among peers.", "Grew 5.6% (e.g. output).", "Next"]
 
 
-@pytest.mark.parametrize("which, old, new", [("zh", "研发投入达到", "研发投入达到超过"),
-                                             ("en", "R&amp;D expenditure in Yubei reached",
-                                              "R&amp;D expenditure in Yubei reached more than")])
+@pytest.mark.parametrize("which, old, new", [("zh", "研发投入达到129.2亿元", "研发投入达到超过129.2亿元"),
+                                             ("en", "R&amp;D expenditure reached 12.92 bn yuan",
+                                              "R&amp;D expenditure reached more than 12.92 bn yuan")])
 def test_stacked_qualifier(reports, tmp_path, which, old, new):
-    base = edited(reports[which], tmp_path / "base", unstack, one_language)
+    base = reports[which]
     assert findings(base, "stacked-qualifier") == []
     broken = tmp_path / "broken" / base.name
     copy_report(base, broken.parent)
@@ -375,7 +331,7 @@ def test_number_tokens():
 
 @pytest.mark.parametrize("which", ["zh", "en"])
 def test_caption_source_figure_caption_removed(reports, tmp_path, which):
-    base = edited(reports[which], tmp_path / "base", add_captions)
+    base = reports[which]
     assert findings(base, "caption-source") == []
 
     def no_caption(soup, lang):
@@ -385,42 +341,62 @@ def test_caption_source_figure_caption_removed(reports, tmp_path, which):
     assert new_findings(base, broken) == [("caption-source", "sec-growth")]
 
 
+@pytest.mark.parametrize("how", ["removed", "emptied"])
+@pytest.mark.parametrize("which", ["zh", "en"])
+def test_caption_source_figure_source_missing(reports, tmp_path, which, how):
+    """A figure's source line is inside its <figure>, after the image; an empty p.source is no source line."""
+    base = reports[which]
+    assert findings(base, "caption-source") == []
+
+    def no_source(soup, lang):
+        fig = next(el for el in section(soup, "sec-structure") if el.name == "figure")
+        src = fig.find("p", class_="source")
+        if how == "removed":
+            src.decompose()
+        else:
+            src.clear()
+    broken = edited(base, tmp_path / "broken", no_source)
+    assert new_findings(base, broken) == [("caption-source", "sec-structure")]
+
+
 def test_caption_source_table_source_and_numbering(reports, tmp_path):
-    base = edited(reports["zh"], tmp_path / "base", add_captions)
+    base = reports["zh"]
+    assert findings(base, "caption-source") == []
 
     def no_source(soup, lang):
         table = next(el for el in section(soup, "sec-innovation") if el.name == "table")
-        table.find_next_sibling("p", class_="source").decompose()
+        table.find_next_sibling("p", class_="source").decompose()   # in the table's div.table-block
     broken = edited(base, tmp_path / "no-source", no_source)
     assert new_findings(base, broken) == [("caption-source", "sec-innovation")]
 
-    def misnumbered(soup, lang):
-        cap = next(el for el in section(soup, "sec-checks") if el.name == "caption")
-        set_text(cap, "表9 数据核对")
+    def misnumbered(soup, lang):      # a methods table needs no source line, but is numbered like any other
+        cap = next(el for el in section(soup, "sec-methods") if el.name == "caption")
+        set_text(cap, "表9　推算指标的计算方法")
     broken = edited(base, tmp_path / "misnumbered", misnumbered)
     got = [f for f in findings(broken, "caption-source")]
-    assert [(r, loc) for r, loc, _ in got] == [("caption-source", "sec-checks")] and "expected 4" in got[0][2]
+    assert [(r, loc) for r, loc, _ in got] == [("caption-source", "sec-methods")] and "expected 4" in got[0][2]
 
 
 @pytest.mark.parametrize("cut", [
-    lambda line: line[:-1],                                  # 》 cut off: an unclosed 《
-    lambda line: line + "；",                                 # ends in a separator: a second source cut away
+    lambda line: line[:line.rindex("》")],                   # 》。 cut off: an unclosed 《
+    lambda line: line.rstrip("。") + "；",                    # ends in a separator: a second source cut away
     lambda line: line[:12] + "…",                             # cut in the middle of the title
 ])
 def test_truncated_source(reports, tmp_path, cut):
-    base = edited(reports["zh"], tmp_path / "base", add_captions)
+    base = reports["zh"]
     assert findings(base, "truncated-source") == []
 
     def truncate(soup, lang):
         fig = next(el for el in section(soup, "sec-targets") if el.name == "figure")
         src = fig.find(class_="source")
+        assert re.fullmatch(r"资料来源：《[^》]+》。", src.get_text())
         set_text(src, cut(src.get_text()))
     broken = edited(base, tmp_path / "broken", truncate)
     assert new_findings(base, broken) == [("truncated-source", "sec-targets")]
 
 
 def test_truncated_source_en(reports, tmp_path):
-    base = edited(reports["en"], tmp_path / "base", add_captions)
+    base = reports["en"]
     assert findings(base, "truncated-source") == []
 
     def truncate(soup, lang):
@@ -432,13 +408,22 @@ def test_truncated_source_en(reports, tmp_path):
 
 # ------------------------------------------------------------------------------------------ command
 def test_cli_findings_and_exit_codes(reports, tmp_path, cli):
-    code, out, err = cli("lint", reports["zh"], reports["zh"].with_suffix(".pdf"))
+    """A broken HTML (a stacked qualifier) and the PDF beside it (a word of its text changed in the HTML after
+    rendering: the PDF has characters the HTML lacks) each give findings, one line each, and exit code 1."""
+    html = copy_report(reports["zh"], tmp_path / "broken", pdf=True)
+    text = html.read_text(encoding="utf-8")
+    assert "研发投入达到129.2亿元" in text and "瞪羚" in text
+    html.write_text(text.replace("研发投入达到129.2亿元", "研发投入达到超过129.2亿元", 1).replace("瞪羚", "企业"),
+                    encoding="utf-8")
+    code, out, err = cli("lint", html, html.with_suffix(".pdf"))
     assert code == 1
     lines = out.splitlines()
     assert lines and all(re.match(r"^.+\.(html|pdf): (page \d+|[\w-]+): [a-z-]+: .+$", line) for line in lines), out
     assert {line.split(": ")[2] for line in lines} <= set(L.RULES)
-    assert "findings in 2 of 2 files" in err
-    code, out, _ = cli("lint", "--rule", "prose-number", reports["zh"])
+    assert f"{html}: sec-innovation: stacked-qualifier: " in out
+    assert re.search(rf"^{re.escape(str(html.with_suffix('.pdf')))}: page \d+: glyphs: “瞪”", out, re.M), out
+    assert f"{len(lines)} findings in 2 of 2 files" in err
+    code, out, _ = cli("lint", "--rule", "prose-number", html)
     assert (code, out) == (0, "")
     code, out, _ = cli("lint", "--list-rules")
     assert code == 0 and [line.split()[0] for line in out.splitlines()] == list(L.RULES)

@@ -579,8 +579,9 @@ def _next_text_element(el):
 
 
 def _has_source(el) -> bool:
-    for inner in el.find_all(True):
-        if "source" in _classes(inner) or inner.get_text(" ").strip().startswith(SOURCE_PREFIXES):
+    for inner in el.find_all(True):   # a source line inside (a figure's p.source): one with text, not an empty one
+        text = inner.get_text(" ").strip()
+        if text and ("source" in _classes(inner) or text.startswith(SOURCE_PREFIXES)):
             return True
     nxt = _next_text_element(el)
     if nxt is None:
