@@ -154,6 +154,14 @@ def narrowest(rows: pd.DataFrame) -> pd.Series:
     return best_observations(rows).iloc[0]
 
 
+def parts_text(parts: list[str], lang: str) -> str:
+    """Clauses of one sentence: 达到1900亿元，增长55% / reached 190 bn yuan and grew by 55%."""
+    msg = messages(lang)
+    if len(parts) < 2:
+        return "".join(parts)
+    return msg("sep").join(parts[:-1]) + msg("and_last") + parts[-1]
+
+
 def _rank_phrase(rows: pd.DataFrame, measure: str, lang: str, place) -> str | None:
     """规模居重庆市区县首位 / 连续7年居重庆市区县首位 / 增速居…第2位: a rank with its streak and peer set."""
     msg = messages(lang)
@@ -203,7 +211,7 @@ def headline(obs: pd.DataFrame, catalog: Catalog, region: str, year: int, lang: 
             continue
         name = catalog.name(code, lang)
         subject = msg("prose.opening", year=year, region=place(region)) + msg.mid(name) if not out else name
-        out.append(msg("prose.sentence", subject=subject, parts=msg("sep").join(parts)))
+        out.append(msg("prose.sentence", subject=subject, parts=parts_text(parts, lang)))
     return out
 
 

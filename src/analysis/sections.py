@@ -93,9 +93,10 @@ def findings(rep: Report, *, most: int = 5, ranks: int = 2) -> None:
                                   c not in streaks))
     for code in order[:ranks]:
         rows = own[own["indicator"] == code]
-        phrases = [p for p in (narrative._rank_phrase(rows, m, lang, rep.place) for m in ("growth_rank", "rank")) if p]
+        phrases = [p for p in (narrative._rank_phrase(rows, m, lang, rep.place)
+                               for m in ("growth_rank", "rank")) if p]
         if phrases:
-            out.append(msg("prose.sentence", subject=rep.name(code), parts=msg("sep").join(phrases)))
+            out.append(msg("prose.sentence", subject=rep.name(code), parts=narrative.parts_text(phrases, lang)))
             said.add(code)
     money = own[(own["measure"] == "level") & (own["unit"] == "元")]
     industries = money[money["indicator"].isin([e["part"] for e in rep.catalog.metrics if e.get("kind") == "share"])]
