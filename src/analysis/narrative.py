@@ -121,8 +121,8 @@ def bounded_inputs(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:
     """The inputs that are published only as bounds, in words: 规上工业总产值仅公布为“超过4000亿元”."""
     msg = messages(lang)
     used = obs[obs["id"].isin(list(m["inputs"])) & (obs["qualifier"] != "exact")]
-    return msg.join(msg("prose.only_bound", indicator=msg.mid(catalog.name(r["indicator"], lang)),
-                        stated=figure(r, lang)) for _, r in used.drop_duplicates("indicator").iterrows())
+    return parts_text([msg("prose.only_bound", indicator=msg.mid(catalog.name(r["indicator"], lang)), stated=figure(r, lang))
+                       for _, r in used.drop_duplicates("indicator").iterrows()], lang)
 
 
 def metric_value(m, lang: str, catalog: Catalog | None = None) -> str:
