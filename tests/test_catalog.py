@@ -20,7 +20,7 @@ def _catalog(tmp_path, text):
     ("    unit: 亿元\n", "    unit: [亿元]\n", "unit: expected a unit such as 亿元, 家 or %, found ['亿元']"),
     ("    unit: 亿元\n", "    unit: 亿美元\n", "unit: expected a known unit, found '亿美元'"),
     ("    aliases: [", "    alias: [", "expected one of zh, en, unit, aliases, definition, scope, growth_basis, found 'alias'"),
-    ("indicators:\n", "indicatorz: {}\nindicators:\n", "catalog.yaml: indicatorz: expected one of settings, indicators, metrics, regions, report, found 'indicatorz'"),
+    ("indicators:\n", "indicatorz: {}\nindicators:\n", "catalog.yaml: indicatorz: expected one of settings, indicators, metrics, regions, names, report, found 'indicatorz'"),
     ("  headline: [", "  headline: 3\n  x: [", "report.headline: expected a list of indicator codes, found 3"),
 ])
 def test_wrong_values_are_named_by_their_key(tmp_path, old, new, message):

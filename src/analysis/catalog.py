@@ -171,8 +171,9 @@ SCHEMA = {
         "names": {"type": "object", "description": "a mapping of Chinese names to English names",
                   "additionalProperties": _TEXT},
         "report": {"type": "object", "description": "a mapping of report settings",
-                   "properties": {k: {"type": "array", "description": "a list of indicator codes", "items": _TEXT}
-                                  for k in ("headline", "innovation")}},
+                   "properties": {**{k: {"type": "array", "description": "a list of indicator codes", "items": _TEXT}
+                                     for k in ("headline", "innovation")},
+                                  "credit": {"type": "string", "description": "an organisation credited under charts"}}},
     },
     "additionalProperties": False,
 }
@@ -203,9 +204,9 @@ def _parse(path: Path) -> Catalog:
     cat = Catalog(path=path, indicators=indicators, metrics=list(doc.get("metrics") or []),
                   settings=dict(doc.get("settings") or {}), regions=dict(doc.get("regions") or {}),
                   report=dict(doc.get("report") or {}), names=dict(doc.get("names") or {}))
-    for key, codes in cat.report.items():
+    for key in ("headline", "innovation"):
         problems += [f"{path}: report.{key}: expected indicator codes of the catalog, found {c!r}"
-                     for c in codes if c not in indicators]
+                     for c in cat.report.get(key, []) if c not in indicators]
     seen: dict[str, str] = {}
     for ind in indicators.values():
         for name in (ind.code, ind.zh, *ind.aliases):

@@ -1,4 +1,4 @@
-"""Command line: ``analysis init | check-data | metrics | report | batch``, ``analysis --version``.
+"""Command line: ``analysis init | check-data | metrics | report | batch | lint``, ``analysis --version``.
 
 User errors print one clear message and exit 1 (2 for usage); ``--debug`` shows tracebacks.
 """
@@ -164,6 +164,23 @@ def _cmd_batch(args) -> int:
     return 1 if res.failed else 0
 
 
+def _cmd_lint(args) -> int:
+    from .lint import RULES, lint
+    if args.list_rules:
+        for rule in RULES.values():
+            print(f"{rule.code:<18} {rule.summary}")
+        return 0
+    if not args.reports:
+        raise UsageError("REPORT: expected one or more .pdf or .html reports, found none (analysis lint report.pdf)")
+    findings = [f for path in args.reports for f in lint(path, args.rule)]
+    for f in findings:
+        print(f)
+    if findings:
+        print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} in {len({f.file for f in findings})} of "
+              f"{len(args.reports)} file{'s' if len(args.reports) != 1 else ''}", file=sys.stderr)
+    return 1 if findings else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="analysis", description="Regional industrial-economy statistics: data, metrics, reports.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
@@ -223,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                    help="no line per job (the summary table still goes to stdout)")
     b.set_defaults(func=_cmd_batch)
+
+    li = sub.add_parser("lint", help="check finished reports (.pdf, .html): glyphs, language, repeated sentences, "
+                                     "stacked qualifiers, numbers, captions and source lines")
+    li.add_argument("reports", nargs="*", type=Path, metavar="REPORT",
+                    help="report files; a PDF is checked against the HTML of the same name beside it, and "
+                         "both against <name>_metrics.csv")
+    li.add_argument("--rule", action="append", metavar="CODE",
+                    help="check only this rule (repeatable; see --list-rules)")
+    li.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+    li.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    li.set_defaults(func=_cmd_lint)
     return p
 
 

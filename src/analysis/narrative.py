@@ -113,15 +113,16 @@ def decimals_for(m, lang: str) -> int:
     if not math.isfinite(float(m["upper"])) or _open_low(float(m["lower"]), float(m["value"])):
         return 1
     half = (float(m["upper"]) - float(m["lower"])) / 2 / factor
-    return next((d for d in range(4) if 10.0 ** -d <= half), 3) if half > 0 else 1
+    finest = 1 if str(m["unit"]) in ("%", "百分点") else 2     # a derived rate to 0.1 point at most
+    return min(finest, next((d for d in range(4) if 10.0 ** -d <= half), 3)) if half > 0 else 1
 
 
 def bounded_inputs(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:
     """The inputs that are published only as bounds, in words: 规上工业总产值仅公布为“超过4000亿元”."""
     msg = messages(lang)
     used = obs[obs["id"].isin(list(m["inputs"])) & (obs["qualifier"] != "exact")]
-    return msg.join(msg("prose.only_bound", indicator=msg.mid(catalog.name(r["indicator"], lang)),
-                        stated=figure(r, lang)) for _, r in used.drop_duplicates("indicator").iterrows())
+    return parts_text([msg("prose.only_bound", indicator=msg.mid(catalog.name(r["indicator"], lang)), stated=figure(r, lang))
+                       for _, r in used.drop_duplicates("indicator").iterrows()], lang)
 
 
 def metric_value(m, lang: str, catalog: Catalog | None = None) -> str:
@@ -151,6 +152,14 @@ def narrowest(rows: pd.DataFrame) -> pd.Series:
     one home of that rule); of different figures (another peer set), the first."""
     from .metrics import best_observations
     return best_observations(rows).iloc[0]
+
+
+def parts_text(parts: list[str], lang: str) -> str:
+    """Clauses of one sentence: 达到1900亿元，增长55% / reached 190 bn yuan and grew by 55%."""
+    msg = messages(lang)
+    if len(parts) < 2:
+        return "".join(parts)
+    return msg("sep").join(parts[:-1]) + msg("and_last") + parts[-1]
 
 
 def _rank_phrase(rows: pd.DataFrame, measure: str, lang: str, place) -> str | None:
@@ -202,7 +211,7 @@ def headline(obs: pd.DataFrame, catalog: Catalog, region: str, year: int, lang: 
             continue
         name = catalog.name(code, lang)
         subject = msg("prose.opening", year=year, region=place(region)) + msg.mid(name) if not out else name
-        out.append(msg("prose.sentence", subject=subject, parts=msg("sep").join(parts)))
+        out.append(msg("prose.sentence", subject=subject, parts=parts_text(parts, lang)))
     return out
 
 

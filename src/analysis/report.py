@@ -185,6 +185,11 @@ class Report:
         if entries:
             self.emit(_blocks().items(entries, cls, head))
 
+    @property
+    def credit(self) -> str:
+        """The organisation credited under charts (``report: credit`` in the catalog; none by default)."""
+        return str(self.catalog.report.get("credit", "") or "")
+
     def figure(self, fig, caption: str = "", *, unit: str = "", source: str = "") -> None:
         """A numbered figure (图N　caption（unit）) at print resolution, with its 资料来源 line."""
         data = base64.b64encode(charts.to_png(fig)).decode()

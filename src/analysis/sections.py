@@ -93,9 +93,10 @@ def findings(rep: Report, *, most: int = 5, ranks: int = 2) -> None:
                                   c not in streaks))
     for code in order[:ranks]:
         rows = own[own["indicator"] == code]
-        phrases = [p for p in (narrative._rank_phrase(rows, m, lang, rep.place) for m in ("growth_rank", "rank")) if p]
+        phrases = [p for p in (narrative._rank_phrase(rows, m, lang, rep.place)
+                               for m in ("growth_rank", "rank")) if p]
         if phrases:
-            out.append(msg("prose.sentence", subject=rep.name(code), parts=msg("sep").join(phrases)))
+            out.append(msg("prose.sentence", subject=rep.name(code), parts=narrative.parts_text(phrases, lang)))
             said.add(code)
     money = own[(own["measure"] == "level") & (own["unit"] == "元")]
     industries = money[money["indicator"].isin([e["part"] for e in rep.catalog.metrics if e.get("kind") == "share"])]
@@ -110,8 +111,9 @@ def findings(rep: Report, *, most: int = 5, ranks: int = 2) -> None:
     growth = own[(own["measure"] == "growth") & ~own["indicator"].isin(said)]
     if len(growth):
         top = growth.loc[growth["value"].idxmax()]
-        out.append(msg("prose.finding_fastest", indicator=rep.name(top["indicator"], mid=True),
-                       growth=msg("prose.growth", figure=narrative.figure(top, lang))))
+        fig = narrative.figure(top, lang)
+        out.append(msg("prose.finding_fastest", indicator=rep.name(top["indicator"], mid=True), figure=fig,
+                       growth=msg("prose.growth", figure=fig)))
     for _, m in _finite(_kinds(rep, ["required_growth"])).iterrows():
         if narrative.determined(m):
             out.append(msg("prose.finding_target", name=m[f"name_{lang}"], value=_value(rep, m)))
@@ -176,7 +178,7 @@ def structure(rep: Report, *, shares: list[str] | None = None, levels: list[str]
     drawable = s[[narrative.determined(m) for _, m in s.iterrows()]]   # an undetermined share is no bar
     if chart and len(drawable):
         fig = charts.bounded_bars([m[f"name_{rep.lang}"] for _, m in drawable.iterrows()], list(drawable["value"]),
-                                  list(drawable["lower"]), list(drawable["upper"]), title="", unit_label="%",
+                                  list(drawable["lower"]), list(drawable["upper"]), title=None, credit=rep.credit, unit_label="%",
                                   source="", lang=rep.lang, suffix="%")
         rep.figure(fig, msg("charts.shares_title"), unit="%",
                    source=rep.source_line([i for ids in drawable["inputs"] for i in ids]))
@@ -193,7 +195,7 @@ def structure(rep: Report, *, shares: list[str] | None = None, levels: list[str]
         fig = charts.bounded_bars([rep.name(c) for c in lv["indicator"]], list(lv["value"] / scale),
                                   list(np.where(exact, lv["value"], lv["lower"]) / scale),
                                   list(np.where(exact, lv["value"], lv["upper"]) / scale),
-                                  title="", qualifiers=list(lv["qualifier"]), unit_label=unit, source="",
+                                  title=None, credit=rep.credit, qualifiers=list(lv["qualifier"]), unit_label=unit, source="",
                                   lang=rep.lang, decimals=0)
         rep.figure(fig, msg("charts.output_title"), unit=unit, source=rep.source_line(lv["id"]))
         rep.use(lv["id"])
@@ -224,8 +226,8 @@ def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = Tr
         fig = charts.bounded_bars([rep.name(c) for c in g["indicator"]], list(g["value"]),
                                   list(np.where(exact, g["value"], g["lower"])),
                                   list(np.where(exact, g["value"], g["upper"])),
-                                  title="", unit_label=msg("charts.growth_unit"), source="", lang=rep.lang, cap=cap,
-                                  suffix="%", qualifiers=list(g["qualifier"]))
+                                  title=None, credit=rep.credit, unit_label=msg("charts.growth_unit"), source="", lang=rep.lang, cap=cap,
+                                  suffix="%", qualifiers=list(g["qualifier"]), note=_mixed_note(rep, g["indicator"]))
         rep.figure(fig, msg("charts.growth_title", year=rep.year), unit="%", source=rep.source_line(g["id"]))
     rep.use(g["id"])
     if len(implied):
@@ -241,9 +243,15 @@ def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = Tr
                                base_hi=m["upper"], level=float(lv["value"].iloc[0]), base_year=int(m["start_year"]),
                                year=rep.year))
         if panels and chart:
-            fig = charts.base_and_level(panels[:4], title="", source="", lang=rep.lang)
+            fig = charts.base_and_level(panels[:4], title=None, credit=rep.credit, source="", lang=rep.lang)
             rep.figure(fig, msg("charts.bases_title"),
                        source=rep.source_line([i for ids in implied["inputs"] for i in ids]))
+
+
+def _mixed_note(rep: Report, codes) -> str:
+    """A note when one chart compares growth of different measures (产值, 产量, 增加值 at comparable prices)."""
+    kinds = {(rep.catalog[c].dimension, rep.catalog[c].growth_basis) for c in set(codes) if c in rep.catalog.indicators}
+    return rep.msg("charts.note_mixed_measures") if len(kinds) > 1 else ""
 
 
 def innovation(rep: Report, *, indicators: list[str] | None = None) -> None:
@@ -303,8 +311,9 @@ def targets(rep: Report, *, chart: bool = True) -> None:
         fig = charts.target_path([int(y) for y in pth["year"]], list(pth["value"]),
                                  level_label=msg("charts.target_path_label", rate=format_number(m["value"], 1, rep.lang)),
                                  target_label=f"{rep.name(tg['indicator'])} {narrative.figure(tg, rep.lang)}",
-                                 target_value=tg["value"], unit=str(lv["unit"]), title="", source="", caveat=caveat,
-                                 lang=rep.lang, threshold=tg["qualifier"] in (">", "≥"))
+                                 target_value=tg["value"], unit=str(lv["unit"]), title=None, credit=rep.credit, source="", caveat=caveat,
+                                 lang=rep.lang, threshold=tg["qualifier"] in (">", "≥"),
+                                 level_qualifier=str(lv["qualifier"]), target_qualifier=str(tg["qualifier"]))
         rep.figure(fig, msg("charts.target_title", indicator=rep.name(tg["indicator"]), start=int(m["start_year"]),
                             end=int(m["end_year"])), unit=unit, source=rep.source_line(used["id"]))
 

@@ -31,26 +31,26 @@ TEMPLATES = {
              "按水平从高到低排序（并列取最小位次）", "ordered by level, highest first (ties share the best rank)"),
     "region_share": ("{zh}占上级地区比重", "{en}: share of the parent region",
                      "本地区水平 ÷ 上级地区水平 × 100%", "region's level ÷ parent region's level × 100%"),
-    "share": ("{part}占{whole}比重", "{part_en} as a share of {whole_en}",
-              "{part} ÷ {whole} × 100%", "{part_en} ÷ {whole_en} × 100%"),
-    "ratio": ("{num}与{den}之比", "Ratio of {num_en} to {den_en}",
-              "{num} ÷ {den} × {scale}", "{num_en} ÷ {den_en} × {scale}"),
-    "implied_denominator": ("由{num}与{ratio}推算的{den}", "{den_en} implied by {num_en} and {ratio_en}",
-                            "{num} ÷（{ratio} ÷ {scale}）", "{num_en} ÷ ({ratio_en} ÷ {scale})"),
-    "required_growth": ("实现{target}目标所需年均增速", "Annual growth required to reach the {target_en} target",
+    "share": ("{part}占{whole}比重", "{part_en} as a share of {whole_mid}",
+              "{part} ÷ {whole} × 100%", "{part_en} ÷ {whole_mid} × 100%"),
+    "ratio": ("{num}与{den}之比", "Ratio of {num_mid} to {den_mid}",
+              "{num} ÷ {den} × {scale}", "{num_en} ÷ {den_mid} × {scale}"),
+    "implied_denominator": ("由{num}与{ratio}推算的{den}", "{den_en} implied by {num_mid} and {ratio_mid}",
+                            "{num} ÷（{ratio} ÷ {scale}）", "{num_en} ÷ ({ratio_mid} ÷ {scale})"),
+    "required_growth": ("实现{target}目标所需年均增速", "Annual growth required to reach the {target_mid} target",
                         "（目标值 ÷ 最新水平）^(1/剩余年数) − 1；目标为“突破/超过”时按门槛值计",
                         "(target ÷ latest level)^(1/years left) − 1; a 'more than' target counts at its threshold"),
-    "target_gap": ("距{target}目标的差距", "Gap to the {target_en} target",
+    "target_gap": ("距{target}目标的差距", "Gap to the {target_mid} target",
                    "目标值 − 最新水平", "target − latest level"),
     # a projection (预计) is not a target (目标): the same arithmetic, its own words
     "required_growth_projection": ("达到{target}预计值所需年均增速",
-                                   "Annual growth required to reach the projected {target_en}",
+                                   "Annual growth required to reach the projected {target_mid}",
                                    "（预计值 ÷ 最新水平）^(1/剩余年数) − 1；预计“突破/超过”时按门槛值计",
                                    "(projection ÷ latest level)^(1/years left) − 1; a 'more than' projection counts at "
                                    "its threshold"),
-    "target_gap_projection": ("距{target}预计值的差距", "Gap to the projected {target_en}",
+    "target_gap_projection": ("距{target}预计值的差距", "Gap to the projected {target_mid}",
                               "预计值 − 最新水平", "projection − latest level"),
-    "contribution": ("{part}对{whole}增长的贡献", "Contribution of {part_en} to growth of {whole_en}",
+    "contribution": ("{part}对{whole}增长的贡献", "Contribution of {part_mid} to growth of {whole_mid}",
                      "（部分本年 − 部分上年）÷ 整体上年 × 100（百分点）",
                      "(part this year − part last year) ÷ whole last year × 100 (pp)"),
 }
@@ -62,8 +62,12 @@ def _names(kind: str, entry: dict, **fmt) -> tuple[str, str, str, str]:
 
 
 def _ind_names(catalog: Catalog, code: str, prefix: str) -> dict:
+    """An indicator's names for the templates: ``{x}`` (zh), ``{x_en}`` (as it opens a name) and
+    ``{x_mid}`` (English mid-sentence: "the projected gross industrial output")."""
+    from ..messages import messages
     ind = catalog.indicators.get(code)
-    return {prefix: ind.zh if ind else code, f"{prefix}_en": ind.en if ind else code}
+    en = ind.en if ind else code
+    return {prefix: ind.zh if ind else code, f"{prefix}_en": en, f"{prefix}_mid": messages("en").mid(en)}
 
 
 def _scope_bits(catalog: Catalog, a: str, b: str) -> int:
