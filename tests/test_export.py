@@ -163,8 +163,8 @@ def test_paragraphs_flush_left_in_print_in_both_languages(tmp_path):
                 paras.append(box)
             for child in getattr(box, "children", None) or []:
                 walk(child)
-        for page in doc.pages:
-            walk(page._page_box)
+        for pg in doc.pages:
+            walk(pg._page_box)
         assert paras and all(b.style["text_align_all"] == "left" for b in paras), lang
 
 

@@ -105,11 +105,11 @@ jobs:
 def test_a_data_file_that_cannot_be_read_fails_its_jobs_only(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("id,region\n1,x\n", encoding="utf-8")
-    f = write(tmp_path, f"""
+    f = write(tmp_path, """
 jobs:
-  - {{parameters: {{region: x, year: 2024}}, data: bad.csv}}
-  - {{parameters: {{region: x, year: 2023}}, data: bad.csv}}
-  - {{parameters: {{region: 渝北区, year: 2024}}}}
+  - {parameters: {region: x, year: 2024}, data: bad.csv}
+  - {parameters: {region: x, year: 2023}, data: bad.csv}
+  - {parameters: {region: 渝北区, year: 2024}}
 """)
     reqs = jobs.load_jobs(f)
     failed = jobs.check_data(reqs)
