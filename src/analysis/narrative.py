@@ -120,7 +120,9 @@ def decimals_for(m, lang: str) -> int:
 def bounded_inputs(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:
     """The inputs that are published only as bounds, in words: 规上工业总产值仅公布为“超过4000亿元”."""
     msg = messages(lang)
-    used = obs[obs["id"].isin(list(m["inputs"])) & (obs["qualifier"] != "exact")]
+    used = obs[obs["id"].isin(list(m["inputs"]))]
+    exact = set(used.loc[used["qualifier"] == "exact", "indicator"])   # an exact statement overrides a bound one
+    used = used[(used["qualifier"] != "exact") & ~used["indicator"].isin(exact)]
     return parts_text([msg("prose.only_bound", indicator=msg.mid(catalog.name(r["indicator"], lang)), stated=figure(r, lang))
                        for _, r in used.drop_duplicates("indicator").iterrows()], lang)
 
@@ -139,6 +141,10 @@ def metric_value(m, lang: str, catalog: Catalog | None = None) -> str:
     lo, hi, v = float(m["lower"]), float(m["upper"]), float(m["value"])
     dec = decimals_for(m, lang)
     unit = str(m["unit"])
+    _, factor = display_scale(unit, v, lang)
+    if unit in COUNTS and factor == 1 and math.isfinite(hi) and not _open_low(lo, v) and (hi - lo) / 2 >= 10:
+        step = 10.0 ** math.floor(math.log10((hi - lo) / 2))      # 34,848 (33,835–35,878) → about 35,000
+        v, lo, hi = round(v / step) * step, math.floor(lo / step) * step, math.ceil(hi / step) * step
     if not math.isfinite(hi):          # known only from below: say the bound, not a central value
         return describe(lo, lo, math.inf, unit, lang=lang, decimals=dec)
     if _open_low(lo, v):

@@ -22,6 +22,7 @@ from .errors import UsageError
 from .metrics import target_path
 from .numbers import describe, display_scale, format_number
 from .report import Report
+from .request import FUTURE_MEASURES
 
 HEADLINE_MEASURES = ("level", "growth", "cagr", "rank", "growth_rank", "streak", "share")
 
@@ -101,13 +102,16 @@ def findings(rep: Report, *, most: int = 5, ranks: int = 2) -> None:
     money = own[(own["measure"] == "level") & (own["unit"] == "元")]
     industries = money[money["indicator"].isin([e["part"] for e in rep.catalog.metrics if e.get("kind") == "share"])]
     if len(industries):
-        top = industries.loc[industries["value"].idxmax()]
-        g = own[(own["indicator"] == top["indicator"]) & (own["measure"] == "growth")]
-        tail = msg("prose.growth_tail", figure=narrative.figure(narrative.narrowest(g), lang)) if len(g) else ""
-        out.append(msg("prose.finding_largest", indicator=rep.name(top["indicator"]),
-                       level=msg("prose.level_exact" if top["qualifier"] == "exact" else "prose.level_bound",
-                                 figure=narrative.figure(top, lang)), growth=tail))
-        said.add(top["indicator"])
+        best = pd.DataFrame([narrative.narrowest(g) for _, g in industries.groupby("indicator", sort=False)]).reset_index(drop=True)
+        top = best.loc[best["value"].idxmax()]
+        others = best[best["indicator"] != top["indicator"]]
+        if (others["upper"] <= top["lower"]).all():      # the largest only when no other could be larger
+            g = own[(own["indicator"] == top["indicator"]) & (own["measure"] == "growth")]
+            tail = msg("prose.growth_tail", figure=narrative.figure(narrative.narrowest(g), lang)) if len(g) else ""
+            out.append(msg("prose.finding_largest", indicator=rep.name(top["indicator"]),
+                           level=msg("prose.level_exact" if top["qualifier"] == "exact" else "prose.level_bound",
+                                     figure=narrative.figure(top, lang)), growth=tail))
+            said.add(top["indicator"])
     growth = own[(own["measure"] == "growth") & ~own["indicator"].isin(said)]
     if len(growth):
         top = growth.loc[growth["value"].idxmax()]
@@ -314,7 +318,8 @@ def targets(rep: Report, *, chart: bool = True) -> None:
                                  target_value=tg["value"], unit=str(lv["unit"]), title=None, credit=rep.credit, source="", caveat=caveat,
                                  lang=rep.lang, threshold=tg["qualifier"] in (">", "≥"),
                                  level_qualifier=str(lv["qualifier"]), target_qualifier=str(tg["qualifier"]))
-        rep.figure(fig, msg("charts.target_title", indicator=rep.name(tg["indicator"]), start=int(m["start_year"]),
+        title = "charts.projection_title" if tg["measure"] == "projection" else "charts.target_title"
+        rep.figure(fig, msg(title, indicator=rep.name(tg["indicator"], mid=True), start=int(m["start_year"]),
                             end=int(m["end_year"])), unit=unit, source=rep.source_line(used["id"]))
 
 
@@ -395,6 +400,14 @@ def methods(rep: Report) -> None:
                for q in msg.get("qualifiers")], cls="rules")
 
 
+def _stated(rep: Report, r) -> str:
+    """A figure with the year and kind of a future claim (超过7000亿元（2027年预计）); others as stated."""
+    fig = narrative.figure(r, rep.lang)
+    if r["measure"] in FUTURE_MEASURES:
+        return rep.msg("numbering.with_unit", text=fig, unit=narrative.measure_label(r, rep.lang, rep.place))
+    return fig
+
+
 def sources(rep: Report) -> None:
     """Every figure the report showed, with its verbatim quote, and the sources they come from."""
     msg = rep.msg
@@ -402,7 +415,7 @@ def sources(rep: Report) -> None:
     o = rep.observations
     used = o[o["id"].isin(rep.used_ids) | o["id"].isin(rep.own["id"])]
     rep.table(_cols(rep, "id", "entity", "indicator", "value", "quote", "source"),
-              [[r["id"], rep.place(r["entity"] or r["region"]), rep.name(r["indicator"]), narrative.figure(r, rep.lang),
+              [[r["id"], rep.place(r["entity"] or r["region"]), rep.name(r["indicator"]), _stated(rep, r),
                 r["quote"], r["source"]] for _, r in used.iterrows()], "sources", caption=msg("captions.sources_figures"))
     src = rep.sources[rep.sources["id"].isin(set(used["source"]))]
     rep.table([*_cols(rep, "id", "title", "publisher", "date"), "sha256"],
