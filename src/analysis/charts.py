@@ -541,9 +541,11 @@ def base_and_level(panels: list[dict], *, title: str | None = None, source: str,
         name, factor = display_scale(pnl["unit"], pnl["level"], lang)
         b, lo, hi, lv = (pnl[k] / factor for k in ("base", "base_lo", "base_hi", "level"))
         decimals = 0 if abs(lv) >= 1e4 else 1      # a count of 230,000 vehicles is whole
+        base_decimals = pnl.get("base_decimals", decimals)   # as the report's text words them
+        level_decimals = pnl.get("level_decimals", decimals)
         lq = pnl.get("level_qualifier", "") or ""
         lkind = {">": "more_than", "≥": "at_least", "余": "more_than", "≤": "at_most", "<": "at_most"}.get(lq, "exact")
-        bkind = _kind(b, lo, hi, "", decimals, lang)
+        bkind = _kind(b, lo, hi, "", base_decimals, lang)
         bounded = bkind in ("more_than", "at_least")
         ax.bar([0], [b], color=COLORS["bound"], edgecolor=COLORS["bar"], width=0.6)
         if bkind == "interval":
@@ -559,9 +561,9 @@ def base_and_level(panels: list[dict], *, title: str | None = None, source: str,
             ax.bar([1], [lv], color=COLORS["bar"], width=0.6)
         kinds |= {bkind, lkind}
         b_top = hi if bkind == "interval" else b
-        ax.annotate(_mark(bkind, lang) + format_number(b, decimals, lang), (0, b_top), textcoords="offset points",
+        ax.annotate(_mark(bkind, lang) + format_number(b, base_decimals, lang), (0, b_top), textcoords="offset points",
                     xytext=(0, 17 if bounded else 3), ha="center", va="bottom", fontsize=8.5)
-        ax.annotate(_bound_label(lv, lq, decimals, lang), (1, lv), textcoords="offset points",
+        ax.annotate(_bound_label(lv, lq, level_decimals, lang), (1, lv), textcoords="offset points",
                     xytext=(0, 17 if lkind in ("more_than", "at_least") else 3), ha="center", va="bottom", fontsize=8.5)
         est = messages(lang)("charts.implied_suffix")
         ax.set_xticks([0, 1], [f"{pnl['base_year']}{est}", str(pnl["year"])], fontsize=8.5)

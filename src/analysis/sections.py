@@ -245,7 +245,8 @@ def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = Tr
                 continue
             panels.append(dict(label=rep.name(m["indicator"]), unit=str(m["unit"]), base=m["value"], base_lo=m["lower"],
                                base_hi=m["upper"], level=float(lv["value"].iloc[0]), base_year=int(m["start_year"]),
-                               year=rep.year))
+                               year=rep.year, base_decimals=narrative.decimals_for(m, rep.lang),
+                               level_decimals=narrative.stated_decimals(lv.iloc[0], rep.lang)))
         if panels and chart:
             fig = charts.base_and_level(panels[:4], title=None, credit=rep.credit, source="", lang=rep.lang)
             rep.figure(fig, msg("charts.bases_title"),
