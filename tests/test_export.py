@@ -77,7 +77,7 @@ def test_table_cells_figures_right_identifiers_and_short_terms_on_one_line():
     assert '<td class="nw">长安汽车数智工厂</td>' in html          # a name without spaces: one line
     assert "<td>重庆荣阳汽车配件有限责任公司</td>" in html             # longer than SHORT_TERM: may wrap
     assert '<td class="num nw">约60%（<span class="nb">55–65%</span>）</td>' in html
-    assert '<td class="num"><span class="nb">5.6倍</span>（即为上年的<span class="nb">6.6倍</span>）</td>' in html
+    assert '<td class="num"><span class="nb">5.6倍</span>（<span class="nb">即为上年的</span><span class="nb">6.6倍</span>）</td>' in html
     assert '<span class="nb">50—100亿级</span>' in html and '<span class="nb">1900亿元</span>' in html
     assert "<td class=\"nw\">&lt;b&gt;</td>" in html                   # still escaped
 
