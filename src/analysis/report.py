@@ -127,14 +127,18 @@ class Report:
                 if str(s.get(key, "") or "").strip():
                     text += self.msg(f"source.{key}", **{key: s[key]})
             items.append(text)
-        return self.msg("source.line", sources=self.msg.join(items)) if items else ""
+        if not items:
+            return ""
+        line = self.msg("source.line", sources=self.msg.join(items))
+        return line[:-1] if len(line) > 1 and line[-2] in "。？！?!." and line[-1] in "。." else line   # 什么？. → 什么？
 
     def note(self, texts: list[str]) -> str:
         """Caveats as numbered notes (each said once); returns the reference to put where they apply (注3、4)."""
         for t in texts:
             if t not in self.notes:
                 self.notes.append(t)
-        return self.msg("numbering.note_ref", n=self.msg.join(str(self.notes.index(t) + 1) for t in texts))
+        return self.msg("numbering.note_ref",
+                        n=self.msg("numbering.note_sep").join(str(self.notes.index(t) + 1) for t in texts))
 
     def use(self, ids) -> None:
         """Record observation ids a section shows (the sources section lists them)."""

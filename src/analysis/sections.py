@@ -87,7 +87,14 @@ def findings(rep: Report, *, most: int = 5, ranks: int = 2) -> None:
     own = rep.own[(rep.own["year"] == rep.year) & (rep.own["entity"] == "")]
     out: list[str] = []
     said: set[str] = set()
-    firsts = own[own["measure"].isin(["rank", "growth_rank"]) & (own["value"] == 1)]
+    for code in rep.catalog.report.get("headline") or []:     # the scale of the economy first
+        rows = own[(own["indicator"] == code) & (own["measure"] == "level")]
+        if len(rows):
+            parts = narrative.indicator_parts(own[own["indicator"] == code], lang, rep.place)
+            out.append(msg("prose.sentence", subject=rep.name(code), parts=narrative.parts_text(parts, lang)))
+            said.add(code)
+            break
+    firsts = own[own["measure"].isin(["rank", "growth_rank"]) & (own["value"] == 1) & ~own["indicator"].isin(said)]
     streaks = set(own.loc[own["measure"] == "streak", "indicator"])
     order = sorted(dict.fromkeys(firsts["indicator"]),
                    key=lambda c: (not (firsts.loc[firsts["indicator"] == c, "measure"] == "growth_rank").any(),
