@@ -47,11 +47,12 @@ def reconcile(observations: pd.DataFrame, metrics: pd.DataFrame | None = None, *
         metrics = compute(observations, catalog=catalog)
     best = best_observations(observations)
     ids = IdLists(best)
-    blocks = [_stated_twice(observations), _growth_from_levels(best, ids, metrics)]
+    blocks = [_stated_twice(observations),
+              _against_metric(best, ids, metrics, measure="growth", kind="growth", check="growth-from-levels")]
     for e in catalog.metrics:
         if e.get("kind") == "ratio" and e.get("reconciles"):
             blocks += [_ratio(best, ids, e, shift) for shift in (0, 1)]
-    blocks.append(_shares(best, ids, metrics))
+    blocks.append(_against_metric(best, ids, metrics, measure="share", kind="share", check="share"))
     blocks = [b for b in blocks if len(b)]
     if not blocks:
         return _typed(pd.DataFrame({c: [] for c in RECONCILE_COLUMNS}))
@@ -121,18 +122,22 @@ def _keys(frame: pd.DataFrame, cols: list[str], name: str, year_shift: int = 0) 
     return out
 
 
-def _growth_from_levels(best: pd.DataFrame, ids: IdLists, metrics: pd.DataFrame) -> pd.DataFrame:
-    """A stated growth against the growth computed from two stated levels."""
+def _against_metric(best: pd.DataFrame, ids: IdLists, metrics: pd.DataFrame, *, measure: str, kind: str,
+                    check: str) -> pd.DataFrame:
+    """Stated figures of ``measure`` against the computed metrics of ``kind`` for the same region,
+    entity, year and indicator: a stated growth against the growth of two stated levels, a stated
+    share against part ÷ whole."""
     cols = [*_JOIN, "indicator"]
-    stated_pos = np.flatnonzero((best["measure"] == "growth").to_numpy())
-    comp = metrics[metrics["kind"] == "growth"]
+    stated_pos = np.flatnonzero((best["measure"] == measure).to_numpy())
+    comp = metrics[metrics["kind"] == kind]
     if not len(stated_pos) or comp.empty:
         return pd.DataFrame()
     j = _keys(comp, cols, "m").merge(_keys(best.iloc[stated_pos], cols, "s"), on=cols)
     s, m = stated_pos[j["s"].to_numpy()], j["m"].to_numpy()
     c = comp.iloc[m]
-    return _block("growth-from-levels", best.iloc[s], c["value"], c["lower"], c["upper"], unit="%",
-                  stated_ids=ids.of(s), computed_from=c["inputs"])
+    extra = {"metric": c["metric"].to_numpy(object)} if kind == "share" else {}
+    return _block(check, best.iloc[s], c["value"], c["lower"], c["upper"], unit="%", stated_ids=ids.of(s),
+                  computed_from=c["inputs"], **extra)
 
 
 def _ratio(best: pd.DataFrame, ids: IdLists, entry: dict, shift: int) -> pd.DataFrame:
@@ -153,17 +158,3 @@ def _ratio(best: pd.DataFrame, ids: IdLists, entry: dict, shift: int) -> pd.Data
                   unit=stated["unit"].to_numpy(), stated_ids=ids.of(s), computed_from=ids.of(n, d),
                   metric=entry["code"], indicator=entry["reconciles"],
                   denominator_year=best["year"].to_numpy(np.int64)[d])
-
-
-def _shares(best: pd.DataFrame, ids: IdLists, metrics: pd.DataFrame) -> pd.DataFrame:
-    """A stated share against the catalog share metric of the same part (part ÷ whole)."""
-    cols = [*_JOIN, "indicator"]
-    stated_pos = np.flatnonzero((best["measure"] == "share").to_numpy())
-    comp = metrics[metrics["kind"] == "share"]
-    if not len(stated_pos) or comp.empty:
-        return pd.DataFrame()
-    j = _keys(comp, cols, "m").merge(_keys(best.iloc[stated_pos], cols, "s"), on=cols)
-    s, m = stated_pos[j["s"].to_numpy()], j["m"].to_numpy()
-    c = comp.iloc[m]
-    return _block("share", best.iloc[s], c["value"], c["lower"], c["upper"], unit="%", stated_ids=ids.of(s),
-                  computed_from=c["inputs"], metric=c["metric"].to_numpy(object))
