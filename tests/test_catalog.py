@@ -19,7 +19,7 @@ def _catalog(tmp_path, text):
     ("  approx_band: 0.05", "  approx_band: 5", "settings.approx_band: expected a fraction between 0 and 1, found 5"),
     ("    unit: 亿元\n", "    unit: [亿元]\n", "unit: expected a unit such as 亿元, 家 or %, found ['亿元']"),
     ("    unit: 亿元\n", "    unit: 亿美元\n", "unit: expected a known unit, found '亿美元'"),
-    ("    aliases: [", "    alias: [", "expected one of zh, en, unit, aliases, definition, scope, growth_basis, found 'alias'"),
+    ("    aliases: [", "    alias: [", "indicators.ind_output_above.alias: expected one of zh, en, unit, aliases, definition, scope, growth_basis"),
     ("indicators:\n", "indicatorz: {}\nindicators:\n", "catalog.yaml: indicatorz: expected one of settings, indicators, metrics, regions, names, report, found 'indicatorz'"),
     ("  headline: [", "  headline: 3\n  x: [", "report.headline: expected a list of indicator codes, found 3"),
 ])

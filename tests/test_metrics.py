@@ -241,7 +241,11 @@ def test_widening_an_input_never_narrows_output(p, w, g, widen, dl, du):
 def test_cli_csv_has_the_acceptance_metrics(cli):
     code, out, err = cli("metrics", "--region", "渝北区", "--year", "2024", "--format", "csv")
     assert code == 0, err
-    df = pd.read_csv(io.StringIO(out)).set_index("metric")
+    both = pd.read_csv(io.StringIO(out))
+    assert set(both["record"]) == {"metric", "check"}     # the checks ride along, marked
+    checks = both[both["record"] == "check"]
+    assert (checks.loc[checks["check"] == "stated-twice", "status"] == "agree").all()
+    df = both[both["record"] == "metric"].set_index("metric")
     for k in ["share_auto_output", "implied_base:auto_output", "implied_base:nev_volume", "gdp_implied_by_rd",
               "required_growth_ind_output_projection", "implied_base:digital_core_va"]:
         row = df.loc[k]
@@ -259,8 +263,10 @@ def test_cli_csv_has_the_acceptance_metrics(cli):
 
 def test_cli_json_and_table(cli):
     code, out, _ = cli("metrics", "--region", "渝北区", "--year", "2024", "--format", "json")
-    data = json.loads(out)
+    doc = json.loads(out)
+    data = doc["metrics"]
     assert code == 0 and any(d["metric"] == "gdp_implied_by_rd" for d in data)
+    assert any(c["check"] == "stated-twice" and c["stated_ids"] + c["computed_from"] == ["yb-016", "yb-020"] for c in doc["checks"])
     share = next(d for d in data if d["metric"] == "share_auto_output")
     assert share["inputs"] == ["yb-016", "yb-020", "yb-003"]  # JSON keeps lists as arrays
     assert share["flags"] == ["lower-bound-input", "scope-unverified"]

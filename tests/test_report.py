@@ -127,7 +127,7 @@ def test_metrics_files_agree_with_cli(default_report, cli):
     sheet = pd.read_excel(folder / "industry_report_metrics.xlsx").set_index("metric")
     code, out, _ = cli("metrics", "--region", "渝北区", "--year", "2024", "--format", "csv")
     import io
-    cli_m = pd.read_csv(io.StringIO(out)).set_index("metric")
+    cli_m = pd.read_csv(io.StringIO(out)).query("record == 'metric'").set_index("metric")
     assert sheet.loc["gdp_implied_by_rd", "value"] == pytest.approx(cli_m.loc["gdp_implied_by_rd", "value"])
     assert sheet.loc["share_auto_output", "display"] == cli_m.loc["share_auto_output", "display"] == "不超过47.5%"
 

@@ -33,6 +33,7 @@ class Indicator:
     definition: str = ""
     scope: str = ""
     growth_basis: str = ""   # "comparable": official growth at comparable prices (value added)
+    rank_first: str = "highest"   # which end of a ranking comes first: "highest" (output) or "lowest" (energy use)
 
 
 @dataclass
@@ -146,7 +147,9 @@ _INDICATOR = {
                                "items": {"type": ["string", "number"], "description": "a name"}},
                    "definition": {"type": "string", "description": "a text"},
                    "scope": {"type": "string", "description": "a scope name (e.g. above_designated_size)"},
-                   "growth_basis": {"enum": ["", "comparable"], "description": "comparable or nothing"}},
+                   "growth_basis": {"enum": ["", "comparable"], "description": "comparable or nothing"},
+                   "rank_first": {"enum": ["highest", "lowest"],
+                                  "description": "highest or lowest (which end of a ranking comes first)"}},
     "additionalProperties": False,
 }
 _FRACTION = {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "description": "a fraction between 0 and 1"}
@@ -198,7 +201,7 @@ def _parse(path: Path) -> Catalog:
             code=str(code), zh=str(entry["zh"]), en=str(entry["en"]), unit=str(entry["unit"]),
             dimension=info[2], aliases=tuple(str(a) for a in entry.get("aliases") or []),
             definition=str(entry.get("definition", "")), scope=str(entry.get("scope", "")),
-            growth_basis=str(entry.get("growth_basis", "")))
+            growth_basis=str(entry.get("growth_basis", "")), rank_first=str(entry.get("rank_first", "highest")))
     if problems:
         raise CatalogError("\n".join(problems))
     cat = Catalog(path=path, indicators=indicators, metrics=list(doc.get("metrics") or []),

@@ -91,16 +91,32 @@ def _cmd_metrics(args) -> int:
     from . import metrics as M
     from .data import check_selection
     from .messages import messages
+    import pandas as pd
+    from .narrative import check_status
     from .table import joined_lists, metrics_display, periods, render_table
     obs, catalog = _load(args)
+    regions = obs.attrs.get("regions", {})
     check_selection(obs, args.region, args.year)
     m = M.compute(obs, region=args.region, year=args.year, catalog=catalog)
-    shown = metrics_display(m, lang=args.lang, catalog=catalog)
     msg = messages(args.lang)
-    if args.format == "csv":  # lists (inputs, flags) joined with ";" here; JSON keeps them as arrays
-        joined_lists(shown).to_csv(sys.stdout, index=False)
-    elif args.format == "json":
-        sys.stdout.write(shown.to_json(orient="records", force_ascii=False, indent=1))
+    own = obs if not args.region else obs[obs["region"] == args.region]
+    rec = M.reconcile(own, m, catalog=catalog, peers=obs)
+    m = M.attribute_years(m, rec, catalog)
+    shown = metrics_display(m, lang=args.lang, catalog=catalog)
+    if args.year:
+        rec = rec[rec["year"] == int(args.year)]
+    rec = rec.reset_index(drop=True)
+    rec.insert(rec.columns.get_loc("status") + 1, "status_text",
+               [check_status(r, args.lang, lambda x: catalog.display(x, args.lang, regions)) for r in rec.to_dict("records")])
+    if args.format == "csv":  # one table: metrics rows, then checks rows (column ``record`` says which)
+        both = pd.concat([joined_lists(shown).assign(record="metric"), joined_lists(rec).assign(record="check")],
+                         ignore_index=True)
+        both[["record", *[c for c in both.columns if c != "record"]]].to_csv(sys.stdout, index=False)
+    elif args.format == "json":   # lists (inputs, flags) stay arrays
+        import json
+        doc = {"metrics": json.loads(shown.to_json(orient="records", force_ascii=False)),
+               "checks": json.loads(rec.to_json(orient="records", force_ascii=False))}
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=1))
         sys.stdout.write("\n")
     else:
         flat = joined_lists(shown, sep="; ").assign(period=periods(shown["start_year"], shown["end_year"]))
@@ -109,18 +125,13 @@ def _cmd_metrics(args) -> int:
         if not args.region:
             cols, heads = ["region", *cols], [msg("meta.region"), *heads]
         print(render_table(flat[cols].astype(str).values.tolist(), heads))
-        rec = M.reconcile(obs, catalog=catalog)
-        if args.region:
-            rec = rec[rec["region"] == args.region]
-        if args.year:
-            rec = rec[rec["year"] == int(args.year)]
         if len(rec):
             rec = joined_lists(rec, sep=",")
             print()
             print(msg("sections.checks") + msg("colon"))
-            print(render_table([[r.region, msg(f"checks.{r.check}"), catalog.name(r.indicator, args.lang),
-                                 msg(f"status.{r.status}"), f"{r.stated_ids} ↔ {r.computed_from}"]
-                                for r in rec.itertuples()],
+            print(render_table([[r["region"], msg(f"checks.{r['check']}"), catalog.name(r["indicator"], args.lang),
+                                 r["status_text"], f"{r['stated_ids']} ↔ {r['computed_from']}"]
+                                for r in rec.to_dict("records")],
                                [msg("meta.region"), *(msg(f"columns.{k}") for k in ("check", "indicator", "status",
                                                                                   "inputs"))]))
     return 0

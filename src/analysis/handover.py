@@ -59,7 +59,7 @@ def prepare(request: ReportRequest) -> ReportData:
     """
     from .catalog import load_catalog
     from .data import load_observations, load_sources
-    from .metrics import compute, reconcile
+    from .metrics import attribute_years, compute, reconcile
     catalog = load_catalog(request.catalog)
     obs = load_observations(request.data, catalog=catalog)
     _trace("load")
@@ -68,8 +68,8 @@ def prepare(request: ReportRequest) -> ReportData:
     _trace("compute")
     mine = everything[everything["region"] == request.region]
     own_obs = obs[obs["region"] == request.region]
-    checks = reconcile(own_obs, mine, catalog=catalog).reset_index(drop=True)
-    metrics = mine[mine["year"] == request.year].reset_index(drop=True)
+    checks = reconcile(own_obs, mine, catalog=catalog, peers=obs).reset_index(drop=True)
+    metrics = attribute_years(mine[mine["year"] == request.year].reset_index(drop=True), checks, catalog)
     for c in metrics.columns:
         if isinstance(metrics[c].dtype, pd.CategoricalDtype):
             metrics[c] = metrics[c].cat.remove_unused_categories()

@@ -135,7 +135,7 @@ def metric_value(m, lang: str, catalog: Catalog | None = None) -> str:
         text = reason(m, catalog, lang) if catalog is not None else msg("reasons.missing")
         return msg("reasons.missing") + msg("colon") + text
     if m["kind"] == "rank":
-        return msg("figures.rank", n=int(m["value"]))
+        return rank_value(m, lang)
     if not determined(m):
         return msg("prose.undetermined_short")
     lo, hi, v = float(m["lower"]), float(m["upper"]), float(m["value"])
@@ -150,6 +150,29 @@ def metric_value(m, lang: str, catalog: Catalog | None = None) -> str:
     if _open_low(lo, v):
         return describe(hi, -math.inf, hi, unit, lang=lang, decimals=dec)
     return describe(v, lo, hi, unit, lang=lang, decimals=dec)
+
+
+def rank_value(m, lang: str) -> str:
+    """A computed rank: 第1位, or 第1至2位 when bounded inputs leave it open; the coverage of its peer
+    set when not every member has data (（5个有数据/共7个）)."""
+    msg = messages(lang)
+    lo, hi = int(m["lower"]), int(m["upper"])
+    text = msg("figures.rank", n=lo) if lo == hi else msg("figures.rank_range", lo=lo, hi=hi)
+    n, k = m.get("peer_n"), m.get("peer_covered")
+    if n is not None and k is not None and not pd.isna(n) and not pd.isna(k) and int(k) < int(n):
+        text += msg("figures.rank_coverage", k=int(k), n=int(n))
+    return text
+
+
+def check_status(r, lang: str, place=lambda x: x) -> str:
+    """A check's conclusion in words; a rank that cannot be checked says why (the data cover k of n)."""
+    msg = messages(lang)
+    if r["status"] == "cannot-check":
+        n, k = r.get("peer_n"), r.get("peer_covered")
+        if n is None or pd.isna(n):
+            return msg("status_detail.unknown_peer", peer=place(r.get("peer") or ""))
+        return msg("status_detail.partial", peer=place(r.get("peer") or ""), n=int(n), k=int(k))
+    return msg(f"status.{r['status']}")
 
 
 def narrowest(rows: pd.DataFrame) -> pd.Series:

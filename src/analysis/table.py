@@ -11,7 +11,7 @@ from .narrative import metric_value
 
 DISPLAY_COLUMNS = ["metric", "name_zh", "name_en", "region", "entity", "year", "start_year", "end_year", "value",
                    "lower", "upper", "unit", "display", "formula_zh", "formula_en", "inputs", "flags", "reason",
-                   "reason_indicator"]
+                   "reason_indicator", "peer", "peer_n", "peer_covered"]
 
 
 def metrics_display(m: pd.DataFrame, lang: str = "zh", catalog=None) -> pd.DataFrame:

@@ -24,18 +24,18 @@ from .reading import _short, load_sources
 MEASURES: dict[str, set[str] | None] = {
     "level": None, "target": None, "projection": None, "plan": None,
     "growth": {"percent", "multiple"}, "multiple": {"multiple"}, "share": {"percent"},
-    "rank": {"rank"}, "growth_rank": {"rank"}, "streak": {"years"}, "cagr": {"percent"},
+    "rank": {"rank"}, "growth_rank": {"rank"}, "share_rank": {"rank"}, "streak": {"years"}, "cagr": {"percent"},
     "pp_change": {"pp"},
 }
 MEASURE_ALIASES = {
     "水平": "level", "总量": "level", "规模": "level", "增长": "growth", "增速": "growth",
     "增长率": "growth", "倍数": "multiple", "占比": "share", "比重": "share", "排名": "rank",
-    "位次": "rank", "增速排名": "growth_rank", "连续": "streak", "目标": "target", "预计": "projection", "预测": "projection",
+    "位次": "rank", "增速排名": "growth_rank", "比重排名": "share_rank", "连续": "streak", "目标": "target", "预计": "projection", "预测": "projection",
     "计划": "plan", "复合增长率": "cagr", "百分点变化": "pp_change",
 }
 #: smallest meaningful value per measure (bounds are clipped to it)
 FLOORS = {"level": 0.0, "target": 0.0, "projection": 0.0, "plan": 0.0, "share": 0.0, "multiple": 0.0,
-          "growth": -100.0, "cagr": -100.0, "rank": 1.0, "growth_rank": 1.0, "streak": 0.0,
+          "growth": -100.0, "cagr": -100.0, "rank": 1.0, "growth_rank": 1.0, "share_rank": 1.0, "streak": 0.0,
           "pp_change": -np.inf}
 KEY = ["region", "entity", "year", "base_year", "indicator", "measure", "peer"]
 

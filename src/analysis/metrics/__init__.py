@@ -10,7 +10,7 @@ Results are typed columns — years, lists of ids and codes — never text to pa
 """
 from .engine import FLAGS, REASONS, RESULT_COLUMNS, best_observations
 from .kinds import check_definitions, compute, target_path
-from .reconcile import CHECKS, RECONCILE_COLUMNS, STATUSES, reconcile
+from .reconcile import CHECKS, RECONCILE_COLUMNS, STATUSES, attribute_years, reconcile
 
-__all__ = ["CHECKS", "FLAGS", "REASONS", "RECONCILE_COLUMNS", "RESULT_COLUMNS", "STATUSES", "best_observations",
+__all__ = ["CHECKS", "FLAGS", "REASONS", "RECONCILE_COLUMNS", "RESULT_COLUMNS", "STATUSES", "attribute_years", "best_observations",
            "check_definitions", "compute", "reconcile", "target_path"]

@@ -26,12 +26,14 @@ from ..numbers import QUALIFIERS
 
 RESULT_COLUMNS = ["metric", "kind", "name_zh", "name_en", "region", "entity", "year", "start_year", "end_year",
                   "indicator", "value", "lower", "upper", "unit", "formula_zh", "formula_en", "inputs", "flags",
-                  "reason", "reason_indicator"]
+                  "reason", "reason_indicator", "peer", "peer_n", "peer_covered"]
 
 # Flags are bits while computing, lists of these codes in the result.
 FLAGS = ["lower-bound-input", "upper-bound-input", "approximate-input", "comparable-prices",
-         "scope-mismatch", "scope-unverified", "target-threshold"]
-LB, UB, AP, COMP, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD = (1 << i for i in range(len(FLAGS)))
+         "scope-mismatch", "scope-unverified", "target-threshold", "current-prices", "implied-input",
+         "previous-year-denominator"]
+(LB, UB, AP, COMP, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD, CURRENT, IMPLIED,
+ PREV_DENOMINATOR) = (1 << i for i in range(len(FLAGS)))
 QUALS = list(QUALIFIERS)
 #: the flag each qualifier gives a result it enters (bounds themselves come from data.bounds_array)
 _Q_FLAGS = np.array([{"exact": 0, ">": LB, "≥": LB, "<": UB, "≤": UB, "≈": AP, "近": UB | AP, "余": LB | AP}[q]
@@ -291,6 +293,7 @@ class Results:
         self.parts: list[dict] = []
         self.names: list[tuple] = []     # per name id: (metric, kind, zh, en, fzh, fen)
         self.unit_names: list[str] = list(panel.units)   # the data's units, then literal units of results
+        self.peer_names: list[str] = []                  # peer sets of ranks: the parent region's name (-1: none)
 
     def name_id(self, metric, kind, zh, en, fzh, fen) -> int:
         self.names.append((metric, kind, zh, en, fzh, fen))
@@ -303,7 +306,7 @@ class Results:
 
     def add(self, *, name, rows, value, lower, upper, inputs, unit: str | None = None,
             unit_of: np.ndarray | None = None, flags=0, reason=0, reason_indicator=-1,
-            year=None, start=None, end=None, indicator=None):
+            year=None, start=None, end=None, indicator=None, peer=None, peer_n=None, peer_covered=None):
         """Add one block of results.
 
         Args:
@@ -316,6 +319,8 @@ class Results:
             reason: 0 or a code of :data:`REASON` per row; reason_indicator: the indicator code it is about.
             year, start, end: the row's year and the period its value refers to (default: the rows' year).
             indicator: indicator code(s) (default: the rows' indicator).
+            peer, peer_n, peer_covered: for ranks, the peer set (an index into :attr:`peer_names`),
+                its size and how many of its members have data (default: none).
         """
         n = len(value)
         if n == 0:
@@ -338,9 +343,13 @@ class Results:
             in0=np.asarray(inputs[0], np.int32),
             in1=np.asarray(inputs[1], np.int32) if len(inputs) > 1 else np.full(n, -1, np.int32),
             in2=np.asarray(inputs[2], np.int32) if len(inputs) > 2 else np.full(n, -1, np.int32),
+            in3=np.asarray(inputs[3], np.int32) if len(inputs) > 3 else np.full(n, -1, np.int32),
             flags=np.broadcast_to(np.asarray(flags, np.int32), (n,)),
             reason=reason,
-            rind=np.where(reason != 0, np.broadcast_to(np.asarray(reason_indicator, np.int32), (n,)), -1).astype(np.int32)))
+            rind=np.where(reason != 0, np.broadcast_to(np.asarray(reason_indicator, np.int32), (n,)), -1).astype(np.int32),
+            peer=np.broadcast_to(np.asarray(-1 if peer is None else peer, np.int32), (n,)),
+            peer_n=np.broadcast_to(np.asarray(-1 if peer_n is None else peer_n, np.int32), (n,)),
+            peer_cov=np.broadcast_to(np.asarray(-1 if peer_covered is None else peer_covered, np.int32), (n,))))
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
@@ -365,11 +374,16 @@ class Results:
         out["indicator"] = pd.Categorical.from_codes(cat.pop("ind"), categories=labels)
         out["value"], out["lower"], out["upper"] = cat.pop("value"), cat.pop("lower"), cat.pop("upper")
         out["unit"] = pd.Categorical.from_codes(cat.pop("unit"), categories=pd.Index(self.unit_names, dtype=object))
-        out["inputs"] = p.ids.of(cat.pop("in0"), cat.pop("in1"), cat.pop("in2"))
+        out["inputs"] = p.ids.of(cat.pop("in0"), cat.pop("in1"), cat.pop("in2"), cat.pop("in3"))
         out["flags"] = flag_lists(cat.pop("flags"))
         out["reason"] = pd.Categorical.from_codes(cat.pop("reason"), categories=pd.Index(["", *REASONS], dtype=object))
         out["reason_indicator"] = pd.Categorical.from_codes(cat.pop("rind") + 1,
                                                             categories=pd.Index(["", *labels], dtype=object))
+        out["peer"] = pd.Categorical.from_codes(cat.pop("peer") + 1, categories=pd.Index(["", *self.peer_names], dtype=object))
+        for col, key in (("peer_n", "peer_n"), ("peer_covered", "peer_cov")):
+            v = cat.pop(key)
+            out[col] = pd.array(np.where(v >= 0, v, 0), dtype="Int64")
+            out[col][v < 0] = pd.NA
         return pd.DataFrame({c: out[c] for c in RESULT_COLUMNS}, copy=False)  # no second copy of millions of rows
 
 
@@ -388,4 +402,5 @@ def empty_results() -> pd.DataFrame:
     cols.update({c: np.empty(0, float) for c in ("value", "lower", "upper")})
     cols.update({c: pd.Series([], dtype=ID_LIST) for c in ("inputs", "flags")})
     cols["reason"] = cat(["", *REASONS])
+    cols.update({c: pd.array([], dtype="Int64") for c in ("peer_n", "peer_covered")})
     return pd.DataFrame(cols)

@@ -12,8 +12,8 @@ import pandas as pd
 from ..catalog import Catalog, load_catalog
 from ..errors import CatalogError
 from ..numbers import unit_info
-from .engine import (COMP, QUALS, REASON, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD, Panel, Results,
-                     best_observations, corners, divide, empty_results)
+from .engine import (COMP, CURRENT, IMPLIED, QUALS, REASON, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD, Panel,
+                     Results, best_observations, corners, divide, empty_results)
 
 # Names and formulas ({zh}/{en}: the indicator's names; {part}, {whole}, … for named metrics).
 TEMPLATES = {
@@ -27,8 +27,8 @@ TEMPLATES = {
              "（末年水平 ÷ 首年水平）^(1/年数) − 1", "(last level ÷ first level)^(1/years) − 1"),
     "pp_change": ("{zh}变化（百分点）", "{en}: change in percentage points",
                   "本年比率 − 上年比率", "rate this year − rate last year"),
-    "rank": ("{zh}在数据中各地区的位次", "{en}: rank among the regions in the data",
-             "按水平从高到低排序（并列取最小位次）", "ordered by level, highest first (ties share the best rank)"),
+    "parent_gap": ("{zh}增速与上级地区之差", "{en}: growth minus the parent region's growth",
+                   "本地区增速 − 上级地区增速", "region's growth − parent region's growth"),
     "region_share": ("{zh}占上级地区比重", "{en}: share of the parent region",
                      "本地区水平 ÷ 上级地区水平 × 100%", "region's level ÷ parent region's level × 100%"),
     "share": ("{part}占{whole}比重", "{part_en} as a share of {whole_mid}",
@@ -147,8 +147,11 @@ def k_growth(res, entry):
             value = f(p.value[src], v0)
         lo, hi = corners(f, p.iv(src), p.iv(prev))
         bad = reason != 0
+        # growth of two money levels is nominal (current prices); official growth of value added is real
+        money = res.catalog.indicators.get(code) is not None and res.catalog.indicators[code].dimension == "money"
         res.add(name=names[code], rows=src, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
-                upper=np.where(bad, np.nan, hi), unit="%", inputs=[prev, src], flags=p.qflags(src, prev),
+                upper=np.where(bad, np.nan, hi), unit="%", inputs=[prev, src],
+                flags=p.qflags(src, prev) | (CURRENT if money else 0),
                 reason=reason, reason_indicator=p.indicator_code(code), start=p.year[prev])
 
 
@@ -293,76 +296,154 @@ def _required_growth(res, entry, measure: str):
             indicator=tcode)
 
 
+def _previous_level(res, src: np.ndarray, code: str):
+    """Last year's level of ``code`` for the rows ``src``: stated, else implied by this year's level and
+    growth (level ÷ (1 + growth), with bounds). Returns (position of the stated level or of the growth
+    used, position of this year's level used (or -1), value, (lower, upper), flags)."""
+    p = res.p
+    prev = p.find(src, "level", code, year_shift=-1)
+    value, iv = p.val(prev), p.iv(prev)
+    lv, g = p.find(src, "level", code), p.find(src, "growth", code)
+    use = (prev < 0) & (lv >= 0) & (g >= 0)
+    f = lambda l, r: l / (1 + r / 100)  # noqa: E731
+    with np.errstate(all="ignore"):
+        implied = f(p.val(lv), p.val(g))
+    ilo, ihi = corners(f, p.iv(lv), p.iv(g))
+    value = np.where(use, implied, value)
+    iv = (np.where(use, ilo, iv[0]), np.where(use, ihi, iv[1]))
+    flags = np.where(use, IMPLIED | p.qflags(lv, g) | _comparable(res, code), 0)
+    return np.where(use, g, prev), np.where(use, lv, -1), value, iv, flags
+
+
 def k_contribution(res, entry):
+    """(part this year − part last year) ÷ whole last year × 100, in percentage points. Last year's
+    levels are the stated ones, else those implied by this year's level and growth (flagged)."""
     p, cat = res.p, res.catalog
     part, whole = entry["part"], entry["whole"]
     src = p.rows("level", part)
-    p0 = p.find(src, "level", part, year_shift=-1)
-    w0 = p.find(src, "level", whole, year_shift=-1)
-    wlo, whi = p.iv(w0)
-    reason = np.where(p0 < 0, REASON["missing-previous-part"],
-                      np.where(w0 < 0, REASON["missing-previous-whole"],
+    p0, _, p0v, p0iv, p0f = _previous_level(res, src, part)
+    w0, w1, w0v, (wlo, whi), w0f = _previous_level(res, src, whole)
+    reason = np.where(np.isnan(p0v), REASON["missing-previous-part"],
+                      np.where(np.isnan(w0v), REASON["missing-previous-whole"],
                                np.where(wlo <= 0, REASON["nonpositive-previous-whole"], 0)))
-    about = np.where(p0 < 0, p.indicator_code(part), p.indicator_code(whole))
+    about = np.where(np.isnan(p0v), p.indicator_code(part), p.indicator_code(whole))
     bad = reason != 0
     f = lambda a, b, w: (a - b) / w * 100  # noqa: E731
     with np.errstate(all="ignore"):
-        value = f(p.value[src], p.val(p0), p.val(w0))
-    lo, hi = corners(f, p.iv(src), p.iv(p0), (wlo, whi))
+        value = f(p.value[src], p0v, w0v)
+    lo, hi = corners(f, p.iv(src), p0iv, (wlo, whi))
     names = _names("contribution", entry, **_ind_names(cat, part, "part"), **_ind_names(cat, whole, "whole"))
     res.add(name=res.name_id(entry["code"], "contribution", *names), rows=src, value=np.where(bad, np.nan, value),
-            lower=np.where(bad, np.nan, lo), upper=np.where(bad, np.nan, hi), unit="百分点", inputs=[p0, src, w0],
-            flags=p.qflags(src, p0, w0) | _scope_bits(cat, part, whole), reason=reason, reason_indicator=about,
-            start=p.year[src] - 1)
+            lower=np.where(bad, np.nan, lo), upper=np.where(bad, np.nan, hi), unit="百分点", inputs=[p0, src, w0, w1],
+            flags=p.qflags(src, p0, w0) | p0f | w0f | _scope_bits(cat, part, whole), reason=reason,
+            reason_indicator=about, start=p.year[src] - 1)
 
 
-def _group_rank_desc(group: np.ndarray, v: np.ndarray, method: str) -> np.ndarray:
-    """Rank of v within its group, highest first; ties take the min (or max) rank."""
-    # one sort: dense rank of −v globally, then a single int64 key (group, that rank)
-    vals, dense = np.unique(-v, return_inverse=True)
-    order = np.argsort(group.astype(np.int64) * (len(vals) + 1) + dense, kind="stable")
-    g, x = group[order], dense[order]
-    n = len(order)
-    idx = np.arange(n)
-    new_group = np.r_[True, g[1:] != g[:-1]]
-    group_start = np.maximum.accumulate(np.where(new_group, idx, 0))
-    new_value = new_group | np.r_[True, x[1:] != x[:-1]]
-    if method == "min":
-        tie_pos = np.maximum.accumulate(np.where(new_value, idx, 0))
-    else:
-        last = np.r_[new_value[1:], True]
-        tie_pos = np.minimum.accumulate(np.where(last, idx, n)[::-1])[::-1]
-    ranks = np.empty(n, float)
-    ranks[order] = tie_pos - group_start + 1
-    return ranks
+#: the measure a rank orders → the metric (and stated measure) of that rank
+RANKED = {"level": "rank", "growth": "growth_rank", "share": "share_rank"}
+
+
+def parents_of(obs_regions: dict, catalog: Catalog) -> dict[str, str]:
+    """Region → parent region, from the catalog's ``regions:`` and the ``regions.csv`` files (``obs.attrs["regions"]``)."""
+    regions = {**(catalog.regions or {}), **(obs_regions or {})}
+    return {r: (e or {}).get("parent") for r, e in regions.items() if (e or {}).get("parent")}
+
+
+def _parents(res: Results) -> dict[str, str]:
+    return parents_of(res.obs_regions, res.catalog)
+
+
+def _count_greater(group: np.ndarray, key: np.ndarray, qgroup: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """For each query i: how many rows j of group ``qgroup[i]`` have ``key[j] > query[i]`` (one sort, no loop)."""
+    uniq, inv = np.unique(np.concatenate([key, query]), return_inverse=True)
+    u = len(uniq) + 1
+    rows = np.sort(group.astype(np.int64) * u + inv[:len(key)])
+    q = qgroup.astype(np.int64)
+    return np.searchsorted(rows, (q + 1) * u, "left") - np.searchsorted(rows, q * u + inv[len(key):], "right")
 
 
 def k_rank(res, entry):
-    """Rank of each region's level among the regions in the data (same indicator and year)."""
-    p = res.p
-    names = _per_indicator_names(res, entry, "rank")
-    pos = p.rows("level")
-    pos = pos[np.isin(p.e[pos], p.blank_entity)]
-    if len(pos) < 2:
-        return
-    grp_key = p.i[pos].astype(np.int64) * p.Y + (p.year[pos] - p.ymin)
-    counts = np.bincount(grp_key)
-    pos, grp_key = pos[counts[grp_key] >= 2], grp_key[counts[grp_key] >= 2]
-    if not len(pos):
-        return
-    value = _group_rank_desc(grp_key, p.value[pos], "min")
-    # best case: its upper bound among the others' figures; worst: its lower bound
-    best = _group_rank_desc(grp_key, p.upper[pos], "min")
-    worst = _group_rank_desc(grp_key, p.lower[pos], "max")
-    name_of = np.array([names[c] for c in p.indicators], dtype=np.int64)
-    res.add(name=name_of[p.i[pos]], rows=pos, value=value, lower=np.minimum(value, best), upper=np.maximum(value, worst),
-            unit="位", inputs=[pos], flags=p.qflags(pos))
+    """Rank of each region among its peers — the regions sharing its parent, never the parent itself —
+    by level, growth or share (``measures``), in the direction the indicator declares (``rank_first``).
+
+    Interval ranks are consistent: best = 1 + the peers certainly above (their lower bound above its
+    upper), worst = 1 + the peers possibly above (their upper bound above its lower). Each rank
+    records its peer set (the parent), the set's size (the parent's members listed in the regions
+    hierarchy, at least those with data) and how many members have data.
+    """
+    from ..messages import messages
+    p, cat = res.p, res.catalog
+    parents = _parents(res)
+    listed = pd.Series(list(parents.values()), dtype=object).value_counts().to_dict() if parents else {}
+    reg_parent = np.array([parents.get(r, "") for r in p.regions], dtype=object)
+    par_code, par_uniq = pd.factorize(reg_parent)
+    for name in par_uniq:
+        if name and name not in res.peer_names:
+            res.peer_names.append(name)
+    peer_of_par = np.array([res.peer_names.index(x) if x else -1 for x in par_uniq] or [-1], dtype=np.int64)
+    listed_of_par = np.array([listed.get(x, 0) for x in par_uniq] or [0], dtype=np.int64)
+    sign_of_ind = np.array([-1.0 if (cat.indicators.get(c) and cat.indicators[c].rank_first == "lowest") else 1.0
+                            for c in p.indicators] or [1.0])
+    zh, en = messages("zh"), messages("en")
+    for measure in entry.get("measures") or ["level", "growth"]:
+        metric = RANKED[measure]
+        pos = p.rows(measure)
+        pos = pos[np.isin(p.e[pos], p.blank_entity) & ~np.isnan(p.value[pos])]
+        if len(pos) < 2:
+            continue
+        par = par_code[p.r[pos]]
+        grp = (p.i[pos].astype(np.int64) * len(par_uniq) + par) * p.Y + (p.year[pos] - p.ymin)
+        _, inv, counts = np.unique(grp, return_inverse=True, return_counts=True)
+        keep = counts[inv] >= 2
+        pos, par, grp, covered = pos[keep], par[keep], grp[keep], counts[inv][keep]
+        if not len(pos):
+            continue
+        sign = sign_of_ind[p.i[pos]]
+        v = p.value[pos] * sign
+        lo = np.where(sign > 0, p.lower[pos], -p.upper[pos])
+        hi = np.where(sign > 0, p.upper[pos], -p.lower[pos])
+        value = 1 + _count_greater(grp, v, grp, v)
+        best = 1 + _count_greater(grp, lo, grp, hi)
+        worst = 1 + _count_greater(grp, hi, grp, lo) - (hi > lo)
+        ids = {}
+        for code in np.unique(p.i[pos]):
+            c = p.indicators[code]
+            first = "lowest" if sign_of_ind[code] < 0 else "highest"
+            ids[code] = res.name_id(f"{metric}:{c}", "rank", zh(f"rank_names.{metric}", name=cat.name(c, "zh")),
+                                    en(f"rank_names.{metric}", name=cat.name(c, "en")), zh(f"rank_formulas.{first}"),
+                                    en(f"rank_formulas.{first}"))
+        name = np.array([ids.get(c, -1) for c in range(len(p.indicators))], dtype=np.int64)[p.i[pos]]
+        res.add(name=name, rows=pos, value=value, lower=best, upper=worst, unit="位", inputs=[pos],
+                flags=p.qflags(pos), peer=peer_of_par[par], peer_n=np.maximum(listed_of_par[par], covered),
+                peer_covered=covered)
+
+
+def k_parent_gap(res, entry):
+    """A region's stated growth minus its parent's stated growth (same indicator and year), in pp."""
+    p, cat = res.p, res.catalog
+    parents = _parents(res)
+    reg_index = pd.Index(p.regions)
+    names = _per_indicator_names(res, entry, "parent_gap")
+    for code in p.indicators_with("growth"):
+        pos = p.rows("growth", code)
+        pos = pos[np.isin(p.regions[p.r[pos]], list(parents)) & np.isin(p.e[pos], p.blank_entity)]
+        if not len(pos):
+            continue
+        par_r = reg_index.get_indexer([parents[x] for x in p.regions[p.r[pos]]])
+        key = (np.maximum(par_r, 0).astype(np.int64) * p.E + p.e[pos]) * p.Y + (p.year[pos] - p.ymin)
+        par = np.where(par_r >= 0, p.find(pos, "growth", code, key=key), -1)
+        ok = par >= 0
+        pos, par = pos[ok], par[ok]
+        if not len(pos):
+            continue
+        lo, hi = corners(lambda a, b: a - b, p.iv(pos), p.iv(par))
+        res.add(name=names[code], rows=pos, value=p.value[pos] - p.value[par], lower=lo, upper=hi, unit="百分点",
+                inputs=[pos, par], flags=p.qflags(pos, par) | _comparable(res, code))
 
 
 def k_region_share(res, entry):
     p, cat = res.p, res.catalog
-    regions = {**(cat.regions or {}), **res.obs_regions}
-    parents = {r: (e or {}).get("parent") for r, e in regions.items() if (e or {}).get("parent")}
+    parents = _parents(res)
     names = _per_indicator_names(res, entry, "region_share")
     reg_index = pd.Index(p.regions)
     for code in p.indicators_with("level"):
@@ -391,7 +472,7 @@ def k_region_share(res, entry):
 HANDLERS = {"share": k_share, "growth": k_growth, "implied_base": k_implied_base, "implied_level": k_implied_level,
             "ratio": k_ratio, "implied_denominator": k_implied_denominator, "cagr": k_cagr,
             "required_growth": k_required_growth, "pp_change": k_pp_change, "contribution": k_contribution,
-            "rank": k_rank, "region_share": k_region_share}
+            "rank": k_rank, "region_share": k_region_share, "parent_gap": k_parent_gap}
 REQUIRED_KEYS = {"share": ["part", "whole"], "ratio": ["numerator", "denominator"],
                  "implied_denominator": ["numerator", "ratio", "denominator"], "required_growth": ["target"],
                  "contribution": ["part", "whole"]}
@@ -418,6 +499,10 @@ def check_definitions(catalog: Catalog) -> list[dict]:
         for k in ("part", "whole", "numerator", "denominator", "ratio", "target"):
             if k in e and e[k] not in catalog.indicators:
                 problems.append(f"{where} ({e['code']}).{k}: expected an indicator code, found {e[k]!r}")
+        if e["kind"] == "rank" and "measures" in e and (not isinstance(e["measures"], list)
+                                                        or not set(e["measures"]) <= set(RANKED)):
+            problems.append(f"{where} ({e['code']}).measures: expected a list of {', '.join(RANKED)}, "
+                            f"found {e['measures']!r}")
         for c in ([e["level"]] if isinstance(e.get("level"), str) else e.get("level") or []):
             if c not in catalog.indicators:
                 problems.append(f"{where} ({e['code']}).level: expected an indicator code, found {c!r}")

@@ -13,16 +13,16 @@ from ..catalog import Catalog, load_catalog
 from .engine import ID_LIST, IdLists, best_observations, divide, statements
 from .kinds import compute
 
-CHECKS = ["stated-twice", "growth-from-levels", "ratio-same-year", "ratio-previous-year", "share"]
-STATUSES = ["agree", "disagree", "not-computable"]
+CHECKS = ["stated-twice", "growth-from-levels", "ratio-same-year", "ratio-previous-year", "share", "stated-rank"]
+STATUSES = ["agree", "disagree", "not-computable", "cannot-check"]
 RECONCILE_COLUMNS = ["check", "metric", "region", "entity", "year", "indicator", "stated", "stated_lower",
                      "stated_upper", "computed", "computed_lower", "computed_upper", "difference", "unit", "status",
-                     "stated_ids", "computed_from", "denominator_year"]
+                     "stated_ids", "computed_from", "denominator_year", "peer", "peer_n", "peer_covered"]
 _JOIN = ["region", "entity", "year"]
 
 
 def reconcile(observations: pd.DataFrame, metrics: pd.DataFrame | None = None, *,
-              catalog: Catalog | None = None) -> pd.DataFrame:
+              catalog: Catalog | None = None, peers: pd.DataFrame | None = None) -> pd.DataFrame:
     """Stated figures against their recomputation from other figures.
 
     Checks (``check``): ``stated-twice`` — the same figure stated twice (the narrowest statement
@@ -36,6 +36,8 @@ def reconcile(observations: pd.DataFrame, metrics: pd.DataFrame | None = None, *
         observations: frame from :func:`analysis.data.load_observations`.
         metrics: results of :func:`compute` on the same observations (computed when not given).
         catalog: the catalog (default: the project's).
+        peers: observations of the other regions, for checking stated ranks (default: ``observations``
+            itself — pass the whole data when ``observations`` holds one region's rows).
 
     Returns:
         One row per check (columns :data:`RECONCILE_COLUMNS`); ``status`` is agree, disagree or
@@ -53,13 +55,19 @@ def reconcile(observations: pd.DataFrame, metrics: pd.DataFrame | None = None, *
         if e.get("kind") == "ratio" and e.get("reconciles"):
             blocks += [_ratio(best, ids, e, shift) for shift in (0, 1)]
     blocks.append(_against_metric(best, ids, metrics, measure="share", kind="share", check="share"))
+    blocks.append(_stated_ranks(best, ids, observations if peers is None else peers, catalog))
     blocks = [b for b in blocks if len(b)]
     if not blocks:
         return _typed(pd.DataFrame({c: [] for c in RECONCILE_COLUMNS}))
     out = pd.concat(blocks, ignore_index=True)
     out["difference"] = out["computed"] - out["stated"]
     overlap = (out["computed_lower"] <= out["stated_upper"]) & (out["computed_upper"] >= out["stated_lower"])
-    out["status"] = np.where(out["computed"].isna(), "not-computable", np.where(overlap, "agree", "disagree"))
+    status = np.where(out["computed"].isna(), "not-computable", np.where(overlap, "agree", "disagree"))
+    if "peer_n" in out:   # a rank over part of its peer set cannot be checked
+        partial = ((out["peer_covered"] < out["peer_n"]).fillna(False).to_numpy(bool)
+                   | ((out["check"] == "stated-rank") & out["peer_n"].isna()).to_numpy(bool))   # peer set unknown
+        status = np.where(partial, "cannot-check", status)
+    out["status"] = status
     return _typed(out)
 
 
@@ -71,6 +79,9 @@ def _typed(out: pd.DataFrame) -> pd.DataFrame:
         out[c] = out[c].astype(float)
     out["year"] = out["year"].astype(np.int64)
     out["denominator_year"] = out["denominator_year"].astype("Int64")
+    out["peer"] = out["peer"].astype(object).where(out["peer"].notna(), "").astype(str)
+    for c in ("peer_n", "peer_covered"):
+        out[c] = out[c].astype("Int64")
     out["check"] = pd.Categorical(out["check"], categories=CHECKS)
     out["status"] = pd.Categorical(out["status"], categories=STATUSES)
     for c in ("stated_ids", "computed_from"):
@@ -158,3 +169,110 @@ def _ratio(best: pd.DataFrame, ids: IdLists, entry: dict, shift: int) -> pd.Data
                   unit=stated["unit"].to_numpy(), stated_ids=ids.of(s), computed_from=ids.of(n, d),
                   metric=entry["code"], indicator=entry["reconciles"],
                   denominator_year=best["year"].to_numpy(np.int64)[d])
+
+
+def peer_members(region: str, peer: str, parents: dict[str, str], catalog: Catalog) -> tuple[str, list[str]] | None:
+    """The peer set a stated rank names, as (name, members): a peer set the catalog declares
+    (``peer_sets:`` with ``parent`` or ``members``), a parent region's name (its members), or —
+    when no peer is named — the regions sharing the region's parent. None when unknown."""
+    children: dict[str, list[str]] = {}
+    for r, par in parents.items():
+        children.setdefault(par, []).append(r)
+    declared = (getattr(catalog, "peer_sets", None) or {}).get(peer) if peer else None
+    if declared:
+        if declared.get("members"):
+            return peer, list(declared["members"])
+        par = declared.get("parent")
+        return (peer, children[par]) if par in children else None
+    if peer and peer in children:
+        return peer, children[peer]
+    if not peer and region in parents:
+        return parents[region], children[parents[region]]
+    return None
+
+
+def _stated_ranks(best: pd.DataFrame, ids: IdLists, peers: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """A stated rank (全市第一, 居第2位) against the rank computed over its peer set from the data: the
+    set the observation's ``peer`` names (or the regions sharing its parent), in the indicator's
+    direction, with interval bounds (best = 1 + members certainly above, worst = 1 + possibly above).
+    Over partial coverage the row says how many members have data (status cannot-check)."""
+    from .kinds import RANKED, parents_of
+    measure_of = {v: k for k, v in RANKED.items()}
+    stated_pos = np.flatnonzero(best["measure"].isin(list(measure_of)).to_numpy()
+                                & (best["entity"].to_numpy(object) == ""))
+    if not len(stated_pos):
+        return pd.DataFrame()
+    parents = parents_of(peers.attrs.get("regions", {}), catalog)
+    # the figures ranked: (region, year, indicator, measure) → position (blank entity, the narrowest statement)
+    st = best.iloc[stated_pos]
+    ranked = peers[peers["measure"].isin(list(RANKED)) & (peers["entity"] == "")
+                   & peers["indicator"].isin(set(st["indicator"])) & peers["year"].isin(set(st["year"]))]
+    ranked = best_observations(ranked) if len(ranked) else ranked
+    look = pd.Series(np.arange(len(ranked)), index=pd.MultiIndex.from_frame(
+        ranked[["region", "year", "indicator", "measure"]].astype({"year": np.int64})))
+    look = look[~look.index.duplicated()]
+    val, lo, hi = (ranked[c].to_numpy(float) for c in ("value", "lower", "upper"))
+    rows = []
+    for s in stated_pos:
+        r = best.iloc[s]
+        measure, ind, year = measure_of[r["measure"]], r["indicator"], int(r["year"])
+        found = peer_members(r["region"], r["peer"], parents, catalog)
+        sign = -1.0 if (catalog.indicators.get(ind) and catalog.indicators[ind].rank_first == "lowest") else 1.0
+        own = look.get((r["region"], year, ind, measure))
+        row = dict(s=s, peer=found[0] if found else r["peer"], n=np.nan, k=np.nan, v=np.nan, b=np.nan, w=np.nan,
+                   own=-1 if own is None else int(own))
+        if found and own is not None:
+            members = [m for m in found[1] if m != r["region"]] + [r["region"]]
+            at = [look.get((m, year, ind, measure)) for m in members]
+            have = np.array([a for a in at if a is not None], dtype=np.int64)
+            v, l, h = val[have] * sign, *(np.sort([lo[have] * sign, hi[have] * sign], axis=0))
+            i = len(have) - 1       # the region itself comes last
+            others = np.arange(len(have)) != i
+            row.update(n=len(members), k=len(have), v=1 + np.sum(v[others] > v[i]), b=1 + np.sum(l[others] > h[i]),
+                       w=1 + np.sum(h[others] > l[i]))
+        rows.append(row)
+    t = pd.DataFrame(rows)
+    stated = best.iloc[t["s"].to_numpy()]
+    own = t["own"].to_numpy()
+    out = _block("stated-rank", stated, t["v"], t["b"], t["w"], unit="位", stated_ids=ids.of(t["s"].to_numpy()),
+                 computed_from=pd.Series([[ranked["id"].iat[o]] if o >= 0 else [] for o in own], dtype=ID_LIST),
+                 metric=[f"{r}:{i}" for r, i in zip(stated["measure"], stated["indicator"])])
+    out["peer"] = t["peer"].astype(str).to_numpy()
+    out["peer_n"] = pd.array(t["n"].to_numpy(), dtype="Int64")
+    out["peer_covered"] = pd.array(t["k"].to_numpy(), dtype="Int64")
+    return out
+
+
+def attribute_years(metrics: pd.DataFrame, checks: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """Label an implied denominator with the year it matches: when a stated ratio (R&D intensity)
+    disagrees with the same year's denominator but agrees with the previous year's, the denominator
+    it implies (GDP implied by R&D) is that of the previous year — its period becomes the previous
+    year and it is flagged ``previous-year-denominator``. Returns a new frame (the same rows)."""
+    ratio_of = {e["code"]: e["ratio"] for e in catalog.metrics if e.get("kind") == "implied_denominator"}
+    pair = checks[checks["check"].isin(["ratio-same-year", "ratio-previous-year"])]
+    if pair.empty or not ratio_of:
+        return metrics
+    keys = ["region", "entity", "year", "indicator"]
+    wide = (pair.assign(check=pair["check"].astype(str), status=pair["status"].astype(str))
+            .pivot_table(index=keys, columns="check", values="status", aggfunc="first"))
+    if not {"ratio-same-year", "ratio-previous-year"} <= set(wide.columns):
+        return metrics
+    prev = wide[(wide["ratio-previous-year"] == "agree") & (wide["ratio-same-year"] == "disagree")]
+    if prev.empty:
+        return metrics
+    kind = metrics["kind"].astype(str).to_numpy(object)
+    code = metrics["metric"].astype(str).to_numpy(object)
+    ratio = np.array([ratio_of.get(c, "") for c in code], dtype=object)
+    look = pd.MultiIndex.from_arrays([metrics["region"].astype(str), metrics["entity"].astype(str),
+                                      metrics["year"].astype(np.int64), ratio])
+    hit = (kind == "implied_denominator") & look.isin(prev.index)
+    if not hit.any():
+        return metrics
+    out = metrics.copy()
+    out.loc[hit, "start_year"] = out.loc[hit, "year"] - 1
+    out.loc[hit, "end_year"] = out.loc[hit, "year"] - 1
+    flags = out["flags"].tolist()
+    for i in np.flatnonzero(hit):
+        flags[i] = [*list(flags[i]), "previous-year-denominator"]
+    out["flags"] = pd.Series(pd.array(flags, dtype=ID_LIST), index=out.index)
+    return out
