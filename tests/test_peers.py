@@ -1,0 +1,207 @@
+"""Peers and parents: ranks among the regions sharing a parent (never the parent), of levels, growth
+and shares, with consistent interval bounds and coverage; stated ranks checked against the data."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.catalog import load_catalog
+from analysis.data import load_observations
+from analysis.metrics import attribute_years, compute, reconcile
+
+HEADER = "id,region,entity,year,base_year,indicator,measure,value,unit,qualifier,peer,source,quote,note\n"
+REGIONS = """region,parent,level,en
+示例市,,市,Example City
+甲区,示例市,区,Jia District
+乙区,示例市,区,Yi District
+丙区,示例市,区,Bing District
+丁区,示例市,区,Ding District
+戊县,示例市,县,Wu County
+己县,示例市,县,Ji County
+"""
+SOURCES = "id,title,publisher,date,file,sha256,note\nEX1,合成示例数据,,2026,,,synthetic\n"
+
+#: 2024 levels (亿元, qualifier) and comparable-price growth (%, qualifier) of the six districts
+LEVELS = {"甲区": (4000, ">"), "乙区": (2700, ">"), "丙区": (3500, "exact"), "丁区": (900, "exact"),
+          "戊县": (800, "exact"), "己县": (600, "近")}
+GROWTH = {"甲区": (20, ">"), "乙区": (12, "exact"), "丙区": (9.5, "exact"), "丁区": (3, "exact"),
+          "戊县": (15, "exact"), "己县": (6, "近")}
+
+
+def _write(folder, rows, regions=REGIONS):
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f"p-{i:03d},{r},,{y},,{ind},{m},{v},{u},{q},{peer},EX1,示例数据（合成）,synthetic"
+             for i, (r, y, ind, m, v, u, q, peer) in enumerate(rows, 1)]
+    (folder / "obs.csv").write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "regions.csv").write_text(regions, encoding="utf-8")
+    (folder / "sources.csv").write_text(SOURCES, encoding="utf-8")
+    return folder / "obs.csv"
+
+
+def _rows(*, skip=(), stated=()):
+    rows = [("示例市", 2024, "ind_output_above", "level", 30000, "亿元", "exact", ""),
+            ("示例市", 2024, "ind_va_above", "growth", 7.5, "%", "exact", "")]
+    rows += [(r, 2024, "ind_output_above", "level", v, "亿元", q, "") for r, (v, q) in LEVELS.items() if r not in skip]
+    rows += [(r, 2024, "ind_va_above", "growth", v, "%", q, "") for r, (v, q) in GROWTH.items() if r not in skip]
+    rows += list(stated)
+    return rows
+
+
+@pytest.fixture()
+def panel(tmp_path):
+    return load_observations([_write(tmp_path / "full", _rows())])
+
+
+def _brute(values: dict[str, tuple[float, float, float]]):
+    """Ranks by the definition, one pair at a time: point, best (certainly above) and worst (possibly above)."""
+    out = {}
+    for r, (v, lo, hi) in values.items():
+        others = [x for k, x in values.items() if k != r]
+        out[r] = (1 + sum(o[0] > v for o in others), 1 + sum(o[1] > hi for o in others),
+                  1 + sum(o[2] > lo for o in others))
+    return out
+
+
+def test_parent_never_ranked_with_its_members(panel):
+    m = compute(panel, year=2024)
+    ranks = m[m["metric"] == "rank:ind_output_above"].set_index("region")
+    assert "示例市" not in set(ranks.index)                  # the city is their parent, never a peer
+    assert ranks.loc["丙区", "value"] == 2                    # second among districts, not third behind the city
+    assert set(ranks["peer"]) == {"示例市"}
+    assert (ranks["peer_n"] == 6).all() and (ranks["peer_covered"] == 6).all()
+
+
+def test_growth_rates_are_ranked(panel):
+    m = compute(panel, year=2024)
+    g = m[m["metric"] == "growth_rank:ind_va_above"].set_index("region")
+    assert g.loc["甲区", "value"] == 1 and g.loc["戊县", "value"] == 2 and g.loc["丁区", "value"] == 6
+    assert g.loc["甲区", "kind"] == "rank" and g.loc["甲区", "unit"] == "位"
+
+
+def test_interval_ranks_are_consistent(panel):
+    m = compute(panel, year=2024)
+    for metric, measure in (("rank:ind_output_above", "level"), ("growth_rank:ind_va_above", "growth")):
+        ranks = m[m["metric"] == metric].set_index("region")
+        obs = panel[(panel["measure"] == measure) & (panel["region"] != "示例市")]
+        brute = _brute({r["region"]: (r["value"], r["lower"], r["upper"]) for _, r in obs.iterrows()})
+        for region, (v, best, worst) in brute.items():
+            assert tuple(ranks.loc[region, ["value", "lower", "upper"]]) == (v, best, worst), (metric, region)
+    levels = m[m["metric"] == "rank:ind_output_above"].set_index("region")
+    # >4000 and >2700 are both unbounded above: neither is certainly first
+    assert tuple(levels.loc["甲区", ["lower", "upper"]]) == (1, 2)
+    assert tuple(levels.loc["乙区", ["lower", "upper"]]) == (1, 3)
+
+
+def test_lowest_first_indicators_rank_the_other_way(tmp_path):
+    cat = (load_catalog().path.read_text(encoding="utf-8")
+           .replace("    aliases: [规模以上工业总产值, 规上工业产值",
+                    "    rank_first: lowest\n    aliases: [规模以上工业总产值, 规上工业产值"))
+    (tmp_path / "catalog.yaml").write_text(cat, encoding="utf-8")
+    catalog = load_catalog(tmp_path / "catalog.yaml")
+    obs = load_observations([_write(tmp_path / "d", _rows())], catalog=catalog)
+    ranks = compute(obs, year=2024, catalog=catalog).query("metric == 'rank:ind_output_above'").set_index("region")
+    assert ranks.loc["己县", "value"] == 1 and ranks.loc["丙区", "value"] == 5
+
+
+def test_partial_coverage_is_recorded(tmp_path):
+    obs = load_observations([_write(tmp_path, _rows(skip=("丁区",)))])
+    g = compute(obs, year=2024).query("metric == 'growth_rank:ind_va_above'").set_index("region")
+    assert (g["peer_n"] == 6).all() and (g["peer_covered"] == 5).all()
+    from analysis.narrative import rank_value
+    assert rank_value(g.loc["甲区"], "zh") == "第1位（5个有数据/共6个）"
+    assert rank_value(g.loc["甲区"], "en") == "No. 1 (5 of 6 peers with data)"
+
+
+def _stated(value, qualifier="exact", region="甲区", peer="示例市"):
+    return [(region, 2024, "ind_va_above", "growth_rank", value, "位", qualifier, peer)]
+
+
+@pytest.mark.parametrize("stated, skip, status", [
+    (_stated(1), (), "agree"),                          # 增速全市第一, all six districts in the data
+    (_stated(2), (), "disagree"),                       # 居第2位, but the data make it first
+    (_stated(1), ("丁区",), "cannot-check"),            # data cover 5 of 6
+    (_stated(1, peer="未知地区集"), (), "cannot-check"),   # a peer set nobody declared
+    (_stated(2, region="戊县"), (), "agree"),
+])
+def test_stated_rank_is_checked(tmp_path, stated, skip, status):
+    obs = load_observations([_write(tmp_path, _rows(skip=skip, stated=stated))])
+    region = stated[0][0]
+    own = obs[obs["region"] == region]
+    rec = reconcile(own, compute(own), peers=obs)
+    row = rec[rec["check"] == "stated-rank"].iloc[0]
+    assert row["status"] == status
+    if status != "cannot-check" or skip:
+        assert row["peer"] == "示例市" and row["peer_n"] == 6 and row["peer_covered"] == 6 - len(skip)
+
+
+def test_cli_metrics_include_the_checks(tmp_path, cli):
+    data = _write(tmp_path, _rows(stated=_stated(1)))
+    code, out, err = cli("metrics", "--data", data, "--region", "甲区", "--year", "2024", "--format", "csv")
+    assert code == 0, err
+    frame = pd.read_csv(io.StringIO(out))
+    check = frame[(frame["record"] == "check") & (frame["check"] == "stated-rank")]
+    assert list(check["status"]) == ["agree"] and list(check["peer_n"]) == [6]
+    code, out, err = cli("metrics", "--data", data, "--region", "甲区", "--year", "2024", "--format", "json")
+    doc = json.loads(out)
+    assert [c["status"] for c in doc["checks"] if c["check"] == "stated-rank"] == ["agree"]
+    assert any(m["metric"] == "growth_rank:ind_va_above" and m["peer_covered"] == 6 for m in doc["metrics"])
+
+
+def test_growth_against_the_parent(panel):
+    m = compute(panel, year=2024).query("metric == 'parent_gap:ind_va_above'").set_index("region")
+    assert m.loc["丙区", "value"] == pytest.approx(2.0) and m.loc["丙区", "unit"] == "百分点"
+    assert m.loc["甲区", "lower"] == pytest.approx(12.5 - 0.05) and np.isinf(m.loc["甲区", "upper"])
+    assert "示例市" not in set(m.index)
+
+
+def test_share_of_the_parent_and_share_ranks(tmp_path):
+    rows = _rows() + [(r, 2024, "auto_output", "share", v, "%", "exact", "") for r, v in
+                      {"甲区": 40, "乙区": 30, "丙区": 45}.items()]
+    obs = load_observations([_write(tmp_path, rows)])
+    m = compute(obs, year=2024)
+    share = m.query("metric == 'region_share:ind_output_above'").set_index("region")
+    assert share.loc["丙区", "value"] == pytest.approx(3500 / 30000 * 100)
+    sr = m.query("metric == 'share_rank:auto_output'").set_index("region")
+    assert sr.loc["丙区", "value"] == 1 and sr.loc["乙区", "value"] == 3 and (sr["peer_covered"] == 3).all()
+
+
+def test_previous_year_denominator_labels_the_implied_gdp(tmp_path):
+    rows = [("甲区", 2024, "rd_spending", "level", 129.2, "亿元", "exact", ""),
+            ("甲区", 2024, "rd_intensity", "level", 5.29, "%", "exact", ""),
+            ("甲区", 2023, "gdp", "level", 2442, "亿元", "exact", ""),
+            ("甲区", 2024, "gdp", "level", 2600, "亿元", "exact", "")]
+    obs = load_observations([_write(tmp_path, rows)])
+    m = compute(obs, year=2024)
+    rec = reconcile(obs, compute(obs))
+    status = dict(zip(rec["check"].astype(str), rec["status"].astype(str)))
+    assert status["ratio-same-year"] == "disagree" and status["ratio-previous-year"] == "agree"
+    gdp = attribute_years(m, rec, load_catalog()).set_index("metric").loc["gdp_implied_by_rd"]
+    assert (gdp["start_year"], gdp["end_year"]) == (2023, 2023) and "previous-year-denominator" in list(gdp["flags"])
+
+
+def test_contribution_uses_implied_previous_levels(tmp_path):
+    rows = [("甲区", 2024, "auto_output", "level", 1900, "亿元", "exact", ""),
+            ("甲区", 2024, "auto_output", "growth", 55, "%", "exact", ""),
+            ("甲区", 2024, "ind_output_above", "level", 4000, "亿元", ">", ""),
+            ("甲区", 2023, "ind_output_above", "level", 3300, "亿元", "exact", "")]
+    obs = load_observations([_write(tmp_path, rows)])
+    c = compute(obs, year=2024).set_index("metric").loc["contribution_auto_output"]
+    prev = 1900 / 1.55
+    assert c["value"] == pytest.approx((1900 - prev) / 3300 * 100, rel=1e-3)
+    assert c["lower"] < c["value"] < c["upper"] and "implied-input" in list(c["flags"])
+    assert c["reason"] == ""
+
+
+def test_growth_from_money_levels_is_marked_nominal(tmp_path):
+    rows = [("甲区", 2023, "gdp", "level", 2442, "亿元", "exact", ""),
+            ("甲区", 2024, "gdp", "level", 2600, "亿元", "exact", ""),
+            ("甲区", 2023, "rd_platforms", "level", 100, "家", "exact", ""),
+            ("甲区", 2024, "rd_platforms", "level", 120, "家", "exact", "")]
+    obs = load_observations([_write(tmp_path, rows)])
+    m = compute(obs, year=2024).set_index("metric")
+    assert "current-prices" in list(m.loc["growth:gdp", "flags"])
+    assert "current-prices" not in list(m.loc["growth:rd_platforms", "flags"])   # a count has no prices
