@@ -353,13 +353,20 @@ def _parents(res: Results) -> dict[str, str]:
     return parents_of(res.obs_regions, res.catalog)
 
 
-def _count_greater(group: np.ndarray, key: np.ndarray, qgroup: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """For each query i: how many rows j of group ``qgroup[i]`` have ``key[j] > query[i]`` (one sort, no loop)."""
-    uniq, inv = np.unique(np.concatenate([key, query]), return_inverse=True)
-    u = len(uniq) + 1
-    rows = np.sort(group.astype(np.int64) * u + inv[:len(key)])
-    q = qgroup.astype(np.int64)
-    return np.searchsorted(rows, (q + 1) * u, "left") - np.searchsorted(rows, q * u + inv[len(key):], "right")
+def _interval_ranks(group: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """Within each group (dense codes 0…g−1), higher first: the point rank 1 + #(v_j > v_i), the best
+    rank 1 + #(lo_j > hi_i) and the worst rank 1 + #(hi_j > lo_i, j ≠ i). One dense ranking of all the
+    values and three sorts of int64 keys (group, value): no loop over groups."""
+    n = len(v)
+    _, dense = np.unique(np.concatenate([v, lo, hi]), return_inverse=True)
+    u = int(dense.max()) + 2 if n else 1
+    base = group.astype(np.int64) * u
+    dv, dlo, dhi = base + dense[:n], base + dense[n:2 * n], base + dense[2 * n:]
+
+    def greater(keys: np.ndarray, query: np.ndarray) -> np.ndarray:   # keys of the same group above query
+        srt = np.sort(keys)
+        return np.searchsorted(srt, base + u, "left") - np.searchsorted(srt, query, "right")
+    return 1 + greater(dv, dv), 1 + greater(dlo, dhi), 1 + greater(dhi, dlo) - (hi > lo)
 
 
 def k_rank(res, entry):
@@ -393,18 +400,16 @@ def k_rank(res, entry):
             continue
         par = par_code[p.r[pos]]
         grp = (p.i[pos].astype(np.int64) * len(par_uniq) + par) * p.Y + (p.year[pos] - p.ymin)
-        _, inv, counts = np.unique(grp, return_inverse=True, return_counts=True)
-        keep = counts[inv] >= 2
-        pos, par, grp, covered = pos[keep], par[keep], grp[keep], counts[inv][keep]
+        _, grp, counts = np.unique(grp, return_inverse=True, return_counts=True)
+        keep = counts[grp] >= 2
+        pos, par, grp, covered = pos[keep], par[keep], grp[keep], counts[grp][keep]
         if not len(pos):
             continue
         sign = sign_of_ind[p.i[pos]]
         v = p.value[pos] * sign
         lo = np.where(sign > 0, p.lower[pos], -p.upper[pos])
         hi = np.where(sign > 0, p.upper[pos], -p.lower[pos])
-        value = 1 + _count_greater(grp, v, grp, v)
-        best = 1 + _count_greater(grp, lo, grp, hi)
-        worst = 1 + _count_greater(grp, hi, grp, lo) - (hi > lo)
+        value, best, worst = _interval_ranks(grp, v, lo, hi)
         ids = {}
         for code in np.unique(p.i[pos]):
             c = p.indicators[code]
