@@ -318,7 +318,8 @@ def targets(rep: Report, *, chart: bool = True) -> None:
         lv, tg = lv.iloc[0], tg.iloc[0]
         pth = paths[paths["metric"] == m["metric"]]
         flags = list(m["flags"]) if m["flags"] is not None else []
-        caveat = msg("caveats.scope-mismatch") if "scope-mismatch" in flags else ""
+        caveat = msg("caveats.scope-mismatch", **narrative.scope_fields(m, rep.observations, rep.catalog, rep.lang)) \
+            if "scope-mismatch" in flags else ""
         unit = _unit(rep, str(lv["unit"]), float(tg["value"]))
         fig = charts.target_path([int(y) for y in pth["year"]], list(pth["value"]),
                                  level_label=msg("charts.target_path_label", rate=format_number(m["value"], 1, rep.lang)),
