@@ -157,10 +157,18 @@ def bounded_inputs(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:
     """The inputs that are published only as bounds, in words: 规上工业总产值仅公布为“超过4000亿元”."""
     msg = messages(lang)
     used = obs[obs["id"].isin(list(m["inputs"]))]
-    exact = set(used.loc[used["qualifier"] == "exact", "indicator"])   # an exact statement overrides a bound one
-    used = used[(used["qualifier"] != "exact") & ~used["indicator"].isin(exact)]
-    return parts_text([msg("prose.only_bound", indicator=msg.mid(catalog.name(r["indicator"], lang)), stated=figure(r, lang))
-                       for _, r in used.drop_duplicates("indicator").iterrows()], lang)
+    whose = ["region", "entity", "indicator"]    # another region's exact figure says nothing of this one's
+    exact = set(map(tuple, used.loc[used["qualifier"] == "exact", whose].to_numpy()))  # exact overrides a bound
+    used = used[(used["qualifier"] != "exact").to_numpy() & [tuple(k) not in exact for k in used[whose].to_numpy()]]
+    regions = obs.attrs.get("regions", {})
+
+    def named(r):
+        name = msg.mid(catalog.name(r["indicator"], lang))
+        own = r["region"] == m.get("region", r["region"]) and r["entity"] == (m.get("entity", "") or "")
+        return name if own else msg("prose.of_place", indicator=name,
+                                    place=catalog.display(r["entity"] or r["region"], lang, regions))
+    return parts_text([msg("prose.only_bound", indicator=named(r), stated=figure(r, lang))
+                       for _, r in used.drop_duplicates(whose).iterrows()], lang)
 
 
 def metric_value(m, lang: str, catalog: Catalog | None = None) -> str:
