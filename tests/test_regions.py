@@ -266,3 +266,8 @@ def test_a_bound_of_the_region_is_not_hidden_by_the_parents_exact_figure(multi):
     sections.structure(rep, chart=False)
     text = " ".join(h for h, _ in rep.parts)
     assert "由于，" not in text and "由于规上工业总产值仅公布为“超过4000亿元”，规上工业总产值占上级地区比重超过14.3%" in text
+
+
+def test_an_alias_given_as_the_report_region_is_pointed_to_its_listed_name(cli):
+    code, _, err = cli("metrics", "--region", "渝北", "--year", "2024")
+    assert code == 1 and "found '渝北' ('渝北' is another name of 渝北区: use that)" in err

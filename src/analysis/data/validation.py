@@ -327,8 +327,10 @@ def check_selection(obs: pd.DataFrame, region: str | None, year: int | None, *, 
     from ..errors import AnalysisError
     from ..request import FUTURE_MEASURES
     if region is not None and region not in set(obs["region"]):
+        listed = canonical_map(obs.attrs.get("regions") or {}).get(region)
+        hint = f" ({region!r} is another name of {listed}: use that)" if listed in set(obs["region"]) else ""
         raise AnalysisError(f"{labels[0]}: expected one of the regions in the data "
-                            f"({', '.join(sorted(set(obs['region'])))}), found {region!r}")
+                            f"({', '.join(sorted(set(obs['region'])))}), found {region!r}{hint}")
     if year is not None:
         rows = obs[obs["region"] == region] if region else obs
         if observed_only:
