@@ -100,6 +100,7 @@ def test_changed_data_reruns_only_affected_jobs(tmp_path):
         d.mkdir()
         shutil.copy(DATA, d / "obs.csv")
         shutil.copy(ROOT / "data" / "sources.csv", d / "sources.csv")
+        shutil.copytree(ROOT / "data" / "raw", d / "raw")     # the snapshot sources.csv names must be there
     jobs = write_jobs(tmp_path / "jobs.yaml", f"""
 defaults: {{formats: [html]}}
 jobs:

@@ -213,3 +213,71 @@ def test_data_error_is_raised_in_api(tmp_path):
         load_observations(f)
     (p,) = exc.value.problems
     assert (p.column, p.found) == ("value", "'abc'")
+
+
+# --- sources.csv: read like the observations; check-data says which quotes it checked ---------------
+
+ROW = "a1,某区,,2024,,ind_output_above,level,4000,亿元,,,X,规上工业总产值4000亿元,"
+
+
+def _with_sources(tmp_path, sources, rows=(ROW,)):
+    d = tmp_path / "d"
+    d.mkdir(exist_ok=True)
+    f = d / "obs.csv"
+    f.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    (d / "sources.csv").write_bytes(sources if isinstance(sources, bytes) else sources.encode("utf-8"))
+    return f
+
+
+def test_quotes_checked_only_where_there_is_text(tmp_path, cli):
+    code, out, _ = cli("check-data")
+    assert code == 0 and re.search(r"source +S000 .* — 57 figures, quotes checked$", out, re.M)
+    f = _with_sources(tmp_path, "id,title,file,sha256\nX,无快照的来源,,\n")
+    code, out, err = cli("check-data", f)
+    assert code == 0, err
+    assert "X 无快照的来源 — 1 figures, quotes not checked (no source text)" in out
+    assert "quotes checked" not in out
+
+
+def test_quote_checked_against_a_snapshot_beside_the_data(tmp_path, cli):
+    f = _with_sources(tmp_path, "id,title,file,sha256\nX,快照,raw/x.txt,\n")
+    (f.parent / "raw").mkdir()
+    (f.parent / "raw" / "x.txt").write_text("2024年，某区规上工业总产值4000亿元。", encoding="gb18030")
+    code, out, err = cli("check-data", f)
+    assert code == 0 and "X 快照 — 1 figures, quotes checked" in out, err
+    (f.parent / "raw" / "x.txt").write_text("2024年，某区规上工业总产值4100亿元。", encoding="utf-8")
+    code, _, err = cli("check-data", f)
+    assert code == 1 and ":quote: expected a quote that occurs verbatim in the source text" in err
+
+
+SOURCE_CASES = {
+    "missing snapshot": ("id,title,file,sha256\nX,t,raw/missing.txt,\n",
+                         ":2:file: expected a snapshot file that exists (relative to the folder of this sources.csv), "
+                         "found no such file 'raw/missing.txt'"),
+    "path outside the folder": ("id,title,file,sha256\nX,t,../../etc/passwd,\n",
+                                ":2:file: expected a path inside {folder} (the folder of this sources.csv), "
+                                "found '../../etc/passwd'"),
+    "absolute path": ("id,title,file,sha256\nX,t,/etc/passwd,\n", ":2:file: expected a path inside"),
+    "no id column": ("title,file\nt,\n", ":1: expected columns id, found a header without id"),
+    "duplicate id": ("id,title,file\nX,t,\nX,u,\n", ":3:id: expected each source id once, found 'X' again (first at row 2)"),
+    "empty id": ("id,title,file\n,t,\nX,t,\n", ":2:id: expected a source id, found an empty cell"),
+    "unknown column": ("id,titel,file\nX,t,\n", ":1:titel: expected a known column (id, title, publisher, date, url, "
+                       "file, sha256, note), found unknown column 'titel' (did you mean 'title'?)"),
+    "binary": (b"PK\x03\x04\x00\x00\x00binary", ": expected a CSV text file"),
+}
+
+
+@pytest.mark.parametrize("case", list(SOURCE_CASES))
+def test_bad_sources_file(case, tmp_path, cli):
+    content, fragment = SOURCE_CASES[case]
+    f = _with_sources(tmp_path, content)
+    code, out, err = cli("check-data", f)
+    assert code == 1 and "Traceback" not in out + err
+    assert str(f.parent / "sources.csv") + fragment.format(folder=f.parent) in err, err
+
+
+def test_gb18030_sources_file(tmp_path, cli):
+    f = _with_sources(tmp_path, "id,title,publisher,file\nX,重庆市统计公报,重庆市统计局,\n".encode("gb18030"))
+    code, out, err = cli("check-data", f)
+    assert code == 0 and "X 重庆市统计公报 — 1 figures" in out, err
+

@@ -25,8 +25,8 @@ from conftest import ROOT
 
 DIST = "regional-industry-report"
 #: the defaults a wheel must carry, besides the source snapshot (data/raw/*) and examples/*
-DEFAULTS = ["data/catalog.yaml", "data/observations.csv", "data/sources.csv", "notebooks/industry_report.ipynb",
-            "jobs/example.yaml"]
+DEFAULTS = ["data/catalog.yaml", "data/observations.csv", "data/sources.csv", "data/regions.csv",
+            "notebooks/industry_report.ipynb", "jobs/example.yaml"]
 #: files of the checkout that a build must not see (a stale build/ would leak into the wheel)
 NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", "reports",
                                      ".pytest_cache", ".hypothesis", ".ipynb_checkpoints", "out")

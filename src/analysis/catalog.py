@@ -1,7 +1,9 @@
 """The indicator and metric catalog (``data/catalog.yaml``).
 
-One file declares every indicator (code, 中文名, English name, unit, aliases, definition) and
-every derived metric; code, notebooks and docs read it from here.
+One file declares every indicator (code, 中文名, English name, unit, aliases, definition, scope) and
+every derived metric; the scopes indicators cover and how they nest (规上工业 within 全部工业 within
+the whole economy); named peer sets (重庆市区县: the regions under 重庆市); code, notebooks and docs
+read it from here.
 """
 from __future__ import annotations
 
@@ -36,15 +38,27 @@ class Indicator:
     rank_first: str = "highest"   # which end of a ranking comes first: "highest" (output) or "lowest" (energy use)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What an indicator covers (全部工业, 规模以上工业, …) and the broader scope it lies within."""
+
+    code: str
+    zh: str
+    en: str
+    within: str = ""
+
+
 @dataclass
 class Catalog:
     path: Path
     indicators: dict[str, Indicator]
     metrics: list[dict[str, Any]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
-    regions: dict[str, dict] = field(default_factory=dict)
+    regions: dict[str, dict] = field(default_factory=dict)   # fallback below regions.csv (analysis.data.regions)
     report: dict[str, Any] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)   # region, peer set, entity → English name
+    scopes: dict[str, Scope] = field(default_factory=dict)
+    peer_sets: dict[str, dict] = field(default_factory=dict)   # name → {parent[, levels]} or {members}
 
     def __post_init__(self) -> None:
         self._lookup: dict[str, str] = {}
@@ -71,6 +85,23 @@ class Catalog:
 
     def __getitem__(self, code: str) -> Indicator:
         return self.indicators[code]
+
+    def scope_chain(self, scope: str) -> list[str]:
+        """A scope and every scope it lies within, narrowest first (规上 → 全部工业 → 第二产业 → 全部经济)."""
+        chain = []
+        while scope and scope not in chain:
+            chain.append(scope)
+            scope = self.scopes[scope].within if scope in self.scopes else ""
+        return chain
+
+    def scope_within(self, inner: str, outer: str) -> bool:
+        """Whether scope ``inner`` lies within ``outer`` (a scope lies within itself)."""
+        return bool(inner) and outer in self.scope_chain(inner)
+
+    def scope_name(self, scope: str, lang: str) -> str:
+        """A scope as readers call it (规模以上工业 / industry above designated size); the code when undeclared."""
+        s = self.scopes.get(scope)
+        return getattr(s, lang) if s is not None else scope
 
     def display(self, text: str, lang: str, regions: dict | None = None) -> str:
         """A region, peer set or entity as a reader of ``lang`` reads it: Chinese as written; English
@@ -168,9 +199,33 @@ SCHEMA = {
         "metrics": {"type": "array", "description": "a list of metric definitions",
                     "items": {"type": "object", "description": "a mapping with code and kind", "required": ["code", "kind"],
                               "properties": {"code": _TEXT, "kind": _TEXT}}},
-        "regions": {"type": "object", "description": "a mapping of region names",
-                    "additionalProperties": {"type": "object", "description": "a mapping with parent",
-                                             "properties": {"parent": _TEXT}}},
+        "regions": {"type": "object", "description": "a mapping of region names (a fallback below regions.csv)",
+                    "additionalProperties": {
+                        "type": "object", "description": "a mapping with parent, level, en and aliases",
+                        "properties": {"parent": {"type": "string", "description": "a region name or nothing"},
+                                       "level": _TEXT, "en": _TEXT,
+                                       "aliases": {"type": "array", "description": "a list of names", "items": _TEXT}},
+                        "additionalProperties": False}},
+        "scopes": {"type": "object", "description": "a mapping of scope codes",
+                   "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                                     "description": "a scope code (letters, digits, _)"},
+                   "additionalProperties": {
+                       "type": "object", "description": "a mapping with zh, en and within", "required": ["zh", "en"],
+                       "properties": {"zh": _TEXT, "en": _TEXT,
+                                      "within": {**_TEXT, "description": "the code of the broader scope it lies within"}},
+                       "additionalProperties": False}},
+        "peer_sets": {"type": "object", "description": "a mapping of peer-set names",
+                      "additionalProperties": {
+                          "type": "object",
+                          "description": "a mapping with either parent (its regions are the peers; levels: only those "
+                                         "levels) or members (a list of regions)",
+                          "properties": {"parent": _TEXT,
+                                         "levels": {"type": "array", "description": "a list of levels (区, 县, …)",
+                                                    "items": _TEXT, "minItems": 1},
+                                         "members": {"type": "array", "description": "a list of region names",
+                                                     "items": _TEXT, "minItems": 1}},
+                          "additionalProperties": False,
+                          "oneOf": [{"required": ["parent"]}, {"required": ["members"]}]}},
         "names": {"type": "object", "description": "a mapping of Chinese names to English names",
                   "additionalProperties": _TEXT},
         "report": {"type": "object", "description": "a mapping of report settings",
@@ -180,6 +235,30 @@ SCHEMA = {
     },
     "additionalProperties": False,
 }
+
+
+def _scope_problems(cat: Catalog) -> list[str]:
+    """Every indicator's scope declared under ``scopes:``; each ``within`` a declared scope; no cycle."""
+    out = []
+    declared = ", ".join(cat.scopes) or "none"
+    in_cycle: set[str] = set()
+    for code, sc in cat.scopes.items():
+        if sc.within and sc.within not in cat.scopes:
+            out.append(f"{cat.path}: scopes.{code}.within: expected a scope declared under scopes ({declared}), "
+                       f"found {sc.within!r}")
+        elif sc.within and code not in in_cycle:
+            chain = cat.scope_chain(code)
+            last = cat.scopes[chain[-1]].within if chain[-1] in cat.scopes else ""
+            if last == code:           # the chain comes back to this scope: report the cycle once
+                in_cycle.update(chain)
+                out.append(f"{cat.path}: scopes.{code}.within: expected a broader scope, found a cycle "
+                           + " → ".join([*chain, last]))
+    for ind in cat.indicators.values():
+        if ind.scope and ind.scope not in cat.scopes:
+            near = difflib.get_close_matches(ind.scope, list(cat.scopes), n=1)
+            out.append(f"{cat.path}: indicators.{ind.code}.scope: expected a scope declared under scopes ({declared}), "
+                       f"found {ind.scope!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    return out
 
 
 def _parse(path: Path) -> Catalog:
@@ -204,9 +283,15 @@ def _parse(path: Path) -> Catalog:
             growth_basis=str(entry.get("growth_basis", "")), rank_first=str(entry.get("rank_first", "highest")))
     if problems:
         raise CatalogError("\n".join(problems))
+    scopes = {str(c): Scope(str(c), str(e["zh"]), str(e["en"]), str(e.get("within", "") or ""))
+              for c, e in (doc.get("scopes") or {}).items()}
     cat = Catalog(path=path, indicators=indicators, metrics=list(doc.get("metrics") or []),
                   settings=dict(doc.get("settings") or {}), regions=dict(doc.get("regions") or {}),
-                  report=dict(doc.get("report") or {}), names=dict(doc.get("names") or {}))
+                  report=dict(doc.get("report") or {}), names=dict(doc.get("names") or {}), scopes=scopes,
+                  peer_sets=dict(doc.get("peer_sets") or {}))
+    problems += _scope_problems(cat)
+    problems += [f"{path}: peer_sets.{name}.levels: expected levels only beside parent, found them beside members"
+                 for name, e in cat.peer_sets.items() if e.get("levels") and e.get("members")]
     for key in ("headline", "innovation"):
         problems += [f"{path}: report.{key}: expected indicator codes of the catalog, found {c!r}"
                      for c in cat.report.get(key, []) if c not in indicators]

@@ -23,10 +23,46 @@ TOO_WIDE = 2.0
 COUNTS = ("辆", "家", "个", "条", "台", "台(套)", "人", "位", "年")
 
 
-def caveats(flags, lang: str) -> list[str]:
-    """Reader sentences for a metric's flag codes."""
+def caveats(flags, lang: str, **fields) -> list[str]:
+    """Reader sentences for a metric's flag codes; ``fields`` fill them (the scopes a scope caveat
+    names: :func:`scope_fields`)."""
     msg = messages(lang)
-    return [msg(f"caveats.{f}") for f in (flags if flags is not None else []) if msg.get(f"caveats.{f}")]
+    return [msg(f"caveats.{f}", **fields) for f in (flags if flags is not None else []) if msg.get(f"caveats.{f}")]
+
+
+def scope_fields(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> dict[str, str]:
+    """What a scope caveat of metric ``m`` names: ``a`` and ``b`` (two indicators of different scopes,
+    or the one without a declared scope and one with), ``target`` and ``level`` (a target or projection
+    and its starting level), each with its scope (规上工业总产值（规模以上工业）) unless its name says it
+    already; and ``direction`` (``lower``/``higher``: which way a target's broader or narrower scope
+    biases the growth it needs, "" when neither lies within the other). From the metric's inputs and
+    its catalog entry (part, whole, target), so a share missing its whole still names it."""
+    msg = messages(lang)
+    o = obs.set_index("id") if "id" in obs.columns else obs
+    ids = [i for i in (list(m["inputs"]) if m.get("inputs") is not None else []) if i in o.index]
+    rows = o.loc[ids] if ids else o.iloc[0:0]
+    entry = next((e for e in sorted(catalog.metrics, key=lambda e: -len(str(e.get("code", ""))))
+                  if str(m.get("metric", "")).startswith(str(e.get("code", "")))), {})
+    codes = [c for c in dict.fromkeys([*rows["indicator"], *(entry.get(k) for k in ("part", "whole", "target"))])
+             if isinstance(c, str) and c] or [str(m.get("indicator", ""))]
+    scope = {c: catalog.indicators[c].scope if c in catalog.indicators else "" for c in codes}
+
+    def named(c):
+        name = msg.mid(catalog.name(c, lang))
+        sc = catalog.scope_name(scope.get(c, ""), lang) if scope.get(c) else ""
+        return msg("caveats.scoped", name=name, scope=sc) if sc and sc.lower() not in name.lower() else name
+    declared = [c for c in codes if scope[c]]
+    bare = [c for c in codes if not scope[c]]
+    pair = next(((x, y) for i, x in enumerate(declared) for y in declared[i + 1:] if scope[x] != scope[y]), None)
+    a, b = pair or ((bare or codes)[0], (declared or codes)[-1] if declared else codes[-1])
+    measures = dict(zip(rows["indicator"], rows["measure"]))
+    target = next((c for c, ms in measures.items() if ms in ("target", "projection")), entry.get("target") or a)
+    level = next((c for c, ms in measures.items() if ms == "level" and c != target), b)
+    st, sl = (catalog.indicators[c].scope if c in catalog.indicators else "" for c in (target, level))
+    direction = ("lower" if catalog.scope_within(sl, st) else "higher" if catalog.scope_within(st, sl) else "") \
+        if st and sl and st != sl else ""
+    return {"a": named(a), "b": named(b), "target": named(target) if target in scope else msg.mid(catalog.name(target, lang)),
+            "level": named(level) if level in scope else msg.mid(catalog.name(level, lang)), "direction": direction}
 
 
 def reason(m, catalog: Catalog, lang: str) -> str:
@@ -121,10 +157,18 @@ def bounded_inputs(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:
     """The inputs that are published only as bounds, in words: 规上工业总产值仅公布为“超过4000亿元”."""
     msg = messages(lang)
     used = obs[obs["id"].isin(list(m["inputs"]))]
-    exact = set(used.loc[used["qualifier"] == "exact", "indicator"])   # an exact statement overrides a bound one
-    used = used[(used["qualifier"] != "exact") & ~used["indicator"].isin(exact)]
-    return parts_text([msg("prose.only_bound", indicator=msg.mid(catalog.name(r["indicator"], lang)), stated=figure(r, lang))
-                       for _, r in used.drop_duplicates("indicator").iterrows()], lang)
+    whose = ["region", "entity", "indicator"]    # another region's exact figure says nothing of this one's
+    exact = set(map(tuple, used.loc[used["qualifier"] == "exact", whose].to_numpy()))  # exact overrides a bound
+    used = used[(used["qualifier"] != "exact").to_numpy() & [tuple(k) not in exact for k in used[whose].to_numpy()]]
+    regions = obs.attrs.get("regions", {})
+
+    def named(r):
+        name = msg.mid(catalog.name(r["indicator"], lang))
+        own = r["region"] == m.get("region", r["region"]) and r["entity"] == (m.get("entity", "") or "")
+        return name if own else msg("prose.of_place", indicator=name,
+                                    place=catalog.display(r["entity"] or r["region"], lang, regions))
+    return parts_text([msg("prose.only_bound", indicator=named(r), stated=figure(r, lang))
+                       for _, r in used.drop_duplicates(whose).iterrows()], lang)
 
 
 def metric_value(m, lang: str, catalog: Catalog | None = None) -> str:
@@ -275,9 +319,10 @@ def metric_sentence(m, obs: pd.DataFrame, catalog: Catalog, lang: str,
         s = msg("sentences.metric", name=name, value=v)
     flags = [f for f in (list(m["flags"]) if m["flags"] is not None else [])
              if not (one_sided and f in ("lower-bound-input", "upper-bound-input"))]   # said in the sentence
-    extra = caveats(flags, lang)
-    if kind == "required_growth" and "scope-mismatch" in flags:
-        extra.insert(0, msg("caveats.scope-lower"))
+    fields = scope_fields(m, obs, catalog, lang) if {"scope-mismatch", "scope-unverified"} & set(flags) else {}
+    extra = caveats(flags, lang, **fields)
+    if kind == "required_growth" and fields.get("direction"):   # which way the mismatch biases the growth
+        extra.insert(0, msg(f"caveats.scope-{fields['direction']}", **fields))
     if note is not None and extra:
         refs = note(extra)
         return s[:-1] + refs + s[-1] if s[-1] in "。." else s + refs

@@ -3,7 +3,7 @@
 ``init`` copies the packaged defaults (:func:`analysis.paths.defaults_root`: the wheel's
 ``analysis/defaults/``, or the source checkout) into a new or empty folder::
 
-    data/       observations.csv · sources.csv · catalog.yaml · raw/ (the source snapshot)
+    data/       observations.csv · sources.csv · regions.csv · catalog.yaml · raw/ (the source snapshot)
     notebooks/  industry_report.ipynb
     jobs/       example.yaml
     README.md
@@ -57,7 +57,7 @@ def version_line() -> str:
 def default_files() -> list[str]:
     """The files a new project gets from the defaults, relative to the defaults' root."""
     root = paths.defaults_root()
-    files = [f"data/{paths.DATA_FILE}", "data/sources.csv", f"data/{paths.CATALOG_FILE}",
+    files = [f"data/{paths.DATA_FILE}", "data/sources.csv", "data/regions.csv", f"data/{paths.CATALOG_FILE}",
              *sorted(f"data/raw/{p.name}" for p in (root / "data" / "raw").glob("*") if p.is_file()),
              *sorted(f"notebooks/{p.name}" for p in (root / "notebooks").glob("*.ipynb")),
              "jobs/example.yaml"]
@@ -91,7 +91,7 @@ command run in this folder, or below it, uses its files (`ANALYSIS_HOME=PATH` po
 
 | folder | holds |
 |---|---|
-| `data/` | `observations.csv`: one row per published figure, with the clause that states it · `sources.csv`: the sources, with the sha256 of their snapshots · `catalog.yaml`: indicators (code, 中文名, English name, unit, aliases) and derived metrics · `raw/`: the source snapshots, never edited |
+| `data/` | `observations.csv`: one row per published figure, with the clause that states it · `sources.csv`: the sources, with the sha256 of their snapshots · `regions.csv`: the region hierarchy (重庆市 and its 38 区县: parent, level, English name, aliases) · `catalog.yaml`: indicators (code, 中文名, English name, unit, aliases) and derived metrics · `raw/`: the source snapshots, never edited |
 | `notebooks/` | `industry_report.ipynb`: the report notebook (a parameters cell, one call per section) |
 | `jobs/` | `example.yaml`: a batch of reports ({r} {y} in Chinese and English) |
 | `reports/` | the outputs, written by `analysis report` and `analysis batch` |

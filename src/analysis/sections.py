@@ -318,7 +318,8 @@ def targets(rep: Report, *, chart: bool = True) -> None:
         lv, tg = lv.iloc[0], tg.iloc[0]
         pth = paths[paths["metric"] == m["metric"]]
         flags = list(m["flags"]) if m["flags"] is not None else []
-        caveat = msg("caveats.scope-mismatch") if "scope-mismatch" in flags else ""
+        caveat = msg("caveats.scope-mismatch", **narrative.scope_fields(m, rep.observations, rep.catalog, rep.lang)) \
+            if "scope-mismatch" in flags else ""
         unit = _unit(rep, str(lv["unit"]), float(tg["value"]))
         fig = charts.target_path([int(y) for y in pth["year"]], list(pth["value"]),
                                  level_label=msg("charts.target_path_label", rate=format_number(m["value"], 1, rep.lang)),
@@ -422,9 +423,12 @@ def sources(rep: Report) -> None:
     rep.heading(msg("sections.sources"), "sec-sources")
     o = rep.observations
     used = o[o["id"].isin(rep.used_ids) | o["id"].isin(rep.own["id"])]
-    rep.table(_cols(rep, "id", "entity", "indicator", "value", "quote", "source"),
-              [[r["id"], rep.place(r["entity"] or r["region"]), rep.name(r["indicator"]), _stated(rep, r),
-                r["quote"], r["source"]] for _, r in used.iterrows()], "sources", caption=msg("captions.sources_figures"))
+    # each figure credited to its own region and entity: a parent's or peer's figure the report used is
+    # not the report region's
+    rep.table(_cols(rep, "id", "region", "entity", "indicator", "value", "quote", "source"),
+              [[r["id"], rep.place(r["region"]), rep.place(r["entity"]) if r["entity"] else "", rep.name(r["indicator"]),
+                _stated(rep, r), r["quote"], r["source"]] for _, r in used.iterrows()], "sources",
+              caption=msg("captions.sources_figures"))
     src = rep.sources[rep.sources["id"].isin(set(used["source"]))]
     rep.table([*_cols(rep, "id", "title", "publisher", "date"), "sha256"],
               [[s["id"], s.get("title", ""), s.get("publisher", ""), s.get("date", ""), (s.get("sha256", "") or "")[:16]]

@@ -3,8 +3,9 @@
 ``load_observations(paths)`` returns one tidy frame — a row per published figure, its value in
 the base unit with ``lower``/``upper`` bounds from qualifier and rounding — or raises
 :class:`DataError` listing *every* problem as ``file:row:column: expected …, found …``.
-Reading is :mod:`analysis.data.reading`, checking :mod:`analysis.data.validation`; frames built
-by programs (synthetic panels) come from :func:`make_observations`.
+Reading is :mod:`analysis.data.reading`, checking :mod:`analysis.data.validation`, the region
+hierarchy (``regions.csv``, :class:`Hierarchy`) :mod:`analysis.data.regions`; frames built by
+programs (synthetic panels) come from :func:`make_observations`.
 """
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ import pandas as pd
 from .. import paths as _paths
 from ..catalog import Catalog, load_catalog
 from ..errors import DataError, Problem
-from .reading import (COLUMNS, OPTIONAL, REQUIRED, ReadResult, _normalise_header, _short, load_regions,
-                      load_sources, read_table)
+from .reading import (COLUMNS, OPTIONAL, REQUIRED, ReadResult, _normalise_header, _short, load_sources,
+                      read_sources, read_table)
+from .regions import Hierarchy, read_regions
 from .validation import KEY, MEASURES, _validate, bounds_array, bounds_of, check_selection
 
-__all__ = ["COLUMNS", "KEY", "MEASURES", "OPTIONAL", "REQUIRED", "ReadResult", "bounds_array", "bounds_of", "check_selection",
-           "default_data_path", "load_observations", "load_regions", "load_sources", "make_observations",
-           "read_table"]
+__all__ = ["COLUMNS", "KEY", "MEASURES", "OPTIONAL", "REQUIRED", "Hierarchy", "ReadResult", "bounds_array", "bounds_of",
+           "check_selection", "default_data_path", "load_observations", "load_regions", "load_sources",
+           "make_observations", "read_regions", "read_sources", "read_table"]
 
 
 def default_data_path() -> Path:
@@ -42,7 +44,12 @@ def load_observations(paths: str | os.PathLike | list | None = None, *,
     Returns:
         Frame with columns id, region, entity, year, base_year, indicator, measure, value,
         lower, upper, unit (base unit), qualifier (canonical), peer, source, quote, note,
-        value_stated, unit_stated, half_width, file, row. ``attrs['encodings']`` maps file → encoding.
+        value_stated, unit_stated, half_width, file, row. ``attrs['encodings']`` maps file → encoding;
+        ``attrs['regions']`` is the region hierarchy (:func:`analysis.data.regions.read_regions`: a
+        plain dict region → parent, level, en, aliases, source), and a region written as one of its
+        aliases (渝北) is its listed name (渝北区); ``attrs['quotes']`` maps each source id of the data
+        to whether its quotes were checked (``checked``, ``no-text``: the source has no snapshot,
+        ``not-text``: the snapshot is not text, ``off``: ``check_quotes`` was False).
 
     Raises:
         DataError: with every problem found in every file.
@@ -83,13 +90,28 @@ def load_observations(paths: str | os.PathLike | list | None = None, *,
     raw = pd.concat(parts, ignore_index=True)
     for c in COLUMNS:
         raw[c] = raw[c].fillna("").astype(str).str.strip()
-    out, vp = _validate(raw, catalog, paths, check_quotes)
-    problems += vp
+    regions, rp = read_regions(paths, catalog)
+    out, vp, quotes = _validate(raw, catalog, paths, check_quotes, regions=regions)
+    problems += rp + vp
     if problems:
         raise DataError(problems)
     out.attrs["encodings"] = encodings
-    out.attrs["regions"] = load_regions(paths)
+    out.attrs["regions"] = regions
+    out.attrs["quotes"] = quotes
     return out
+
+
+def load_regions(paths: str | os.PathLike | list, *, catalog: Catalog | None = None) -> dict[str, dict]:
+    """The region hierarchy for data files (:func:`analysis.data.regions.read_regions`).
+
+    Raises:
+        DataError: listing every problem of the regions.csv files.
+    """
+    paths = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    regions, problems = read_regions(paths, catalog)
+    if problems:
+        raise DataError(problems)
+    return regions
 
 
 def make_observations(frame: pd.DataFrame, *, catalog: Catalog | None = None) -> pd.DataFrame:

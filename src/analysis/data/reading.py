@@ -2,7 +2,9 @@
 
 CSV in UTF-8 (with or without BOM), GBK or GB18030, or .xlsx; every problem is a
 :class:`~analysis.errors.Problem` located to its file, row and column. Nothing here interprets a
-value: that is :mod:`analysis.data.validation`.
+value: that is :mod:`analysis.data.validation`. The registries beside the data — ``sources.csv``
+here, ``regions.csv`` in :mod:`analysis.data.regions` — are read by the same reader (encodings,
+header names with did-you-mean, spreadsheet row numbers).
 """
 from __future__ import annotations
 
@@ -51,6 +53,10 @@ def _short(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
+def _gb_family(encoding: str) -> bool:
+    return encoding.replace("_", "").lower() in {"gb2312", "gbk", "gb18030", "hz", "cp936"}
+
+
 def _decode(raw: bytes, name: str) -> tuple[str | None, str, list[Problem]]:
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         kind = "an .xlsx/.zip workbook" if raw.startswith(b"PK") else "binary content"
@@ -60,10 +66,15 @@ def _decode(raw: bytes, name: str) -> tuple[str | None, str, list[Problem]]:
         return raw.decode("utf-8-sig"), "UTF-8-BOM" if raw.startswith(b"\xef\xbb\xbf") else "UTF-8", []
     except UnicodeDecodeError as exc:
         utf8_error = exc
-    best = from_bytes(raw).best()
+    matches = from_bytes(raw)
+    best = matches.best()
     guess = best.encoding if best is not None else None
-    # Chinese Excel saves GBK; GB18030 is its superset, so decode every GB-family guess with it.
-    if guess and guess.replace("_", "").lower() in {"gb2312", "gbk", "gb18030", "hz", "cp936"}:
+    # Chinese Excel saves GBK; GB18030 is its superset, so decode every GB-family guess with it. A short
+    # file of a few Chinese names reads as well in Korean cp949 as in GB: prefer GB when it fits as well.
+    gb = next((m for m in matches if _gb_family(m.encoding)), None)
+    if gb is not None and best is not None and gb.chaos <= best.chaos:
+        guess = gb.encoding
+    if guess and _gb_family(guess):
         try:
             return raw.decode("gb18030"), "GB18030" if guess.lower() == "gb18030" else "GBK", []
         except UnicodeDecodeError:
@@ -75,11 +86,11 @@ def _decode(raw: bytes, name: str) -> tuple[str | None, str, list[Problem]]:
                               "re-save the file as UTF-8 or GBK CSV")]
 
 
-def _read_csv(path: Path) -> ReadResult:
+def _read_csv(path: Path, required: list[str] = REQUIRED) -> ReadResult:
     name = _short(path)
     raw = path.read_bytes()
     if not raw.strip():
-        return ReadResult(None, "", [Problem(name, None, None, "a header row with columns " + ", ".join(REQUIRED), "an empty file")])
+        return ReadResult(None, "", [Problem(name, None, None, "a header row with columns " + ", ".join(required), "an empty file")])
     text, encoding, problems = _decode(raw, name)
     if text is None:
         return ReadResult(None, "", problems)
@@ -121,61 +132,141 @@ def _read_xlsx(path: Path) -> ReadResult:
     return ReadResult(frame, "xlsx", [])
 
 
-def read_table(path: str | os.PathLike) -> ReadResult:
-    """Read one observations file into a frame of strings indexed by spreadsheet row."""
+def read_table(path: str | os.PathLike, *, what: str = "an observations file (.csv or .xlsx)",
+               required: list[str] = REQUIRED) -> ReadResult:
+    """Read one observations file (or a registry: ``what`` and ``required`` word its messages) into a
+    frame of strings indexed by spreadsheet row (the header is row 1)."""
     p = Path(path)
     if not p.is_file():
-        return ReadResult(None, "", [Problem(_short(p), None, None, "an observations file (.csv or .xlsx)", "no such file")])
+        return ReadResult(None, "", [Problem(_short(p), None, None, what, "no such file")])
     if p.suffix.lower() in (".xlsx", ".xlsm"):
         return _read_xlsx(p)
-    return _read_csv(p)
+    return _read_csv(p, required)
 
 
-def _normalise_header(frame: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[Problem]]:
+def _normalise_header(frame: pd.DataFrame, name: str, columns: list[str] = COLUMNS, required: list[str] = REQUIRED,
+                      aliases: dict[str, str] = HEADER_ALIASES) -> tuple[pd.DataFrame, list[Problem]]:
+    """Column names as the code knows them (Chinese headers and case accepted); an unknown column is a
+    problem with the nearest known name, a missing required one a problem of the header row."""
     problems = []
     renamed = {}
     for col in frame.columns:
         key = normalize_text(str(col)).lower().lstrip("\ufeff")
-        key = HEADER_ALIASES.get(key, key)
-        if key not in COLUMNS:
-            near = difflib.get_close_matches(key, COLUMNS, n=1)
-            problems.append(Problem(name, 1, str(col), "a known column (" + ", ".join(COLUMNS) + ")",
+        key = aliases.get(key, key)
+        if key not in columns:
+            near = difflib.get_close_matches(key, columns, n=1)
+            problems.append(Problem(name, 1, str(col), "a known column (" + ", ".join(columns) + ")",
                                     f"unknown column {str(col)!r}", f"did you mean {near[0]!r}?" if near else ""))
         renamed[col] = key
     frame = frame.rename(columns=renamed)
-    missing = [c for c in REQUIRED if c not in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
     if missing:
-        problems.append(Problem(name, 1, None, "columns " + ", ".join(REQUIRED),
+        problems.append(Problem(name, 1, None, "columns " + ", ".join(required),
                                 "a header without " + ", ".join(missing)))
     return frame, problems
 
 
-def load_sources(paths: list[Path]) -> pd.DataFrame:
-    """The sources registries beside the data files, plus the project's own."""
-    frames = []
-    seen = set()
-    for base in [*(p.parent for p in paths), *_paths.default_data_dirs()]:
-        f = (base / "sources.csv").resolve()
-        if f in seen or not f.is_file():
-            continue
-        seen.add(f)
-        s = pd.read_csv(f, dtype=str, keep_default_na=False)
-        s["registry"] = str(f)
-        frames.append(s)
-    if not frames:
-        return pd.DataFrame(columns=["id", "title", "file", "sha256", "registry"])
-    return pd.concat(frames, ignore_index=True).drop_duplicates("id")
+def read_registry(path: Path, *, columns: list[str], required: list[str],
+                  aliases: dict[str, str]) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """A registry beside the data (``sources.csv``, ``regions.csv``): every known column present (empty
+    when absent), cells stripped, index = spreadsheet row; None when the file cannot be used at all."""
+    name = _short(path)
+    res = read_table(path, what=f"a {path.name} file", required=required)
+    if res.frame is None:
+        return None, res.problems
+    frame, problems = _normalise_header(res.frame, name, columns, required, aliases)
+    problems = res.problems + problems
+    if any(p.row == 1 and p.column is None for p in problems):   # a required column is missing
+        return None, problems
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    present = [c for c in columns if c in frame.columns]
+    for c in columns:
+        frame[c] = frame[c].fillna("").astype(str).str.strip() if c in frame.columns else ""
+    frame = frame[columns]
+    frame.attrs["present"] = present     # the columns the header named (the others are filled with "")
+    return frame, problems
 
 
-def load_regions(paths: list[Path]) -> dict[str, dict]:
-    """Parent regions from ``regions.csv`` files beside the data (region,parent)."""
-    found: dict[str, dict] = {}
-    for base in {p.parent for p in paths}:
-        f = base / "regions.csv"
+#: columns of ``sources.csv``: ``id`` required; ``file`` a snapshot relative to the folder of that sources.csv
+SOURCE_COLUMNS = ["id", "title", "publisher", "date", "url", "file", "sha256", "note"]
+SOURCE_REQUIRED = ["id"]
+SOURCE_HEADER_ALIASES = {"编号": "id", "来源": "id", "标题": "title", "题名": "title", "发布者": "publisher",
+                         "发布机构": "publisher", "日期": "date", "发布日期": "date", "网址": "url", "链接": "url",
+                         "文件": "file", "快照": "file", "备注": "note", "说明": "note"}
+
+
+def _registries(paths: list[Path], filename: str) -> list[Path]:
+    """``filename`` beside each data file, then the project's own (data/): each once, those that exist."""
+    out: dict[Path, None] = {}
+    for base in [*(Path(p).parent for p in paths), *_paths.default_data_dirs()]:
+        f = (base / filename)
         if f.is_file():
-            r = pd.read_csv(f, dtype=str, keep_default_na=False)
-            if {"region", "parent"} <= set(r.columns):
-                en = r["en"] if "en" in r.columns else [""] * len(r)
-                found.update({a: {"parent": b, **({"en": e} if e else {})} for a, b, e in zip(r["region"], r["parent"], en)
-                              if b or e})
-    return found
+            out.setdefault(f.resolve(), None)
+    return list(out)
+
+
+def read_sources(paths: list[Path]) -> tuple[pd.DataFrame, list[Problem]]:
+    """The sources registries beside the data files, plus the project's own, and every problem in them.
+
+    A source listed beside the data overrides the project's row of the same id. Columns:
+    :data:`SOURCE_COLUMNS`, ``registry`` (the sources.csv it comes from), ``row`` and ``path`` (the
+    snapshot's absolute path, "" when the source has none). Problems: no ``id`` column, an empty or
+    duplicated id, a ``file`` outside the folder of its sources.csv or that does not exist.
+    """
+    frames, problems = [], []
+    for f in _registries(paths, "sources.csv"):
+        name = _short(f)
+        frame, pr = read_registry(f, columns=SOURCE_COLUMNS, required=SOURCE_REQUIRED, aliases=SOURCE_HEADER_ALIASES)
+        problems += pr
+        if frame is None:
+            continue
+        first: dict[str, int] = {}
+        keep = []
+        for row, sid in zip(frame.index, frame["id"]):
+            if not sid:
+                problems.append(Problem(name, int(row), "id", "a source id", "an empty cell"))
+            elif sid in first:
+                problems.append(Problem(name, int(row), "id", "each source id once",
+                                        f"{sid!r} again (first at row {first[sid]})"))
+            else:
+                first[sid] = int(row)
+                keep.append(row)
+        frame = frame.loc[keep].copy()
+        frame["path"] = [_snapshot(f, row, file, problems) for row, file in zip(frame.index, frame["file"])]
+        frame["registry"] = str(f)
+        frame["row"] = frame.index.astype(int)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*SOURCE_COLUMNS, "path", "registry", "row"]), problems
+    return pd.concat(frames, ignore_index=True).drop_duplicates("id"), problems
+
+
+def _snapshot(registry: Path, row, file: str, problems: list[Problem]) -> str:
+    """The absolute path of a source's snapshot, which must lie inside the folder of its sources.csv."""
+    if not file:
+        return ""
+    folder = registry.parent.resolve()
+    target = (folder / file).resolve()
+    if Path(file).is_absolute() or not target.is_relative_to(folder):
+        problems.append(Problem(_short(registry), int(row), "file", f"a path inside {_short(folder) or '.'} (the folder of "
+                                "this sources.csv)", repr(file), "copy the snapshot into that folder, e.g. raw/"))
+        return ""
+    if not target.is_file():
+        problems.append(Problem(_short(registry), int(row), "file", "a snapshot file that exists (relative to the folder "
+                                "of this sources.csv)", f"no such file {file!r}",
+                                "correct the path, or leave file empty when there is no snapshot"))
+        return ""
+    return str(target)
+
+
+def load_sources(paths: list[Path]) -> pd.DataFrame:
+    """The sources registries (see :func:`read_sources`).
+
+    Raises:
+        DataError: listing every problem of the registries.
+    """
+    from ..errors import DataError
+    frame, problems = read_sources(paths)
+    if problems:
+        raise DataError(problems)
+    return frame

@@ -18,7 +18,8 @@ from ..catalog import Catalog
 from ..errors import Problem
 from ..numbers import (QUALIFIERS, UNITS, NumberFormatError, canonical_qualifier,
                        normalize_text, parse_value)
-from .reading import _short, load_sources
+from .reading import _decode, _short, read_sources
+from .regions import canonical_map
 
 #: measure → allowed unit dimensions (None: the indicator's own dimension)
 MEASURES: dict[str, set[str] | None] = {
@@ -184,40 +185,56 @@ def _ids(raw: pd.DataFrame, pr: _Problems) -> pd.Series:
     return ids
 
 
-def _sources_and_quotes(raw: pd.DataFrame, pr: _Problems, paths: list[Path], check_quotes: bool) -> None:
-    """Sources listed in sources.csv; snapshots unchanged (sha256); quotes found verbatim in them."""
-    sources = load_sources(paths)
+def _sources_and_quotes(raw: pd.DataFrame, pr: _Problems, paths: list[Path], check_quotes: bool) -> dict[str, str]:
+    """Sources listed in sources.csv; snapshots unchanged (sha256); quotes found verbatim in them.
+
+    Returns, for each source id of the data, whether its quotes were checked: ``checked``,
+    ``no-text`` (no snapshot named in sources.csv), ``not-text`` (a snapshot that is not text, e.g. a
+    PDF), ``off`` (not asked to).
+    """
+    sources, problems = read_sources(paths)
+    pr.list.extend(problems)
     known = set(sources["id"])
     pr.bad((raw["source"] != "") & ~raw["source"].isin(known), "source",
            "a source id listed in sources.csv beside the data file (" + ", ".join(sorted(known)) + ")",
            lambda r: repr(r["source"]))
+    used = [s for s in dict.fromkeys(raw["source"]) if s in known]
     if not check_quotes:
-        return
-    texts = {}
-    for _, s in sources.iterrows():
-        f = s.get("file", "")
-        if not f:
+        return {s: "off" for s in used}
+    texts, status = {}, {}
+    for _, s in sources[sources["id"].isin(used)].iterrows():
+        if not s["path"]:
+            status[s["id"]] = "no-text"
             continue
-        fp = Path(s["registry"]).parent / f
-        if fp.is_file():
-            data = fp.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            if s.get("sha256") and digest != s["sha256"]:
-                pr.list.append(Problem(_short(fp), None, None, f"sha256 {s['sha256'][:12]}… as recorded in sources.csv",
-                                       f"{digest[:12]}… (the snapshot was changed)"))
-            texts[s["id"]] = _squash(data.decode("utf-8", errors="replace"))
+        fp = Path(s["path"])
+        data = fp.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if s.get("sha256") and digest != s["sha256"]:
+            pr.list.append(Problem(_short(fp), None, None, f"sha256 {s['sha256'][:12]}… as recorded in sources.csv",
+                                   f"{digest[:12]}… (the snapshot was changed)"))
+        text, _, _ = _decode(data, _short(fp))
+        if text is None:
+            status[s["id"]] = "not-text"
+            continue
+        texts[s["id"]] = _squash(text)
+        status[s["id"]] = "checked"
     has_text = raw["source"].isin(list(texts))
     missing_quote = [has_text.iat[i] and raw["quote"].iat[i] != "" and
                      _squash(raw["quote"].iat[i]) not in texts[raw["source"].iat[i]] for i in range(len(raw))]
     pr.bad(missing_quote, "quote", "a quote that occurs verbatim in the source text",
            lambda r: repr(r["quote"][:40]), lambda r: "copy the clause from the source; whitespace and line breaks are ignored")
+    return status
 
 
-def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quotes: bool):
-    """The observations frame of raw string rows, and every problem found (column by column)."""
+def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quotes: bool,
+              regions: dict[str, dict] | None = None):
+    """The observations frame of raw string rows, every problem found (column by column), and which
+    sources' quotes were checked. A region written as an alias of a listed region becomes its name."""
     pr = _Problems(raw)
     for col in ("region", "source"):
         pr.bad(raw[col] == "", col, f"a {col}", _empty)
+    aliases = canonical_map(regions or {})
+    region = raw["region"].map({r: aliases.get(r, r) for r in raw["region"].unique()}) if aliases else raw["region"]
     year, base_year = _years(raw, pr)
     indicator = _indicators(raw, pr, catalog)
     measure = _measures(raw, pr)
@@ -236,10 +253,10 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
 
     pr.bad(raw["quote"] == "", "quote", "the verbatim quote stating the figure", _empty)
     ids = _ids(raw, pr)
-    _sources_and_quotes(raw, pr, paths, check_quotes)
+    quotes = _sources_and_quotes(raw, pr, paths, check_quotes)
 
     out = pd.DataFrame({
-        "id": ids, "region": raw["region"], "entity": raw["entity"],
+        "id": ids, "region": region, "entity": raw["entity"],
         "year": year.astype("Int64"), "base_year": base_year.astype("Int64"),
         "indicator": indicator, "measure": measure, "value": value,
         "unit": base_unit, "qualifier": qualifier, "peer": raw["peer"], "source": raw["source"],
@@ -253,7 +270,7 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
     usable = out["indicator"].notna() & out["measure"].notna() & out["year"].notna() & np.isfinite(out["value"])
     problems = pr.list + _check_duplicates(out[usable])
     problems.sort(key=lambda p: (p.file, p.row or 0))
-    return out, problems
+    return out, problems, quotes
 
 
 def bounds_of(out: pd.DataFrame, catalog: Catalog):
@@ -310,8 +327,10 @@ def check_selection(obs: pd.DataFrame, region: str | None, year: int | None, *, 
     from ..errors import AnalysisError
     from ..request import FUTURE_MEASURES
     if region is not None and region not in set(obs["region"]):
+        listed = canonical_map(obs.attrs.get("regions") or {}).get(region)
+        hint = f" ({region!r} is another name of {listed}: use that)" if listed in set(obs["region"]) else ""
         raise AnalysisError(f"{labels[0]}: expected one of the regions in the data "
-                            f"({', '.join(sorted(set(obs['region'])))}), found {region!r}")
+                            f"({', '.join(sorted(set(obs['region'])))}), found {region!r}{hint}")
     if year is not None:
         rows = obs[obs["region"] == region] if region else obs
         if observed_only:

@@ -70,12 +70,21 @@ def _ind_names(catalog: Catalog, code: str, prefix: str) -> dict:
     return {prefix: ind.zh if ind else code, f"{prefix}_en": en, f"{prefix}_mid": messages("en").mid(en)}
 
 
-def _scope_bits(catalog: Catalog, a: str, b: str) -> int:
+def _scope_bits(catalog: Catalog, a: str, b: str, *, nested: bool = True) -> int:
+    """Scope flags of comparing indicator ``a`` with ``b`` (scopes nest as the catalog's ``scopes:`` say).
+
+    ``nested`` (a share or contribution: ``a`` a part of the whole ``b``): no flag when a's scope lies
+    within b's (规上工业增加值 ÷ 地区生产总值); a mismatch when it does not (a part broader than its
+    whole). Not nested (a target ``a`` and a level ``b``): a mismatch whenever the scopes differ.
+    Unverified when only one of the two declares a scope."""
     sa = catalog.indicators[a].scope if a in catalog.indicators else ""
     sb = catalog.indicators[b].scope if b in catalog.indicators else ""
     if a == b or (not sa and not sb):
         return 0
-    return SCOPE_MISMATCH if (sa and sb and sa != sb) else SCOPE_UNVERIFIED
+    if not (sa and sb):
+        return SCOPE_UNVERIFIED
+    fits = catalog.scope_within(sa, sb) if nested else sa == sb
+    return 0 if fits else SCOPE_MISMATCH
 
 
 def _per_indicator_names(res: Results, entry: dict, kind: str) -> dict[str, int]:
@@ -283,7 +292,7 @@ def _required_growth(res, entry, measure: str):
     with np.errstate(all="ignore"):
         value = f(t_val, p.value[lv])
     lo, hi = corners(f, t_iv, p.iv(lv))
-    scope = np.array([_scope_bits(cat, target, p.indicators[i]) for i in p.i[lv]], dtype=np.int64)
+    scope = np.array([_scope_bits(cat, target, p.indicators[i], nested=False) for i in p.i[lv]], dtype=np.int64)
     flags = np.where(thr, THRESHOLD, p.qflags(tg)) | p.qflags(lv) | scope
     tcode = p.indicator_code(target)
     names = _names("required_growth" + suffix, entry if not suffix else {}, **_ind_names(cat, target, "target"))
@@ -343,14 +352,11 @@ def k_contribution(res, entry):
 RANKED = {"level": "rank", "growth": "growth_rank", "share": "share_rank"}
 
 
-def parents_of(obs_regions: dict, catalog: Catalog) -> dict[str, str]:
-    """Region → parent region, from the catalog's ``regions:`` and the ``regions.csv`` files (``obs.attrs["regions"]``)."""
-    regions = {**(catalog.regions or {}), **(obs_regions or {})}
-    return {r: (e or {}).get("parent") for r, e in regions.items() if (e or {}).get("parent")}
-
-
 def _parents(res: Results) -> dict[str, str]:
-    return parents_of(res.obs_regions, res.catalog)
+    """Region → parent region, from the hierarchy (``regions.csv`` files, the catalog's ``regions:``)."""
+    from ..data.regions import Hierarchy
+    regions = Hierarchy(res.obs_regions, res.catalog).regions
+    return {r: e["parent"] for r, e in regions.items() if e.get("parent")}
 
 
 def _interval_ranks(group: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray):

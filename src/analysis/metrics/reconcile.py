@@ -171,24 +171,17 @@ def _ratio(best: pd.DataFrame, ids: IdLists, entry: dict, shift: int) -> pd.Data
                   denominator_year=best["year"].to_numpy(np.int64)[d])
 
 
-def peer_members(region: str, peer: str, parents: dict[str, str], catalog: Catalog) -> tuple[str, list[str]] | None:
+def peer_members(region: str, peer: str, hierarchy) -> tuple[str, list[str]] | None:
     """The peer set a stated rank names, as (name, members): a peer set the catalog declares
-    (``peer_sets:`` with ``parent`` or ``members``), a parent region's name (its members), or —
-    when no peer is named — the regions sharing the region's parent. None when unknown."""
-    children: dict[str, list[str]] = {}
-    for r, par in parents.items():
-        children.setdefault(par, []).append(r)
-    declared = (getattr(catalog, "peer_sets", None) or {}).get(peer) if peer else None
-    if declared:
-        if declared.get("members"):
-            return peer, list(declared["members"])
-        par = declared.get("parent")
-        return (peer, children[par]) if par in children else None
-    if peer and peer in children:
-        return peer, children[peer]
-    if not peer and region in parents:
-        return parents[region], children[parents[region]]
-    return None
+    (``peer_sets:``), a parent region's name (its members), or — when no peer is named — the
+    regions sharing the region's parent. None when unknown."""
+    if peer:
+        members = hierarchy.peer_set(peer)
+        if members is None and hierarchy.children(peer):
+            members = hierarchy.children(peer)
+        return (peer, members) if members else None
+    parent = hierarchy.parent(region)
+    return (parent, hierarchy.children(parent)) if parent else None
 
 
 def _stated_ranks(best: pd.DataFrame, ids: IdLists, peers: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
@@ -196,13 +189,14 @@ def _stated_ranks(best: pd.DataFrame, ids: IdLists, peers: pd.DataFrame, catalog
     set the observation's ``peer`` names (or the regions sharing its parent), in the indicator's
     direction, with interval bounds (best = 1 + members certainly above, worst = 1 + possibly above).
     Over partial coverage the row says how many members have data (status cannot-check)."""
-    from .kinds import RANKED, parents_of
+    from ..data.regions import Hierarchy
+    from .kinds import RANKED
     measure_of = {v: k for k, v in RANKED.items()}
     stated_pos = np.flatnonzero(best["measure"].isin(list(measure_of)).to_numpy()
                                 & (best["entity"].to_numpy(object) == ""))
     if not len(stated_pos):
         return pd.DataFrame()
-    parents = parents_of(peers.attrs.get("regions", {}), catalog)
+    hierarchy = Hierarchy.of(peers, catalog)
     # the figures ranked: (region, year, indicator, measure) → position (blank entity, the narrowest statement)
     st = best.iloc[stated_pos]
     ranked = peers[peers["measure"].isin(list(RANKED)) & (peers["entity"] == "")
@@ -216,15 +210,19 @@ def _stated_ranks(best: pd.DataFrame, ids: IdLists, peers: pd.DataFrame, catalog
     for s in stated_pos:
         r = best.iloc[s]
         measure, ind, year = measure_of[r["measure"]], r["indicator"], int(r["year"])
-        found = peer_members(r["region"], r["peer"], parents, catalog)
+        found = peer_members(r["region"], r["peer"], hierarchy)
         sign = -1.0 if (catalog.indicators.get(ind) and catalog.indicators[ind].rank_first == "lowest") else 1.0
         own = look.get((r["region"], year, ind, measure))
         row = dict(s=s, peer=found[0] if found else r["peer"], n=np.nan, k=np.nan, v=np.nan, b=np.nan, w=np.nan,
                    own=-1 if own is None else int(own))
-        if found and own is not None:
+        if found:
             members = [m for m in found[1] if m != r["region"]] + [r["region"]]
             at = [look.get((m, year, ind, measure)) for m in members]
             have = np.array([a for a in at if a is not None], dtype=np.int64)
+            if own is None:        # the region's own figure is not in the data: coverage only
+                row.update(n=len(members), k=len(have))
+                rows.append(row)
+                continue
             v, l, h = val[have] * sign, *(np.sort([lo[have] * sign, hi[have] * sign], axis=0))
             i = len(have) - 1       # the region itself comes last
             others = np.arange(len(have)) != i
