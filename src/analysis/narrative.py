@@ -277,7 +277,7 @@ def metric_sentence(m, obs: pd.DataFrame, catalog: Catalog, lang: str,
     """One sentence explaining a derived metric with its inputs; caveats become numbered notes
     (``note(texts)`` returns the reference, 注3、4) or, without ``note``, follow the sentence."""
     msg = messages(lang)
-    name = m[f"name_{lang}"]
+    name = display_name(m, catalog, lang)
     if math.isfinite(m["value"]) and not determined(m):
         s = msg("prose.undetermined", name=name, why=bounded_inputs(m, obs, catalog, lang))
         return s
@@ -299,6 +299,8 @@ def metric_sentence(m, obs: pd.DataFrame, catalog: Catalog, lang: str,
                 target_indicator=msg.mid(catalog.name(tg["indicator"], lang)), target=figure(tg, lang), value=v)
     elif one_sided and len(used[used["qualifier"] != "exact"]):
         s = msg("prose.one_sided", why=bounded_inputs(m, obs, catalog, lang), name=msg.mid(name), value=v)
+    elif kind == "implied_denominator":      # the year it refers to (the previous one, when the ratio says so)
+        s = msg("sentences.metric", name=msg("numbering.with_unit", text=name, unit=period_label(m, lang)), value=v)
     else:
         s = msg("sentences.metric", name=name, value=v)
     flags = [f for f in (list(m["flags"]) if m["flags"] is not None else [])

@@ -214,17 +214,19 @@ def structure(rep: Report, *, shares: list[str] | None = None, levels: list[str]
 
 
 def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = True, bases: bool = True) -> None:
-    """Stated growth rates (a chart) and what they imply: previous-year levels, computed growth.
+    """Stated growth rates (a chart) and what they imply: previous-year levels, computed growth (a
+    nominal one named so), contributions to growth (noted when they use implied previous levels).
 
     Args:
         indicators: indicator codes (default: every indicator with a stated growth of the year).
         chart: draw the charts.
-        bases: show the implied previous-year levels and computed growth.
+        bases: show the implied previous-year levels, computed growth and contributions.
     """
     indicators = _known(rep, indicators, "growth(indicators=…)")
     own, msg = rep.own, rep.msg
     g = own[(own["measure"] == "growth") & (own["entity"] == "") & (own["year"] == rep.year)]
     implied = _kinds(rep, ["implied_base", "implied_level", "growth"]) if bases else rep.metrics.iloc[0:0]
+    implied = pd.concat([implied, _finite(_kinds(rep, ["contribution"]))]) if bases else implied
     if indicators is not None:
         g = g[g["indicator"].isin(indicators)]
         implied = implied[implied["indicator"].isin(indicators)]
@@ -547,26 +549,106 @@ def _missing(rep: Report) -> pd.DataFrame:
     return missing[keep] if len(missing) else missing
 
 
+def _uncheckable_ranks(rec: pd.DataFrame) -> np.ndarray:
+    """Stated ranks that cannot be checked and whose row would tell nothing: the peer set is unknown,
+    or the data hold no member of it but the region (they are summed up in a sentence instead)."""
+    if rec.empty:
+        return np.zeros(0, bool)
+    covered = rec["peer_covered"].astype("Float64").fillna(0).to_numpy(float)
+    return ((rec["check"] == "stated-rank") & (rec["status"] == "cannot-check")).to_numpy(bool) & \
+        (rec["peer_n"].isna().to_numpy(bool) | (covered <= 1))
+
+
+def _ranks_summary(rep: Report, rows: pd.DataFrame) -> list[str]:
+    """One sentence per peer set for the stated ranks :func:`_uncheckable_ranks` sets apart."""
+    msg, o = rep.msg, rep.observations.set_index("id")
+    out = []
+    for (peer, unknown), g in rows.groupby([rows["peer"].astype(str), rows["peer_n"].isna()], sort=False):
+        names = []
+        for _, r in g.iterrows():
+            stated = [i for i in r["stated_ids"] if i in o.index]
+            measure = str(o.loc[stated[0], "measure"]) if stated else "rank"
+            names.append(msg("numbering.with_unit", text=rep.name(r["indicator"], mid=True), unit=msg(f"measures.{measure}")))
+        out.append(msg("checks.ranks-unknown" if unknown else "checks.ranks-alone", names=msg.join(names),
+                       region=rep.place(rep.region), peer=rep.place(peer)))
+    return out
+
+
+def _denominator(rep: Report, metric: str) -> str:
+    """The denominator of a catalog ratio, named (地区生产总值)."""
+    entry = next((e for e in rep.catalog.metrics if e.get("code") == metric), {})
+    return rep.name(entry["denominator"], mid=True) if entry.get("denominator") else ""
+
+
+def _previous_year(rep: Report, rec: pd.DataFrame) -> list[str]:
+    """A stated ratio that disagrees with the same year's denominator and agrees with the previous
+    year's, explained: its denominator was presumably last year's."""
+    msg, o = rep.msg, rep.observations.set_index("id")
+    pair = rec[rec["check"].isin(["ratio-same-year", "ratio-previous-year"])]
+    out = []
+    for _, g in pair.groupby(["region", "year", "indicator"], sort=False, observed=True):
+        same, prev = (g[g["check"] == c] for c in ("ratio-same-year", "ratio-previous-year"))
+        if same.empty or prev.empty or not (same["status"] == "disagree").all() or not (prev["status"] == "agree").any():
+            continue
+        s, p = same.iloc[0], prev[prev["status"] == "agree"].iloc[0]
+        stated = [i for i in s["stated_ids"] if i in o.index]
+        if not stated:
+            continue
+        out.append(msg("checks.previous-year", indicator=rep.name(s["indicator"], mid=True),
+                       stated=narrative.figure(o.loc[stated[0]], rep.lang), prev=int(p["denominator_year"]),
+                       year=int(s["denominator_year"]), denominator=_denominator(rep, s["metric"])))
+    return out
+
+
+def _computed(rep: Report, r, o: pd.DataFrame) -> str:
+    """The figure a stated one is checked against, in words: another statement, a rank among peers,
+    or a recomputation (a growth from two money levels marked as at current prices)."""
+    lang = rep.lang
+    if r["check"] == "stated-twice":
+        return rep.msg.join(narrative.figure(o.loc[i], lang) for i in r["computed_from"] if i in o.index)
+    if not math.isfinite(r["computed"]):
+        return "–"
+    if r["check"] == "stated-rank":
+        return narrative.rank_value({"lower": r["computed_lower"], "upper": r["computed_upper"], "peer_n": r["peer_n"],
+                                     "peer_covered": r["peer_covered"]}, lang)
+    text = describe(r["computed"], r["computed_lower"], r["computed_upper"], str(r["unit"]), lang=lang, decimals=2)
+    if r["check"] == "growth-from-levels":
+        m = rep.metrics[(rep.metrics["kind"] == "growth") & (rep.metrics["indicator"] == r["indicator"])
+                        & (rep.metrics["year"] == r["year"])]
+        if len(m) and narrative.nominal(m.iloc[0]):
+            text = rep.msg("checks.nominal", value=text)
+    return text
+
+
+def _check_label(rep: Report, r) -> str:
+    if r["check"] in ("ratio-same-year", "ratio-previous-year") and not pd.isna(r["denominator_year"]):
+        return rep.msg("checks.ratio-year", year=int(r["denominator_year"]), denominator=_denominator(rep, r["metric"]))
+    return rep.msg(f"checks.{r['check']}")
+
+
 def checks(rep: Report) -> None:
     """Data checks: stated figures against another statement or their recomputation, and what could
-    not be computed."""
+    not be computed. A stated ratio that matches last year's denominator is explained in a sentence;
+    stated ranks that cannot be checked for want of any peer's data are summed up in one."""
     rec, msg, lang = _informative(rep.checks, rep.observations), rep.msg, rep.lang
     missing = _missing(rep)
     if rec.empty and missing.empty:
         return
     rep.heading(msg("sections.checks"), "sec-checks")
     o = rep.observations.set_index("id")
+    alone = _uncheckable_ranks(rec)
+    rep.paragraphs([*_previous_year(rep, rec), *_ranks_summary(rep, rec[alone])])
+    rep.use([i for ids in rec.loc[alone, "stated_ids"] for i in ids])
+    rec = rec[~alone]
     rows = []
     for _, r in rec.iterrows():
-        unit = str(r["unit"])
         stated = [narrative.figure(o.loc[i], lang) for i in r["stated_ids"] if i in o.index]
-        if r["check"] == "stated-twice":
-            other = msg.join(narrative.figure(o.loc[i], lang) for i in r["computed_from"] if i in o.index)
-        else:
-            other = describe(r["computed"], r["computed_lower"], r["computed_upper"], unit, lang=lang, decimals=2) \
-                if math.isfinite(r["computed"]) else "–"
-        rows.append([msg(f"checks.{r['check']}"), rep.name(r["indicator"]), msg.join(stated), other,
-                     msg(f"status.{r['status']}"), msg.join([*r["stated_ids"], *r["computed_from"]])])
+        name = rep.name(r["indicator"])
+        if r["check"] == "stated-rank" and len(stated):
+            measure = str(o.loc[r["stated_ids"][0], "measure"])
+            name = msg("numbering.with_unit", text=name, unit=msg(f"measures.{measure}"))
+        rows.append([_check_label(rep, r), name, msg.join(stated), _computed(rep, r, o),
+                     narrative.check_status(r, lang, rep.place), msg.join([*r["stated_ids"], *r["computed_from"]])])
         rep.use(r["stated_ids"])
         rep.use(r["computed_from"])
     rep.table(_cols(rep, "check", "indicator", "stated", "other", "status", "inputs"), rows, "checks",
