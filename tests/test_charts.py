@@ -161,3 +161,24 @@ def test_a_note_is_drawn_between_the_chart_and_the_source_line():
     note_box = found[squeeze(note)[:4]].get_window_extent(renderer)
     source_box = found["资料来源"].get_window_extent(renderer)
     assert source_box.y1 <= note_box.y0 and note_box.y1 <= fig.axes[0].get_window_extent(renderer).y0
+
+
+def test_the_report_region_is_highlighted_and_the_parent_is_a_reference_line():
+    from matplotlib.colors import to_hex
+    fig = bars(labels=["丁县", "乙区", "甲区"], values=[15.0, 20.0, 9.5], lowers=[15.0, 20.0, 9.5], uppers=[15.0, INF, 9.5],
+               qualifiers=["exact", ">", "exact"], suffix="%", unit_label="%", decimals=1, highlight=1,
+               reference=7.5, reference_label="示例市 7.5%")
+    ax = fig.axes[0]
+    bars_ = sorted(ax.patches, key=lambda p: -p.get_y())                  # top to bottom, as the labels
+    assert to_hex(bars_[1].get_edgecolor()) == charts.COLORS["accent"]     # the region, a lower bound
+    assert to_hex(bars_[0].get_facecolor()) == charts.COLORS["bar"]
+    ticks = {t.get_text(): to_hex(t.get_color()) for t in ax.get_yticklabels()}
+    assert ticks["乙区"] == charts.COLORS["accent"] and ticks["丁县"] != charts.COLORS["accent"]
+    assert any(list(line.get_xdata()) == [7.5, 7.5] for line in ax.get_lines())
+    assert "示例市 7.5%" in [t.get_text() for t in texts(fig)]
+
+
+def test_a_figure_stated_as_near_is_marked_near():
+    fig = bars(values=[600.0], lowers=[540.0], uppers=[600.0], labels=["戊县"], qualifiers=["近"])
+    labels = [t.get_text() for t in texts(fig)]
+    assert "近 600" in labels and "约 600" not in labels

@@ -239,3 +239,183 @@ def test_notebook_is_committed_without_outputs():
     assert all(not c.get("outputs") and not c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code")
     tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
     assert sum("parameters" in t for t in tags) == 1
+
+
+# ------------------------------------------------------------------------------ comparison with peers
+#: a parent and six districts of two levels (区 and 县): levels of all six (two bounded by 超, one by
+#: 近), growth of all six, GDP of four; the report region 乙区 states ranks (one agrees, one does not,
+#: one cannot be checked) and a previous level (a nominal growth beside the real one)
+PEERS = """id,region,entity,year,base_year,indicator,measure,value,unit,qualifier,peer,source,quote,note
+s-01,示例市,,2024,,ind_output_above,level,30000,亿元,exact,,EX1,示例数据（合成）,
+s-02,示例市,,2024,,ind_va_above,growth,7.5,%,exact,,EX1,示例数据（合成）,
+s-03,示例市,,2024,,gdp,level,20000,亿元,exact,,EX1,示例数据（合成）,
+s-10,甲区,,2024,,ind_output_above,level,4000,亿元,>,,EX1,示例数据（合成）,
+s-11,乙区,,2024,,ind_output_above,level,3500,亿元,exact,,EX1,示例数据（合成）,
+s-12,丙区,,2024,,ind_output_above,level,2700,亿元,>,,EX1,示例数据（合成）,
+s-13,丁县,,2024,,ind_output_above,level,800,亿元,exact,,EX1,示例数据（合成）,
+s-14,戊县,,2024,,ind_output_above,level,600,亿元,近,,EX1,示例数据（合成）,
+s-15,己县,,2024,,ind_output_above,level,500,亿元,exact,,EX1,示例数据（合成）,
+s-20,甲区,,2024,,ind_va_above,growth,9.5,%,exact,,EX1,示例数据（合成）,
+s-21,乙区,,2024,,ind_va_above,growth,20,%,>,,EX1,示例数据（合成）,
+s-22,丙区,,2024,,ind_va_above,growth,12,%,exact,,EX1,示例数据（合成）,
+s-23,丁县,,2024,,ind_va_above,growth,15,%,exact,,EX1,示例数据（合成）,
+s-24,戊县,,2024,,ind_va_above,growth,6,%,exact,,EX1,示例数据（合成）,
+s-25,己县,,2024,,ind_va_above,growth,8,%,近,,EX1,示例数据（合成）,
+s-30,甲区,,2024,,gdp,level,1800,亿元,exact,,EX1,示例数据（合成）,
+s-31,乙区,,2024,,gdp,level,1500,亿元,exact,,EX1,示例数据（合成）,
+s-32,丁县,,2024,,gdp,level,600,亿元,exact,,EX1,示例数据（合成）,
+s-33,戊县,,2024,,gdp,level,400,亿元,exact,,EX1,示例数据（合成）,
+s-40,乙区,,2023,,ind_output_above,level,3000,亿元,exact,,EX1,示例数据（合成）,
+s-41,乙区,,2024,,ind_va_above,growth_rank,1,位,exact,示例市,EX1,示例数据（合成）,
+s-42,乙区,,2024,,ind_output_above,rank,1,位,exact,示例市,EX1,示例数据（合成）,
+s-43,乙区,,2024,,gdp,rank,2,位,exact,示例市,EX1,示例数据（合成）,
+"""
+REGIONS = """region,parent,en
+示例市,,Example City
+甲区,示例市,Jia District
+乙区,示例市,Yi District
+丙区,示例市,Bing District
+丁县,示例市,Ding County
+戊县,示例市,Wu County
+己县,示例市,Ji County
+"""
+SOURCES = """id,title,publisher,date,file,sha256,note
+EX1,合成示例数据（一个市及其六个区县，非真实统计）,,2026,,,made-up figures (analysis test suite)
+"""
+
+
+def write_peers(folder, *, solo=False):
+    """The data set in ``folder``; ``solo``: only 乙区's rows and no regions.csv (no parent, no peers)."""
+    folder.mkdir(parents=True)
+    rows = PEERS.splitlines(keepends=True)
+    if solo:
+        rows = rows[:1] + [r for r in rows[1:] if ",乙区," in r]
+    else:
+        (folder / "regions.csv").write_text(REGIONS, encoding="utf-8")
+    (folder / "obs.csv").write_text("".join(rows), encoding="utf-8")
+    (folder / "sources.csv").write_text(SOURCES, encoding="utf-8")
+    return folder / "obs.csv"
+
+
+def pdf_images(path):
+    """How many distinct images a PDF draws (WeasyPrint lists them in resources shared by every page)."""
+    found = set()
+    for page in PdfReader(str(path)).pages:
+        xobjects = page["/Resources"].get("/XObject", {}).get_object()
+        found |= {ref.idnum for ref in xobjects.values() if ref.get_object().get("/Subtype") == "/Image"}
+    return len(found)
+
+
+@pytest.fixture(scope="module")
+def peer_reports(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("peers")
+    data, solo = write_peers(tmp / "data"), write_peers(tmp / "solo", solo=True)
+    for lang in ("zh", "en"):
+        res = run_cli("report", "--region", "乙区", "--year", "2024", "--lang", lang, "--data", data, "--out", tmp / "out")
+        assert res.returncode == 0, res.stderr
+    res = run_cli("report", "--region", "乙区", "--year", "2024", "--data", solo, "--format", "pdf", "--out", tmp / "solo-out")
+    assert res.returncode == 0, res.stderr
+    return {"zh": tmp / "out" / "乙区" / "2024" / "industry_report.pdf",
+            "en": tmp / "out" / "乙区" / "2024" / "industry_report_en.pdf",
+            "solo": tmp / "solo-out" / "乙区" / "2024" / "industry_report.pdf", "data": data}
+
+
+def test_comparison_section_in_chinese(peer_reports):
+    pdf = peer_reports["zh"]
+    flat = pdf_text(pdf).replace("\n", "")
+    heads = re.findall(r"[一二三四五六七八九十]+、(增长|区域比较|数据核对)", flat)
+    assert list(dict.fromkeys(heads)) == ["增长", "区域比较", "数据核对"]   # numbered, after the growth section
+    for words in ["规上工业总产值达到3500亿元，占全市比重11.7%，规模居全市6个区县第2至3位",   # bounded peers: an interval
+                  "高于全市（7.5%）超过12.4个百分点，增速居全市6个区县第1位",
+                  "规模在示例市有数据的4个区县（共6个）中居第2位",                          # GDP of four of six
+                  "与示例市及所辖区县比较", "第2位（4个有数据/共6个）", "资料来源：《合成示例数据"]:
+        assert words in flat, words
+    assert re.search(r"图\d+　?2024年示例市各区县规上工业总产值（亿元）", flat)
+    assert re.search(r"图\d+　?2024年示例市各区县规上工业增加值增速（%）", flat)
+    # the stated ranks: agree and disagree as rows, the partial one says why it cannot be checked
+    assert "无法核对：数据仅覆盖示例市6个成员中的4个" in flat and "第2至3位" in flat
+    assert "规上工业总产值名义增长率（按现价计算）" in flat       # a growth of two money levels, beside a real one
+    assert pdf_images(pdf) == pdf_images(peer_reports["solo"]) + 2    # a chart by level and one by growth
+    assert "区域比较" not in pdf_text(peer_reports["solo"])            # no parent, no peers: no section
+    from test_lint import assert_clean
+    assert_clean(pdf)
+    assert_clean(pdf.with_suffix(".html"))
+
+
+def test_comparison_section_in_english(peer_reports):
+    pdf = peer_reports["en"]
+    flat = re.sub(r"\s+", " ", pdf_text(pdf))
+    assert re.search(r"\d+\. Comparison with peers", flat)
+    for words in ["11.7% of Example City's total and ranked No. 2 to 3 by size of the 6 districts and counties of "
+                  "Example City", "more than 12.4 pp above Example City's 7.5%",
+                  "ranked No. 2 by size of the 4 districts and counties of Example City with data (of 6)",
+                  "Comparison with Example City and its districts and counties", "nominal growth at current prices"]:
+        assert words in flat, words
+    assert re.search(r"Figure \d+\. Gross industrial output, enterprises above designated size of Example City's "
+                     r"districts and counties, 2024 \(bn yuan\)", flat)
+    body = flat.split("Comparison with peers")[-1].split("Sources")[0]
+    assert not CJK.search(body.replace("合成示例数据（一个市及其六个区县，非真实统计）", ""))   # source titles aside
+    from test_lint import assert_clean
+    assert_clean(pdf)
+    assert_clean(pdf.with_suffix(".html"))
+
+
+def test_the_peer_chart_shows_the_peers_sorted_never_the_parent(peer_reports, monkeypatch):
+    from analysis import charts, sections
+    from analysis.report import open_report
+    drawn = []
+
+    def capture(labels, values, *args, **kw):
+        drawn.append((labels, values, kw))
+        return real(labels, values, *args, **kw)
+    real = charts.bounded_bars
+    monkeypatch.setattr(charts, "bounded_bars", capture)
+    rep = open_report(region="乙区", year=2024, lang="en", data=str(peer_reports["data"]), show=False)
+    sections.comparison(rep)
+    (level, lv, lkw), (growth, gv, gkw) = drawn
+    assert level == ["Jia District", "Yi District", "Bing District", "Ding County", "Wu County", "Ji County"]
+    assert growth[0] == "Yi District" and gv == sorted(gv, reverse=True)
+    assert "Example City" not in level + growth                       # the parent is never a bar
+    assert lkw["highlight"] == 1 and gkw["highlight"] == 0
+    assert gkw["reference"] == 7.5 and lkw["reference"] is None       # the parent's growth: a reference line
+    assert lkw["qualifiers"][4] == "近" and lkw["qualifiers"][0] == ">"
+    sections.comparison(rep, charts=["growth_rank:ind_va_above"], indicators=["ind_va_above"])
+    assert len(drawn) == 3 and drawn[-1][0][0] == "Yi District"
+
+
+def test_default_report_has_no_comparison_section(default_report):
+    folder, _ = default_report
+    html = (folder / "industry_report.html").read_text(encoding="utf-8")
+    assert "sec-comparison" not in html and "区域比较" not in pdf_text(folder / "industry_report.pdf")
+    flat = pdf_text(folder / "industry_report.pdf").replace("\n", "")
+    # the stated ranks that cannot be checked are one sentence, not a row each
+    assert re.search(r"以下公布的位次因.*而无法核对：规上工业增加值（增速位次）、", flat)
+    assert "位次按同级地区数据重算" not in flat
+
+
+def test_a_ratio_of_last_years_denominator_is_explained(tmp_path):
+    """The shipped data plus two years of GDP: the stated R&D intensity (5.29%) is R&D ÷ the 2023 GDP."""
+    d = tmp_path / "data"
+    shutil.copytree(ROOT / "data" / "raw", d / "raw")
+    obs = (ROOT / "data" / "observations.csv").read_text(encoding="utf-8").rstrip("\n") + "\n"
+    obs += ("gx-001,渝北区,,2023,,gdp,level,2442,亿元,exact,,EX1,示例（合成）,\n"
+            "gx-002,渝北区,,2024,,gdp,level,2600,亿元,exact,,EX1,示例（合成）,\n")
+    (d / "obs.csv").write_text(obs, encoding="utf-8")
+    (d / "sources.csv").write_text((ROOT / "data" / "sources.csv").read_text(encoding="utf-8").rstrip("\n") + "\n"
+                                   + SOURCES.splitlines()[1] + "\n", encoding="utf-8")
+    res = run_cli("report", "--region", "渝北区", "--year", "2024", "--data", d / "obs.csv", "--out", tmp_path / "out")
+    assert res.returncode == 0, res.stderr
+    pdf = tmp_path / "out" / "渝北区" / "2024" / "industry_report.pdf"
+    flat = pdf_text(pdf).replace("\n", "")
+    assert ("公布的研发投入强度5.29%与按2023年地区生产总值计算的结果一致，与按2024年计算的结果不一致，"
+            "推断系以上年地区生产总值为分母。") in flat
+    assert "比率按2023年地区生产总值重算" in flat and "比率按2024年地区生产总值重算" in flat
+    assert "推算的地区生产总值（2023年）：约2442亿元" in flat
+    html = pdf.with_suffix(".html").read_text(encoding="utf-8")
+    rows = [re.sub(r"<[^>]+>", "", r) for r in re.findall(r"<tr>(.*?)</tr>", html, re.S)]
+    implied = [r for r in rows if "推算的地区生产总值" in r and "2442" in r]
+    assert implied and all("2023" in r and "2024" not in r for r in implied)   # labelled with the year it matches
+    assert "地区生产总值名义增长率（按现价计算）" in flat
+    from test_lint import assert_clean
+    assert_clean(pdf)
+    assert_clean(pdf.with_suffix(".html"))

@@ -35,8 +35,8 @@ from .numbers import display_scale, format_number  # noqa: E402
 
 DPI = 170            # at 183 mm wide: ~170 dpi on paper, sharp in print
 WIDTH_IN = 7.2        # ≈ 183 mm: the text width of an A4 page with 18 mm margins
-COLORS = {"bar": "#2f5d8a", "bound": "#9bb7d4", "accent": "#c0392b", "grid": "#d9d9d9", "muted": "#666666",
-          "note": "#333333"}
+COLORS = {"bar": "#2f5d8a", "bound": "#9bb7d4", "accent": "#c0392b", "accent_bound": "#e8aaa3", "grid": "#d9d9d9",
+          "muted": "#666666", "note": "#333333"}
 PAD_IN = 0.07         # white margin at the figure's edges
 FOOT_SIZE = 7.5       # point size of the source line, the note and the caveat
 KEY_SIZE = 8
@@ -226,11 +226,11 @@ def _break_mark(ax, x: float, y: float, size_pt: float, transform=None) -> None:
                 clip_on=False, zorder=7, linestyle="none")
 
 
-def _arrow(ax, x: float, y: float, dx_pt: float, dy_pt: float) -> None:
+def _arrow(ax, x: float, y: float, dx_pt: float, dy_pt: float, color: str = COLORS["bar"]) -> None:
     """An arrow from the data point (x, y) reaching dx_pt, dy_pt points further: "more than this"."""
     head = ax.transData + ScaledTranslation(dx_pt / 72, dy_pt / 72, ax.figure.dpi_scale_trans)
     ax.annotate("", xy=(x, y), xycoords=head, xytext=(x, y), textcoords="data",
-                arrowprops=dict(arrowstyle="-|>", color=COLORS["bar"], lw=1.4, mutation_scale=9,
+                arrowprops=dict(arrowstyle="-|>", color=color, lw=1.4, mutation_scale=9,
                                 shrinkA=0, shrinkB=0))
 
 
@@ -392,7 +392,8 @@ def _style(ax, title: str | None, xlabel: str = "", ylabel: str = "", *, title_p
 # ------------------------------------------------------------------------------------ charts
 def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str | None = None, unit_label: str,
                  source: str, lang: str = "zh", decimals: int = 1, cap: float | None = None, suffix: str = "",
-                 qualifiers: list[str] | None = None, note: str = "", credit: str = ""):
+                 qualifiers: list[str] | None = None, note: str = "", credit: str = "", highlight: int | None = None,
+                 reference: float | None = None, reference_label: str = ""):
     """Horizontal bars for figures with bounds (values already in the display unit).
 
     Args:
@@ -403,6 +404,10 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str | None
             bounds >).
         note: a line under the chart (e.g. that the bars mix 产值, 产量 and 增加值).
         credit: who made the chart (an organisation), written after the source line; none by default.
+        highlight: the position of a bar drawn in the accent colour, its label too (the report's
+            region among its peers; the font has one weight, so no bold).
+        reference: a value drawn as a dashed line across the bars (the parent region's growth),
+            labelled ``reference_label`` above the plot.
     """
     n = len(labels)
     full = [float(v) for v in values]
@@ -413,7 +418,10 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str | None
     stub = 0.07 * cap if cap is not None else 0.0
     drawn = [cap + stub if c else v for v, c in zip(full, capped)]
 
-    height = max(2.0, 0.9 + 0.45 * n)
+    # many bars (38 districts) get thinner and smaller type, so that the chart stays within a page
+    per_bar = 0.45 if n <= 12 else max(0.17, min(0.3, 6.6 / n))
+    size = 9 if n <= 20 else 7.5
+    height = max(2.0, 0.9 + per_bar * n)
     fig, ax = plt.subplots(figsize=(WIDTH_IN, height), dpi=DPI)
     fig.subplots_adjust(left=0.36, right=0.9, bottom=0.6 / height, top=1 - 0.45 / height)   # extra height is trimmed
     y = np.arange(n)[::-1]
@@ -421,17 +429,18 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str | None
     ends = []            # the value labels, for the room they need
     for yi, v, lo, hi, kind, c in zip(y, drawn, lowers, uppers, kinds, capped):
         i = n - 1 - yi
+        solid, light = (COLORS["accent"], COLORS["accent_bound"]) if i == highlight else (COLORS["bar"], COLORS["bound"])
         if kind == "at_most":
-            ax.barh(yi, v, color="white", edgecolor=COLORS["bar"], hatch="///", linewidth=1.0)
+            ax.barh(yi, v, color="white", edgecolor=solid, hatch="///", linewidth=1.0)
         elif kind in ("more_than", "at_least"):
-            ax.barh(yi, v, color=COLORS["bound"], edgecolor=COLORS["bar"], linewidth=1.0)
+            ax.barh(yi, v, color=light, edgecolor=solid, linewidth=1.0)
         else:
-            ax.barh(yi, v, color=COLORS["bar"])
+            ax.barh(yi, v, color=solid)
         off = 4.0
         if kind == "interval" and not c:
             ax.errorbar(full[i], yi, xerr=[[full[i] - lo], [hi - full[i]]], fmt="none", ecolor="black", capsize=3, lw=1)
         if kind in ("more_than", "at_least"):
-            _arrow(ax, v, yi, 16, 0)
+            _arrow(ax, v, yi, 16, 0, color=solid)
             off = 20.0
         if c:
             _break_mark(ax, cap, yi, bar_pt * 1.0)
@@ -441,16 +450,27 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str | None
             at = min(v, lo) if left and math.isfinite(lo) else max(v, hi) if not left and math.isfinite(hi) else v
         else:
             at = v
-        text = _mark(kind, lang) + format_number(full[i], decimals, lang) + suffix
+        mark = messages(lang)("charts.near_mark") if kind == "interval" and quals[i] == "近" else _mark(kind, lang)
+        text = mark + format_number(full[i], decimals, lang) + suffix      # 近600 stays "near", not "about"
         ends.append(ax.annotate(text, xy=(at, yi), xytext=(-off if left else off, 0), textcoords="offset points",
-                                va="center", ha="right" if left else "left", fontsize=9))
-    ax.set_yticks(y, [_wrap(lb) for lb in labels])
+                                va="center", ha="right" if left else "left", fontsize=size))
+    wrap = 30 if n <= 12 else 60         # thin bars: a label on one line, never over its neighbour's
+    ax.set_yticks(y, [_wrap(lb, wrap) for lb in labels])
+    if highlight is not None:
+        for tick in ax.get_yticklabels():
+            if tick.get_text() == _wrap(labels[highlight], wrap):
+                tick.set_color(COLORS["accent"])
+    if reference is not None:
+        ax.axvline(reference, color=COLORS["muted"], lw=1.0, ls="--", zorder=4)
+        ax.annotate(reference_label, xy=(reference, 1), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=8.5, color=COLORS["muted"])
     _style(ax, title, xlabel=unit_label)
+    ax.tick_params(axis="y", labelsize=size)
     _ticks(ax.xaxis, lang)
     # the axis ends where the widest label (written after its bar's end) still fits
     renderer = fig.canvas.get_renderer()
-    lo_lim = min(0.0, min(drawn, default=0)) * 1.05
-    hi_lim = max(0.0, max(drawn, default=0)) * 1.05
+    lo_lim = min(0.0, min(drawn, default=0), reference if reference is not None else 0.0) * 1.05
+    hi_lim = max(0.0, max(drawn, default=0), reference if reference is not None else 0.0) * 1.05
     if hi_lim - lo_lim <= 0:
         hi_lim = 1.0
     for _ in range(6):

@@ -74,7 +74,8 @@ def prepare(request: ReportRequest) -> ReportData:
         if isinstance(metrics[c].dtype, pd.CategoricalDtype):
             metrics[c] = metrics[c].cat.remove_unused_categories()
     used = _ids(metrics["inputs"]) | _ids(checks["stated_ids"]) | _ids(checks["computed_from"])
-    shown = obs[(obs["region"] == request.region) | obs["id"].isin(used)].reset_index(drop=True)
+    shown = obs[(obs["region"] == request.region) | obs["id"].isin(used)
+                | comparison_rows(obs, request.region, request.year, catalog)].reset_index(drop=True)
     sources = load_sources([request.data])
     own = shown[(shown["region"] == request.region) & ~shown["measure"].isin(FUTURE_MEASURES)]
     dates = sorted({d for s, d in zip(sources["id"], sources.get("date", pd.Series("", index=sources.index)))
@@ -83,6 +84,25 @@ def prepare(request: ReportRequest) -> ReportData:
             "generated": _dt.date.today().isoformat(), "regions": obs.attrs.get("regions", {}),
             "encodings": obs.attrs.get("encodings", {}), "catalog": str(request.catalog)}
     return ReportData(request, shown, metrics, checks, sources, meta)
+
+
+def comparison_rows(obs: pd.DataFrame, region: str, year: int, catalog) -> pd.Series:
+    """The figures a comparison with peers shows (a bool mask of ``obs``): the report year's levels,
+    growth rates and shares of the indicators the region states, for its parent and for the regions
+    ranked with it (those sharing its parent; without a parent, the other regions without one). The
+    kernel draws its charts from these rows and computes nothing."""
+    from .metrics.kinds import RANKED, parents_of
+    parents = parents_of(obs.attrs.get("regions", {}), catalog)
+    parent = parents.get(region, "")
+    regions = obs["region"].astype(str)
+    names = set(regions.unique())
+    # as analysis.metrics ranks them: the parent's members; without a parent, the regions without one
+    group = {r for r in names if r == parent or parents.get(r, "") == parent} if parent else \
+        {r for r in names if r not in parents}
+    group = regions.isin(group)
+    mine = obs[(regions == region) & (obs["year"] == year) & (obs["entity"] == "")]
+    return (group & (obs["year"] == year) & (obs["entity"] == "") & obs["measure"].isin(list(RANKED))
+            & obs["indicator"].isin(set(mine["indicator"])))
 
 
 def _sha256(path: Path) -> str:

@@ -154,12 +154,14 @@ def decimals_for(m, lang: str) -> int:
 
 
 def bounded_inputs(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:
-    """The inputs that are published only as bounds, in words: 规上工业总产值仅公布为“超过4000亿元”."""
+    """The inputs that are published only as bounds, in words: 规上工业总产值仅公布为“超过4000亿元”; a
+    figure of another region than the metric's names it (示例市规上工业总产值仅公布为…)."""
     msg = messages(lang)
     used = obs[obs["id"].isin(list(m["inputs"]))]
-    whose = ["region", "entity", "indicator"]    # another region's exact figure says nothing of this one's
-    exact = set(map(tuple, used.loc[used["qualifier"] == "exact", whose].to_numpy()))  # exact overrides a bound
-    used = used[(used["qualifier"] != "exact").to_numpy() & [tuple(k) not in exact for k in used[whose].to_numpy()]]
+    whose = ["region", "entity", "year", "indicator", "measure"]   # one figure: an exact statement overrides a bound one
+    figures = pd.MultiIndex.from_frame(used[whose].astype(str))
+    exact = set(figures[(used["qualifier"] == "exact").to_numpy()])
+    used = used[(used["qualifier"] != "exact").to_numpy() & ~figures.isin(list(exact))]
     regions = obs.attrs.get("regions", {})
 
     def named(r):
@@ -196,12 +198,30 @@ def metric_value(m, lang: str, catalog: Catalog | None = None) -> str:
     return describe(v, lo, hi, unit, lang=lang, decimals=dec)
 
 
+def nominal(m) -> bool:
+    """Whether a computed growth is nominal: two money levels at current prices (flag ``current-prices``),
+    unlike official growth of value added at comparable prices."""
+    return "current-prices" in (list(m["flags"]) if m.get("flags") is not None else [])
+
+
+def display_name(m, catalog: Catalog, lang: str) -> str:
+    """A metric's name as sentences say it: a nominal growth is named nominal (按现价计算)."""
+    if m["kind"] == "growth" and nominal(m):
+        return messages(lang)("prose.nominal_growth", indicator=catalog.name(str(m["indicator"]), lang))
+    return m[f"name_{lang}"]
+
+
+def period_label(m, lang: str) -> str:
+    """The period a metric refers to, from its start and end years: 2023年 / 2024–2027年."""
+    a, b = int(m["start_year"]), int(m["end_year"])
+    return messages(lang)("figures.year", year=a if a == b else f"{a}–{b}")
+
+
 def rank_value(m, lang: str) -> str:
     """A computed rank: 第1位, or 第1至2位 when bounded inputs leave it open; the coverage of its peer
     set when not every member has data (（5个有数据/共7个）)."""
     msg = messages(lang)
-    lo, hi = int(m["lower"]), int(m["upper"])
-    text = msg("figures.rank", n=lo) if lo == hi else msg("figures.rank_range", lo=lo, hi=hi)
+    text = rank_text(m, lang)
     n, k = m.get("peer_n"), m.get("peer_covered")
     if n is not None and k is not None and not pd.isna(n) and not pd.isna(k) and int(k) < int(n):
         text += msg("figures.rank_coverage", k=int(k), n=int(n))
@@ -293,7 +313,7 @@ def metric_sentence(m, obs: pd.DataFrame, catalog: Catalog, lang: str,
     """One sentence explaining a derived metric with its inputs; caveats become numbered notes
     (``note(texts)`` returns the reference, 注3、4) or, without ``note``, follow the sentence."""
     msg = messages(lang)
-    name = m[f"name_{lang}"]
+    name = display_name(m, catalog, lang)
     if math.isfinite(m["value"]) and not determined(m):
         s = msg("prose.undetermined", name=name, why=bounded_inputs(m, obs, catalog, lang))
         return s
@@ -315,6 +335,8 @@ def metric_sentence(m, obs: pd.DataFrame, catalog: Catalog, lang: str,
                 target_indicator=msg.mid(catalog.name(tg["indicator"], lang)), target=figure(tg, lang), value=v)
     elif one_sided and len(used[used["qualifier"] != "exact"]):
         s = msg("prose.one_sided", why=bounded_inputs(m, obs, catalog, lang), name=msg.mid(name), value=v)
+    elif kind == "implied_denominator":      # the year it refers to (the previous one, when the ratio says so)
+        s = msg("sentences.metric", name=msg("numbering.with_unit", text=name, unit=period_label(m, lang)), value=v)
     else:
         s = msg("sentences.metric", name=name, value=v)
     flags = [f for f in (list(m["flags"]) if m["flags"] is not None else [])
@@ -327,3 +349,85 @@ def metric_sentence(m, obs: pd.DataFrame, catalog: Catalog, lang: str,
         refs = note(extra)
         return s[:-1] + refs + s[-1] if s[-1] in "。." else s + refs
     return msg("sentences.caveat_join").join([s, *extra])
+
+
+# ------------------------------------------------------------------ comparison with the parent and peers
+#: the last character of a region's name that says its administrative level (重庆市 → 全市)
+ADMIN_LEVELS = "省市区县州盟"
+
+
+def members_word(members, lang: str, regions: dict | None = None) -> str:
+    """What a parent's members are called, from their level (``regions.csv``) or name: 区县 /
+    "districts and counties" when both, 区 or 县 alone (自治县 is a 县), else 地区 / "regions"."""
+    kinds = set()
+    for r in members:
+        level = str(((regions or {}).get(r) or {}).get("level", "") or r)
+        kinds.add("区" if level.endswith("区") else "县" if level.endswith("县") else "other")
+    key = "other" if "other" in kinds or not kinds else ("区县" if len(kinds) == 2 else next(iter(kinds)))
+    return messages(lang)(f"comparison.members.{key}")
+
+
+def whole_word(parent: str, lang: str, place: Callable[[str], str] = str) -> str:
+    """The parent as a whole: 全市 (from its level) in Chinese, its name in English; its name when
+    the level is not in it."""
+    if parent and parent[-1] in ADMIN_LEVELS:
+        return messages(lang)("comparison.whole", suffix=parent[-1], name=place(parent))
+    return place(parent)
+
+
+def rank_text(m, lang: str) -> str:
+    """第1位, or 第1至2位 when bounded figures leave the rank open (No. 1 / No. 1 to 2)."""
+    msg = messages(lang)
+    lo, hi = int(m["lower"]), int(m["upper"])
+    return msg("figures.rank", n=lo) if lo == hi else msg("figures.rank_range", lo=lo, hi=hi)
+
+
+def peer_rank(m, lang: str, *, what: str, parent: str, whole: str, members: str) -> str:
+    """A rank among peers with the size of the set and its coverage: 规模居全市6个区县第2至3位;
+    在示例市有数据的5个区县（共6个）中居第1位; without a parent, among the regions in the data.
+
+    Args:
+        what: ``level``, ``growth``, ``share`` or ``rate`` (a level that is a rate: no 规模).
+        parent, whole: the parent's name and the parent as a whole (:func:`whole_word`), in the report's language.
+        members: what the members are called (:func:`members_word`).
+    """
+    msg = messages(lang)
+    n, k = _count(m.get("peer_n")), _count(m.get("peer_covered"))
+    fields = dict(what=msg(f"comparison.what.{what}"), rank=rank_text(m, lang), members=members, parent=parent,
+                  whole=whole, n=n or k, k=k)
+    if not parent:
+        return msg("comparison.rank_nopeer", **{**fields, "n": k})
+    return msg("comparison.rank_partial" if k < n else "comparison.rank_full", **fields)
+
+
+def rank_cell(m, lang: str) -> str:
+    """A rank in a table: 第2至3位（共6个）; 第1位（5个有数据/共6个）over part of the set."""
+    msg = messages(lang)
+    n, k = _count(m.get("peer_n")), _count(m.get("peer_covered"))
+    if k < n:
+        return rank_value(m, lang)
+    return rank_text(m, lang) + msg("comparison.rank_of", n=k)
+
+
+def _count(x) -> int:
+    return 0 if x is None or pd.isna(x) else int(x)
+
+
+def gap_words(m, lang: str, *, whole: str, parent_figure: str) -> str:
+    """A growth against the parent's, in percentage points, worded with its bounds: 高于全市（7.5%）
+    超过12.4个百分点; below, level, or either way when the bounds straddle zero (与全市（7.5%）相差
+    −1至2个百分点，高低不能确定)."""
+    msg = messages(lang)
+    v, lo, hi = float(m["value"]), float(m["lower"]), float(m["upper"])
+    if lo >= 0 and hi <= 0:
+        return msg("comparison.equal", whole=whole, parent_figure=parent_figure)
+    if lo >= 0 or hi <= 0:
+        above = lo >= 0
+        mm = dict(m) if above else {**dict(m), "value": -v, "lower": -hi, "upper": -lo}
+        return msg(f"comparison.{'above' if above else 'below'}", whole=whole, parent_figure=parent_figure,
+                   value=metric_value(pd.Series(mm), lang))
+    dec = decimals_for(m, lang)
+    unit = display_scale(str(m["unit"]), v, lang)[0]
+    rng = msg("comparison.range", lo=format_number(lo, dec, lang) if math.isfinite(lo) else "−∞",
+              hi=format_number(hi, dec, lang) if math.isfinite(hi) else "∞", unit=unit)
+    return msg("comparison.straddle", whole=whole, parent_figure=parent_figure, range=rng)

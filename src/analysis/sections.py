@@ -171,13 +171,14 @@ def structure(rep: Report, *, shares: list[str] | None = None, levels: list[str]
     """Shares of the leading industries (sentences and a chart) and their output levels.
 
     Args:
-        shares: metric codes of the shares (default: every share and regional share computed).
+        shares: metric codes of the shares (default: every share computed; shares of the parent region
+            are in :func:`comparison`, unless named here).
         levels: indicator codes of the levels chart (default: the parts and wholes of the catalog's shares).
         chart: draw the charts.
     """
     shares = _known(rep, shares, "structure(shares=…)", metrics=True)
     levels = _known(rep, levels, "structure(levels=…)")
-    s = _finite(_kinds(rep, ["share", "region_share"]))
+    s = _finite(_kinds(rep, ["share", "region_share"] if shares is not None else ["share"]))
     if shares is not None:
         s = s[s["metric"].isin(shares)]
     if s.empty:
@@ -213,17 +214,19 @@ def structure(rep: Report, *, shares: list[str] | None = None, levels: list[str]
 
 
 def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = True, bases: bool = True) -> None:
-    """Stated growth rates (a chart) and what they imply: previous-year levels, computed growth.
+    """Stated growth rates (a chart) and what they imply: previous-year levels, computed growth (a
+    nominal one named so), contributions to growth (noted when they use implied previous levels).
 
     Args:
         indicators: indicator codes (default: every indicator with a stated growth of the year).
         chart: draw the charts.
-        bases: show the implied previous-year levels and computed growth.
+        bases: show the implied previous-year levels, computed growth and contributions.
     """
     indicators = _known(rep, indicators, "growth(indicators=…)")
     own, msg = rep.own, rep.msg
     g = own[(own["measure"] == "growth") & (own["entity"] == "") & (own["year"] == rep.year)]
     implied = _kinds(rep, ["implied_base", "implied_level", "growth"]) if bases else rep.metrics.iloc[0:0]
+    implied = pd.concat([implied, _finite(_kinds(rep, ["contribution"]))]) if bases else implied
     if indicators is not None:
         g = g[g["indicator"].isin(indicators)]
         implied = implied[implied["indicator"].isin(indicators)]
@@ -258,6 +261,196 @@ def growth(rep: Report, *, indicators: list[str] | None = None, chart: bool = Tr
             fig = charts.base_and_level(panels[:4], title=None, credit=rep.credit, source="", lang=rep.lang)
             rep.figure(fig, msg("charts.bases_title"),
                        source=rep.source_line([i for ids in implied["inputs"] for i in ids]))
+
+
+#: metrics that compare the region with its parent or its peers
+COMPARED = ("rank", "region_share", "parent_gap")
+
+
+def _hierarchy(rep: Report) -> tuple[str, list[str]]:
+    """The region's parent and the regions ranked with it (as :mod:`analysis.metrics` ranks them: the
+    parent's members; without a parent, the regions of the data that have none)."""
+    from .metrics.kinds import parents_of
+    parents = parents_of(rep.observations.attrs.get("regions", {}), rep.catalog)
+    parent = parents.get(rep.region, "")
+    if parent:
+        return parent, [r for r, p in parents.items() if p == parent]
+    return "", [r for r in dict.fromkeys(rep.observations["region"].astype(str)) if r not in parents]
+
+
+def _compared_measure(rep: Report, ms: pd.DataFrame) -> list[str]:
+    """The measure each comparison metric is about: that of the region's own figure among its inputs."""
+    o = rep.observations
+    own = dict(zip(o.loc[o["region"] == rep.region, "id"], o.loc[o["region"] == rep.region, "measure"]))
+    return [next((own[i] for i in m["inputs"] if i in own), "") for _, m in ms.iterrows()]
+
+
+def _figure_of(rep: Report, region: str, code: str, measure: str):
+    """The figure of a region for the report year (its narrowest statement), or None."""
+    o = rep.observations
+    rows = o[(o["region"] == region) & (o["indicator"] == code) & (o["measure"] == measure)
+             & (o["year"] == rep.year) & (o["entity"] == "")]
+    return narrative.narrowest(rows) if len(rows) else None
+
+
+def comparison(rep: Report, *, indicators: list[str] | None = None, charts: list[str] | None = None,
+               chart: bool = True, most: int = 40) -> None:
+    """The region against its parent and its peers: share of the parent (比重), growth against the
+    parent's in percentage points, rank among the regions sharing the parent (with the size of the
+    set and how many have data), a table, and a sorted bar chart of the peers with the region
+    highlighted (the parent is never a bar). Shown only when the data hold the parent or peers.
+
+    Args:
+        indicators: indicator codes compared (default: ``report: comparison`` in the catalog, else its
+            ``headline``, then every other indicator the data compare).
+        charts: rank metric codes charted (``rank:ind_output_above`` by level,
+            ``growth_rank:ind_va_above`` by growth; default: the first of each among ``indicators``).
+        chart: draw the charts.
+        most: at most this many bars (the top ones and the region).
+    """
+    indicators = _known(rep, indicators, "comparison(indicators=…)")
+    charts = _known(rep, charts, "comparison(charts=…)", metrics=True)
+    ms = _finite(_kinds(rep, COMPARED))
+    ms = ms[ms["entity"] == ""]
+    if ms.empty:
+        return
+    ms = ms.assign(measure=_compared_measure(rep, ms))
+    if indicators is None:
+        default = _known(rep, rep.catalog.report.get("comparison") or rep.catalog.report.get("headline") or [],
+                         "catalog report.comparison")
+        indicators = list(dict.fromkeys([*default, *ms["indicator"].astype(str)]))
+    msg, lang, place = rep.msg, rep.lang, rep.place
+    parent, members = _hierarchy(rep)
+    word = narrative.members_word(members, lang, rep.observations.attrs.get("regions", {}))
+    whole = narrative.whole_word(parent, lang, place) if parent else ""
+    pname = place(parent) if parent else ""
+    sentences, rows, ids, ranked = [], [], [], []
+    for code in indicators:
+        mi = ms[ms["indicator"] == code]
+        parts = []
+        for measure in ("level", "growth", "share"):
+            mm = mi[mi["measure"] == measure]
+            r = _figure_of(rep, rep.region, code, measure)
+            if mm.empty or r is None:
+                continue
+            p = _figure_of(rep, parent, code, measure) if parent else None
+            pfig = narrative.figure(p, lang) if p is not None else "–"
+            if measure == "growth":
+                parts.append(msg("prose.growth", figure=narrative.figure(r, lang)))
+            elif measure == "share":
+                parts.append(msg("comparison.stated_share", value=narrative.figure(r, lang)))
+            else:
+                parts.append(msg("prose.level_exact" if r["qualifier"] == "exact" else "prose.level_bound",
+                                 figure=narrative.figure(r, lang)))
+            share_cell = gap_cell = rank_cell = ""
+            order = {"region_share": 0, "parent_gap": 0, "rank": 1}      # against the parent, then the rank
+            for _, m in mm.iloc[np.argsort([order[k] for k in mm["kind"]], kind="stable")].iterrows():
+                if m["kind"] == "region_share":
+                    value = _value(rep, m)
+                    parts.append(msg("comparison.share", whole=whole, value=value) + _refs(rep, m))
+                    share_cell = value
+                elif m["kind"] == "parent_gap":
+                    parts.append(narrative.gap_words(m, lang, whole=whole, parent_figure=pfig) + _refs(rep, m))
+                    gap_cell = _value(rep, m)
+                else:
+                    what = "rate" if measure == "level" and r["unit"] == "%" else measure
+                    parts.append(narrative.peer_rank(m, lang, what=what, parent=pname, whole=whole, members=word))
+                    rank_cell = narrative.rank_cell(m, lang)
+                    ranked.append(m)
+                ids += list(m["inputs"])
+            rows.append([rep.name(code), narrative.measure_label(r, lang, place), narrative.figure(r, lang), pfig,
+                         share_cell, gap_cell, rank_cell])
+            ids += [r["id"]] + ([p["id"]] if p is not None else [])
+        if parts:
+            subject = msg("prose.opening", year=rep.year, region=place(rep.region)) + rep.name(code, mid=True) \
+                if not sentences else rep.name(code)
+            sentences.append(msg("prose.sentence", subject=subject, parts=narrative.parts_text(parts, lang)))
+    if not rows:
+        return
+    rep.heading(msg("sections.comparison"), "sec-comparison")
+    rep.paragraphs(sentences)
+    group = msg("comparison.group", parent=pname, members=word) if parent else msg("comparison.group_nopeer")
+    headers = [*_cols(rep, "indicator", "measure"), place(rep.region), pname,
+               msg("comparison.column_share", parent=pname), msg("comparison.column_gap", parent=pname),
+               msg("comparison.column_rank", group=group)]
+    keep = [True, True, True, bool(parent), *(any(r[i] for r in rows) for i in (4, 5, 6))]
+    rep.table([h for h, k in zip(headers, keep) if k], [[c for c, k in zip(r, keep) if k] for r in rows],
+              caption=msg("comparison.caption", parent=pname, members=word) if parent else msg("comparison.caption_nopeer"),
+              source=rep.source_line(ids))
+    rep.use(ids)
+    if not chart or not ranked:
+        return
+    ranked = pd.DataFrame(ranked)
+    if charts is not None:
+        chosen = ranked[ranked["metric"].astype(str).isin(charts)]
+    else:      # the first indicator compared by level, the first by growth
+        chosen = pd.concat([ranked[ranked["measure"] == k].head(1) for k in ("level", "growth")])
+    for _, m in chosen.iterrows():
+        _peer_chart(rep, m, parent=parent, members=members, word=word, most=most)
+
+
+def _refs(rep: Report, m) -> str:
+    """Note references for a comparison's caveats; bounds are in its words, and a difference of two
+    growth rates at comparable prices needs no price caveat."""
+    flags = [f for f in (list(m["flags"]) if m["flags"] is not None else [])
+             if f not in ("lower-bound-input", "upper-bound-input", "comparable-prices")]
+    texts = narrative.caveats(flags, rep.lang)
+    return rep.note(texts) if texts else ""
+
+
+def _peer_chart(rep: Report, m, *, parent: str, members: list[str], word: str, most: int) -> None:
+    """Bars of the peers' figures, sorted as ranked, the region in the accent colour; the parent's
+    figure a reference line (a rate) or a note (a level), never a bar."""
+    msg, lang, place = rep.msg, rep.lang, rep.place
+    code, measure = str(m["indicator"]), m["measure"]
+    o = rep.observations
+    pool = o[o["region"].isin(members) & (o["region"] != parent) & (o["indicator"] == code)
+             & (o["measure"] == measure) & (o["year"] == rep.year) & (o["entity"] == "")]
+    from .metrics import best_observations
+    pool = best_observations(pool) if len(pool) else pool
+    if len(pool) < 2 or rep.region not in set(pool["region"]):
+        return
+    ind = rep.catalog.indicators.get(code)
+    sign = -1.0 if ind is not None and ind.rank_first == "lowest" else 1.0
+    pool = pool.assign(_key=pool["value"] * sign).sort_values("_key", ascending=False, kind="stable")
+    notes = []
+    if len(pool) > most:
+        top = pool.head(most - 1)
+        pool = pool if rep.region in set(top["region"]) else pd.concat([top, pool[pool["region"] == rep.region]])
+        pool = pool.head(most)
+        notes.append(msg("comparison.note_most", most=most - 1, region=place(rep.region)))
+    unit = str(pool["unit"].iloc[0])
+    name, scale = display_scale(unit, float(pool["value"].abs().max()), lang)
+    exact = (pool["qualifier"] == "exact").to_numpy()
+    p = _figure_of(rep, parent, code, measure) if parent else None
+    rate = unit == "%"
+    reference = label = None
+    if p is not None and rate:
+        reference, label = float(p["value"]), msg("comparison.reference", parent=place(parent),
+                                                  figure=narrative.figure(p, lang))
+    elif p is not None:
+        notes.append(msg("comparison.note_parent", parent=place(parent), indicator=rep.name(code, mid=True),
+                         figure=narrative.figure(p, lang)))
+    n, k = m.get("peer_n"), m.get("peer_covered")
+    if parent and not pd.isna(n) and not pd.isna(k) and int(k) < int(n):
+        notes.append(msg("comparison.note_coverage", parent=place(parent), n=int(n), k=int(k), members=word))
+    notes.insert(0, msg("comparison.note_highlight", region=place(rep.region)))
+    decimals = max([narrative.stated_decimals(r, lang) for _, r in pool.iterrows()] + [0 if not rate else 1])
+    regions = list(pool["region"])
+    fig = charts.bounded_bars([place(r) for r in regions], list(pool["value"] / scale),
+                              list(np.where(exact, pool["value"], pool["lower"]) / scale),
+                              list(np.where(exact, pool["value"], pool["upper"]) / scale),
+                              title=None, credit=rep.credit, qualifiers=list(pool["qualifier"]),
+                              unit_label=msg("charts.growth_unit") if measure == "growth" else name.strip(),
+                              source="", lang=lang, decimals=min(decimals, 2), suffix="%" if rate else "",
+                              highlight=regions.index(rep.region), reference=reference, reference_label=label or "",
+                              note=msg("comparison.note", text=msg("sentences.caveat_join").join(notes)))
+    group = msg("comparison.group", parent=place(parent), members=word) if parent else msg("comparison.group_nopeer")
+    ids = list(pool["id"]) + ([p["id"]] if p is not None else [])
+    rep.figure(fig, msg(f"comparison.chart_{measure}", year=rep.year, group=group,
+                        indicator=rep.name(code, mid=measure == "growth")),
+               unit=name.strip(), source=rep.source_line(ids))
+    rep.use(ids)
 
 
 def _mixed_note(rep: Report, codes) -> str:
@@ -357,26 +550,106 @@ def _missing(rep: Report) -> pd.DataFrame:
     return missing[keep] if len(missing) else missing
 
 
+def _uncheckable_ranks(rec: pd.DataFrame) -> np.ndarray:
+    """Stated ranks that cannot be checked and whose row would tell nothing: the peer set is unknown,
+    or the data hold no member of it but the region (they are summed up in a sentence instead)."""
+    if rec.empty:
+        return np.zeros(0, bool)
+    covered = rec["peer_covered"].astype("Float64").fillna(0).to_numpy(float)
+    return ((rec["check"] == "stated-rank") & (rec["status"] == "cannot-check")).to_numpy(bool) & \
+        (rec["peer_n"].isna().to_numpy(bool) | (covered <= 1))
+
+
+def _ranks_summary(rep: Report, rows: pd.DataFrame) -> list[str]:
+    """One sentence per peer set for the stated ranks :func:`_uncheckable_ranks` sets apart."""
+    msg, o = rep.msg, rep.observations.set_index("id")
+    out = []
+    for (peer, unknown), g in rows.groupby([rows["peer"].astype(str), rows["peer_n"].isna()], sort=False):
+        names = []
+        for _, r in g.iterrows():
+            stated = [i for i in r["stated_ids"] if i in o.index]
+            measure = str(o.loc[stated[0], "measure"]) if stated else "rank"
+            names.append(msg("numbering.with_unit", text=rep.name(r["indicator"], mid=True), unit=msg(f"measures.{measure}")))
+        out.append(msg("checks.ranks-unknown" if unknown else "checks.ranks-alone", names=msg.join(names),
+                       region=rep.place(rep.region), peer=rep.place(peer)))
+    return out
+
+
+def _denominator(rep: Report, metric: str) -> str:
+    """The denominator of a catalog ratio, named (地区生产总值)."""
+    entry = next((e for e in rep.catalog.metrics if e.get("code") == metric), {})
+    return rep.name(entry["denominator"], mid=True) if entry.get("denominator") else ""
+
+
+def _previous_year(rep: Report, rec: pd.DataFrame) -> list[str]:
+    """A stated ratio that disagrees with the same year's denominator and agrees with the previous
+    year's, explained: its denominator was presumably last year's."""
+    msg, o = rep.msg, rep.observations.set_index("id")
+    pair = rec[rec["check"].isin(["ratio-same-year", "ratio-previous-year"])]
+    out = []
+    for _, g in pair.groupby(["region", "year", "indicator"], sort=False, observed=True):
+        same, prev = (g[g["check"] == c] for c in ("ratio-same-year", "ratio-previous-year"))
+        if same.empty or prev.empty or not (same["status"] == "disagree").all() or not (prev["status"] == "agree").any():
+            continue
+        s, p = same.iloc[0], prev[prev["status"] == "agree"].iloc[0]
+        stated = [i for i in s["stated_ids"] if i in o.index]
+        if not stated:
+            continue
+        out.append(msg("checks.previous-year", indicator=rep.name(s["indicator"], mid=True),
+                       stated=narrative.figure(o.loc[stated[0]], rep.lang), prev=int(p["denominator_year"]),
+                       year=int(s["denominator_year"]), denominator=_denominator(rep, s["metric"])))
+    return out
+
+
+def _computed(rep: Report, r, o: pd.DataFrame) -> str:
+    """The figure a stated one is checked against, in words: another statement, a rank among peers,
+    or a recomputation (a growth from two money levels marked as at current prices)."""
+    lang = rep.lang
+    if r["check"] == "stated-twice":
+        return rep.msg.join(narrative.figure(o.loc[i], lang) for i in r["computed_from"] if i in o.index)
+    if not math.isfinite(r["computed"]):
+        return "–"
+    if r["check"] == "stated-rank":
+        return narrative.rank_value({"lower": r["computed_lower"], "upper": r["computed_upper"], "peer_n": r["peer_n"],
+                                     "peer_covered": r["peer_covered"]}, lang)
+    text = describe(r["computed"], r["computed_lower"], r["computed_upper"], str(r["unit"]), lang=lang, decimals=2)
+    if r["check"] == "growth-from-levels":
+        m = rep.metrics[(rep.metrics["kind"] == "growth") & (rep.metrics["indicator"] == r["indicator"])
+                        & (rep.metrics["year"] == r["year"])]
+        if len(m) and narrative.nominal(m.iloc[0]):
+            text = rep.msg("checks.nominal", value=text)
+    return text
+
+
+def _check_label(rep: Report, r) -> str:
+    if r["check"] in ("ratio-same-year", "ratio-previous-year") and not pd.isna(r["denominator_year"]):
+        return rep.msg("checks.ratio-year", year=int(r["denominator_year"]), denominator=_denominator(rep, r["metric"]))
+    return rep.msg(f"checks.{r['check']}")
+
+
 def checks(rep: Report) -> None:
     """Data checks: stated figures against another statement or their recomputation, and what could
-    not be computed."""
+    not be computed. A stated ratio that matches last year's denominator is explained in a sentence;
+    stated ranks that cannot be checked for want of any peer's data are summed up in one."""
     rec, msg, lang = _informative(rep.checks, rep.observations), rep.msg, rep.lang
     missing = _missing(rep)
     if rec.empty and missing.empty:
         return
     rep.heading(msg("sections.checks"), "sec-checks")
     o = rep.observations.set_index("id")
+    alone = _uncheckable_ranks(rec)
+    rep.paragraphs([*_previous_year(rep, rec), *_ranks_summary(rep, rec[alone])])
+    rep.use([i for ids in rec.loc[alone, "stated_ids"] for i in ids])
+    rec = rec[~alone]
     rows = []
     for _, r in rec.iterrows():
-        unit = str(r["unit"])
         stated = [narrative.figure(o.loc[i], lang) for i in r["stated_ids"] if i in o.index]
-        if r["check"] == "stated-twice":
-            other = msg.join(narrative.figure(o.loc[i], lang) for i in r["computed_from"] if i in o.index)
-        else:
-            other = describe(r["computed"], r["computed_lower"], r["computed_upper"], unit, lang=lang, decimals=2) \
-                if math.isfinite(r["computed"]) else "–"
-        rows.append([msg(f"checks.{r['check']}"), rep.name(r["indicator"]), msg.join(stated), other,
-                     msg(f"status.{r['status']}"), msg.join([*r["stated_ids"], *r["computed_from"]])])
+        name = rep.name(r["indicator"])
+        if r["check"] == "stated-rank" and len(stated):
+            measure = str(o.loc[r["stated_ids"][0], "measure"])
+            name = msg("numbering.with_unit", text=name, unit=msg(f"measures.{measure}"))
+        rows.append([_check_label(rep, r), name, msg.join(stated), _computed(rep, r, o),
+                     narrative.check_status(r, lang, rep.place), msg.join([*r["stated_ids"], *r["computed_from"]])])
         rep.use(r["stated_ids"])
         rep.use(r["computed_from"])
     rep.table(_cols(rep, "check", "indicator", "stated", "other", "status", "inputs"), rows, "checks",
