@@ -230,7 +230,7 @@ SCHEMA = {
                   "additionalProperties": _TEXT},
         "report": {"type": "object", "description": "a mapping of report settings",
                    "properties": {**{k: {"type": "array", "description": "a list of indicator codes", "items": _TEXT}
-                                     for k in ("headline", "innovation")},
+                                     for k in ("headline", "innovation", "comparison")},
                                   "credit": {"type": "string", "description": "an organisation credited under charts"}}},
     },
     "additionalProperties": False,
@@ -292,7 +292,7 @@ def _parse(path: Path) -> Catalog:
     problems += _scope_problems(cat)
     problems += [f"{path}: peer_sets.{name}.levels: expected levels only beside parent, found them beside members"
                  for name, e in cat.peer_sets.items() if e.get("levels") and e.get("members")]
-    for key in ("headline", "innovation"):
+    for key in ("headline", "innovation", "comparison"):
         problems += [f"{path}: report.{key}: expected indicator codes of the catalog, found {c!r}"
                      for c in cat.report.get(key, []) if c not in indicators]
     seen: dict[str, str] = {}

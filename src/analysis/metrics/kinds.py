@@ -352,11 +352,16 @@ def k_contribution(res, entry):
 RANKED = {"level": "rank", "growth": "growth_rank", "share": "share_rank"}
 
 
-def _parents(res: Results) -> dict[str, str]:
-    """Region → parent region, from the hierarchy (``regions.csv`` files, the catalog's ``regions:``)."""
+def parents_of(obs_regions: dict, catalog: Catalog) -> dict[str, str]:
+    """Region → parent region, from the hierarchy (``obs.attrs["regions"]`` from the ``regions.csv``
+    files, the catalog's ``regions:`` below them)."""
     from ..data.regions import Hierarchy
-    regions = Hierarchy(res.obs_regions, res.catalog).regions
+    regions = Hierarchy(obs_regions, catalog).regions
     return {r: e["parent"] for r, e in regions.items() if e.get("parent")}
+
+
+def _parents(res: Results) -> dict[str, str]:
+    return parents_of(res.obs_regions, res.catalog)
 
 
 def _interval_ranks(group: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray):
