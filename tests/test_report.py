@@ -1,6 +1,8 @@
 """The report end to end: papermill executes the real notebook, the real PDF is read back with pypdf."""
 import hashlib
 import json
+import csv
+import io
 import re
 import shutil
 
@@ -401,8 +403,12 @@ def test_a_ratio_of_last_years_denominator_is_explained(tmp_path):
     obs += ("gx-001,渝北区,,2023,,gdp,level,2442,亿元,exact,,EX1,示例（合成）,\n"
             "gx-002,渝北区,,2024,,gdp,level,2600,亿元,exact,,EX1,示例（合成）,\n")
     (d / "obs.csv").write_text(obs, encoding="utf-8")
-    (d / "sources.csv").write_text((ROOT / "data" / "sources.csv").read_text(encoding="utf-8").rstrip("\n") + "\n"
-                                   + SOURCES.splitlines()[1] + "\n", encoding="utf-8")
+    shipped = list(csv.DictReader(io.StringIO((ROOT / "data" / "sources.csv").read_text(encoding="utf-8"))))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, list(shipped[0]), restval="")
+    writer.writeheader()
+    writer.writerows([*shipped, *csv.DictReader(io.StringIO(SOURCES))])   # the registry's columns, whatever they are
+    (d / "sources.csv").write_text(text.getvalue(), encoding="utf-8")
     res = run_cli("report", "--region", "渝北区", "--year", "2024", "--data", d / "obs.csv", "--out", tmp_path / "out")
     assert res.returncode == 0, res.stderr
     pdf = tmp_path / "out" / "渝北区" / "2024" / "industry_report.pdf"

@@ -158,7 +158,7 @@ def bounded_inputs(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:
     figure of another region than the metric's names it (示例市规上工业总产值仅公布为…)."""
     msg = messages(lang)
     used = obs[obs["id"].isin(list(m["inputs"]))]
-    whose = ["region", "entity", "year", "indicator", "measure"]   # one figure: an exact statement overrides a bound one
+    whose = [c for c in ("region", "entity", "year", "indicator", "measure") if c in used.columns]
     figures = pd.MultiIndex.from_frame(used[whose].astype(str))
     exact = set(figures[(used["qualifier"] == "exact").to_numpy()])
     used = used[(used["qualifier"] != "exact").to_numpy() & ~figures.isin(list(exact))]
@@ -166,9 +166,9 @@ def bounded_inputs(m, obs: pd.DataFrame, catalog: Catalog, lang: str) -> str:
 
     def named(r):
         name = msg.mid(catalog.name(r["indicator"], lang))
-        own = r["region"] == m.get("region", r["region"]) and r["entity"] == (m.get("entity", "") or "")
+        own = r["region"] == m.get("region", r["region"]) and r.get("entity", "") == (m.get("entity", "") or "")
         return name if own else msg("prose.of_place", indicator=name,
-                                    place=catalog.display(r["entity"] or r["region"], lang, regions))
+                                    place=catalog.display(r.get("entity", "") or r["region"], lang, regions))
     return parts_text([msg("prose.only_bound", indicator=named(r), stated=figure(r, lang))
                        for _, r in used.drop_duplicates(whose).iterrows()], lang)
 
