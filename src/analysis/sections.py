@@ -91,7 +91,8 @@ def findings(rep: Report, *, most: int = 5, ranks: int = 2) -> None:
         rows = own[(own["indicator"] == code) & (own["measure"] == "level")]
         if len(rows):
             parts = narrative.indicator_parts(own[own["indicator"] == code], lang, rep.place)
-            out.append(msg("prose.sentence", subject=rep.name(code), parts=narrative.parts_text(parts, lang)))
+            refs = "".join(dict.fromkeys(_contradicted(rep, i) for i in own.loc[own["indicator"] == code, "id"]))
+            out.append(msg("prose.sentence", subject=rep.name(code), parts=narrative.parts_text(parts, lang) + refs))
             said.add(code)
             break
     firsts = own[own["measure"].isin(["rank", "growth_rank"]) & (own["value"] == 1) & ~own["indicator"].isin(said)]
@@ -104,7 +105,8 @@ def findings(rep: Report, *, most: int = 5, ranks: int = 2) -> None:
         phrases = [p for p in (narrative._rank_phrase(rows, m, lang, rep.place)
                                for m in ("growth_rank", "rank")) if p]
         if phrases:
-            out.append(msg("prose.sentence", subject=rep.name(code), parts=narrative.parts_text(phrases, lang)))
+            refs = "".join(dict.fromkeys(_contradicted(rep, i) for i in rows["id"]))
+            out.append(msg("prose.sentence", subject=rep.name(code), parts=narrative.parts_text(phrases, lang) + refs))
             said.add(code)
     money = own[(own["measure"] == "level") & (own["unit"] == "元")]
     industries = money[money["indicator"].isin([e["part"] for e in rep.catalog.metrics if e.get("kind") == "share"])]
@@ -134,6 +136,20 @@ def findings(rep: Report, *, most: int = 5, ranks: int = 2) -> None:
         rep.items(out, cls="findings")
 
 
+def _contradicted(rep: Report, obs_id: str) -> str:
+    """A note reference for a stated rank the data contradict (a ``stated-rank`` check that disagrees):
+    the report repeats what the source says, and says where the data differ."""
+    c = rep.checks
+    hit = c[(c["check"] == "stated-rank") & (c["status"] == "disagree")
+            & c["stated_ids"].map(lambda ids: ids is not None and obs_id in list(ids))]
+    if hit.empty:
+        return ""
+    r = hit.iloc[0]
+    lo, hi = int(r["computed_lower"]), int(r["computed_upper"])
+    computed = rep.msg("figures.rank", n=lo) if lo == hi else rep.msg("figures.rank_range", lo=lo, hi=hi)
+    return rep.note([rep.msg("caveats.rank-contradicted", computed=computed, peer=rep.place(r["peer"]))])
+
+
 def headline(rep: Report, *, indicators: list[str] | None = None, measures=HEADLINE_MEASURES,
              entities: bool = True) -> None:
     """Key figures: a sentence per headline indicator, the region's stated figures, firms and projects.
@@ -153,8 +169,8 @@ def headline(rep: Report, *, indicators: list[str] | None = None, measures=HEADL
     rep.paragraphs(narrative.headline(rep.observations, rep.catalog, rep.region, rep.year, lang,
                                       indicators or rep.catalog.report.get("headline"), place=rep.place))
     rep.table(_cols(rep, "indicator", "measure", "value", "id"),
-              [[rep.name(r["indicator"]), narrative.measure_label(r, lang, rep.place), narrative.figure(r, lang),
-                r["id"]] for _, r in region_rows.iterrows()],
+              [[rep.name(r["indicator"]), narrative.measure_label(r, lang, rep.place),
+                narrative.figure(r, lang) + _contradicted(rep, r["id"]), r["id"]] for _, r in region_rows.iterrows()],
               caption=msg("captions.headline"), source=rep.source_line(region_rows["id"]))
     rep.use(region_rows["id"])
     ent = own[own["entity"] != ""]
