@@ -55,6 +55,12 @@ class ReportResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def _literal(path: Path) -> str:
+    """A path for papermill, which runs its paths through ``str.format`` with the parameters: braces
+    doubled, so ``{data}`` in a folder name stays text."""
+    return str(path).replace("{", "{{").replace("}", "}}")
+
+
 def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
                 kernel_name: str | None = None) -> ReportResult:
     """Produce one report: prepare the frames once, execute the notebook on them, export, publish.
@@ -97,7 +103,8 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         t = time.perf_counter()
         try:
             km = kernel.km()
-            pm.execute_notebook(str(request.notebook), str(executed), parameters=request.notebook_parameters(frames),
+            pm.execute_notebook(_literal(request.notebook), _literal(executed),
+                                parameters=request.notebook_parameters(frames),
                                 kernel_name=kernel_name, progress_bar=False, log_output=False,
                                 cwd=str(request.notebook.parent),
                                 request_save_on_cell_execute=False,  # one write at the end, not one per cell
