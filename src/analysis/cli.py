@@ -91,14 +91,14 @@ def _cmd_metrics(args) -> int:
     from . import metrics as M
     from .data import check_selection
     from .messages import messages
-    from .table import joined_lists, metrics_display, periods, render_table
+    from .table import joined_lists, metrics_display, neutralise_formulas, periods, render_table
     obs, catalog = _load(args)
     check_selection(obs, args.region, args.year)
     m = M.compute(obs, region=args.region, year=args.year, catalog=catalog)
     shown = metrics_display(m, lang=args.lang, catalog=catalog)
     msg = messages(args.lang)
     if args.format == "csv":  # lists (inputs, flags) joined with ";" here; JSON keeps them as arrays
-        joined_lists(shown).to_csv(sys.stdout, index=False)
+        neutralise_formulas(joined_lists(shown)).to_csv(sys.stdout, index=False)
     elif args.format == "json":
         sys.stdout.write(shown.to_json(orient="records", force_ascii=False, indent=1))
         sys.stdout.write("\n")
