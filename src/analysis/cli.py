@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -148,7 +150,9 @@ def _cmd_report(args) -> int:
                     catalog=args.catalog, formats=args.format, out=args.out, title=args.title,
                     parameters={name: value for name, value in (args.param or [])}, notebook_dirs=dirs,
                     from_text=True)
-    res = run_request(request)
+    from .run import interruptible
+    with interruptible():   # SIGTERM, Ctrl-C: kernel stopped, staging removed, exit 130
+        res = run_request(request)
     for kind, path in sorted(res.outputs.items()):
         print(f"{kind:>11}  {path}")
     print(f"done in {res.seconds:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in res.timings.items()) + ")")
@@ -221,6 +225,10 @@ def _cmd_lint(args) -> int:
         print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} in {len({f.file for f in findings})} of "
               f"{len(args.reports)} file{'s' if len(args.reports) != 1 else ''}", file=sys.stderr)
     return 1 if findings else 0
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from . import log
     log.setup(-1 if args.quiet else args.verbose)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None  # as Ctrl-C: exit 130
     try:
         return args.func(args)
     except AnalysisError as exc:
@@ -326,8 +336,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception:
-        traceback.print_exc()
-        print("internal error: this is a bug in analysis; please report it with the traceback above",
-              file=sys.stderr)
+    except OSError as exc:  # the system refused (disk full, permission, a name too long): not a bug
+        if args.debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+            print("internal error: this is a bug in analysis; please report it with the traceback above",
+                  file=sys.stderr)
+        else:
+            print(f"internal error: {type(exc).__name__}: {exc}\nthis is a bug in analysis; run the command again "
+                  "with --debug and report it with the traceback", file=sys.stderr)
         return 3
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
