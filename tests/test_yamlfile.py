@@ -70,8 +70,8 @@ def test_a_few_aliases_are_fine():
     ("".join("  " * i + "- \n" for i in range(200)), f"expected at most {limits.MAX_YAML_DEPTH} levels of nesting"),
     ("year: " + "9" * 5000, f"expected an integer of at most {limits.MAX_YAML_INT_DIGITS} digits, found 5000 digits"),
     ("a: 1\nb: 2\na: 3\n", "expected each key once in a mapping, found 'a' twice"),
-    ("a: [1, 2\n", "expected valid YAML, found"),
-    ("a: *nope\n", "expected valid YAML, found"),
+    ("a: [1, 2\n", "expected valid UTF-8 YAML, found"),
+    ("a: *nope\n", "expected valid UTF-8 YAML, found"),
 ])
 def test_structures_that_would_crash_or_hang_are_refused(text, expected):
     with pytest.raises(UsageError, match="^j.yaml:?[0-9]*: " + expected.replace("[", r"\[").replace("(", r"\(")

@@ -118,7 +118,7 @@ def loads(text: str, file: str, *, error: type[AnalysisError] = UsageError) -> A
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise error(f"{file}{line}: expected valid YAML, found: {problem}") from None
+        raise error(f"{file}{line}: expected valid UTF-8 YAML, found: {problem}") from None
     except RecursionError:  # the parser itself recurses on flow collections before compose_node sees them
         raise error(f"{file}: expected at most {limits.MAX_YAML_DEPTH} levels of nesting, found more") from None
     finally:
