@@ -144,3 +144,20 @@ def test_the_folder_of_every_request_is_inside_out(tmp_path):
             r = build(region=name, year=2024, out=tmp_path / "out")
             assert (tmp_path / "out").resolve() in r.output(".html").resolve().parents, name
             assert json.loads(json.dumps(r.to_dict()))["region"] == name.strip()
+
+
+def test_long_region_and_entity_names_in_the_data_are_refused_with_their_cell(tmp_path):
+    import csv
+    from analysis.data import load_observations
+    from analysis.errors import DataError
+    rows = list(csv.reader((ROOT / "examples" / "two_regions.csv").open(encoding="utf-8")))
+    rows[1][1] = "区" * (limits.MAX_NAME_CHARS + 1)
+    rows[2][2] = "企" * 5000
+    with (tmp_path / "obs.csv").open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    shutil.copy(ROOT / "examples" / "sources.csv", tmp_path / "sources.csv")
+    with pytest.raises(DataError) as exc:
+        load_observations(tmp_path / "obs.csv")
+    text = str(exc.value)
+    assert f"obs.csv:2:region: expected region names of at most {limits.MAX_NAME_CHARS} characters, found 101 characters" in text
+    assert f"obs.csv:3:entity: expected entity names of at most {limits.MAX_NAME_CHARS} characters, found 5000 characters" in text

@@ -220,7 +220,7 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
     for col in ("region", "source"):
         pr.bad(raw[col] == "", col, f"a {col}", _empty)
     for col in ("region", "entity"):  # names become folder names and headings: bounded (analysis.limits)
-        pr.bad(raw[col].str.len() > MAX_NAME_CHARS, col, f"a {col} name of at most {MAX_NAME_CHARS} characters",
+        pr.bad(raw[col].str.len() > MAX_NAME_CHARS, col, f"{col} names of at most {MAX_NAME_CHARS} characters",
                lambda r, c=col: f"{len(r[c])} characters")
     year, base_year = _years(raw, pr)
     indicator = _indicators(raw, pr, catalog)
