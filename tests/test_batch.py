@@ -185,6 +185,17 @@ BAD_JOBS = {
     "duplicate job": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n  - {parameters: {region: 渝北区, year: 2024, lang: zh}}\n",
                       "jobs[1]: expected a job different from jobs[0], found the same report '渝北区/2024/zh'"),
     "empty matrix list": ("matrix: {region: [], year: [2024]}\n", "matrix.region: expected a non-empty list"),
+    "omap title": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024, title: !!omap [{a: '\"+str(1)+\"'}]}}\n",
+                   "jobs.yaml:2: expected plain YAML values (text, numbers, true/false, null, lists, mappings), "
+                   "found the tag !!omap"),
+    "parameters as a list": ("jobs:\n  - {parameters: [region, 渝北区, year, 2024]}\n",
+                             "jobs[0].parameters: expected a mapping of parameter names to values"),
+    "title as a list": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024, title: [a]}}\n",
+                        "jobs.yaml: jobs[0].parameters.title: expected a string, found a list"),
+    "notebook outside": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}, notebook: /usr/x.ipynb}\n",
+                         "jobs[0].notebook: expected one of industry_report or a path to an .ipynb file"),
+    "same files": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n  - {parameters: {region: 渝北区, year: 2024, "
+                   "title: T}}\n", "jobs[1]: expected a report with files of its own, found the files of jobs[0]"),
 }
 
 

@@ -2,6 +2,7 @@
 
 The CLI's exit codes and messages for whole files are in test_batch.py (BAD_JOBS).
 """
+import os
 import re
 import shutil
 from pathlib import Path
@@ -126,3 +127,150 @@ jobs:
 def test_a_misspelt_parameter_is_named_where_it_is_written(tmp_path, text, where):
     with pytest.raises(UsageError, match=rf"jobs\.yaml: {where}: expected one of region, year, lang, title, found 'yaer'"):
         jobs.load_jobs(write(tmp_path, text))
+
+
+# ------------------------------------------------------------------ hostile jobs files (issue 11)
+
+MARK = "/tmp/analysis-test-pwned"
+HOSTILE = f'"+str(__import__("os").system("touch {MARK}"))+"'
+
+
+@pytest.fixture
+def notebooks(tmp_path):
+    """A folder with a copy of the report notebook that declares two more parameters: note (str), n (int)."""
+    import json
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nb = json.loads((ROOT / "notebooks" / "industry_report.ipynb").read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    cell["source"] = "".join(cell["source"]) + '\nnote: str = ""  # a note\nn: int = 1  # a count\n'
+    (folder / "custom.ipynb").write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+VALUES = {  # YAML for a value of parameter note (declared str) and what the message says was found
+    "omap": (f"!!omap [{{a: '{HOSTILE}'}}]", "the tag !!omap"),
+    "pairs": (f"!!pairs [{{a: '{HOSTILE}'}}]", "the tag !!pairs"),
+    "set": ("!!set {a, b}", "the tag !!set"),
+    "binary": ("!!binary aGVsbG8=", "the tag !!binary"),
+    "timestamp": ("!!timestamp 2024-01-01", "the tag !!timestamp"),
+    "python": ("!!python/object/apply:os.system ['touch /tmp/x']", "the tag !!python/object/apply:os.system"),
+    "list of pairs": (f"[[a, '{HOSTILE}']]", "a list"),
+    "list": ("[a, b]", "a list"),
+    "mapping": (f"{{a: '{HOSTILE}'}}", "a mapping"),
+    "number": ("3", "the number 3"),
+    "null": ("null", "nothing (null)"),
+    "bool": ("true", "the boolean true"),
+}
+
+
+@pytest.mark.parametrize("yaml_value, found", VALUES.values(), ids=VALUES.keys())
+@pytest.mark.parametrize("where", ["jobs", "matrix", "defaults"])
+def test_a_parameter_value_is_a_scalar_of_its_declared_type(tmp_path, notebooks, yaml_value, found, where):
+    text = {"jobs": f"jobs:\n  - {{parameters: {{region: 渝北区, year: 2024, note: {yaml_value}}}, notebook: custom}}\n",
+            "matrix": f"defaults: {{notebook: custom}}\nmatrix: {{region: [渝北区], year: [2024], note: [{yaml_value}]}}\n",
+            "defaults": f"defaults: {{notebook: custom, parameters: {{note: {yaml_value}}}}}\n"
+                        "jobs: [{parameters: {region: 渝北区, year: 2024}}]\n"}[where]
+    label = {"jobs": r"jobs:2", "matrix": r"matrix\[0\]\.parameters\.note", "defaults": r"jobs\[0\]\.parameters\.note"}
+    if found.startswith("the tag"):
+        expected = rf"jobs\.yaml:\d+: expected plain YAML values .*, found {re.escape(found)}$"
+    else:
+        where_re = label[where] if where != "jobs" else r"jobs\[0\]\.parameters\.note"
+        expected = rf"jobs\.yaml: {where_re}: expected a string, found {re.escape(found)}$"
+    with pytest.raises(UsageError, match=expected):
+        jobs.load_jobs(write(tmp_path, text), notebook_dirs=[notebooks])
+    assert not Path(MARK).exists()
+
+
+@pytest.mark.parametrize("yaml_value, found", [("'3'", "the text '3'"), ("3.5", "the number 3.5"), ("true", "the boolean true"),
+                                               (".nan", "the number nan"), ("[1]", "a list")])
+def test_an_int_parameter_takes_whole_numbers_only(tmp_path, notebooks, yaml_value, found):
+    text = f"jobs:\n  - {{parameters: {{region: 渝北区, year: 2024, n: {yaml_value}}}, notebook: custom}}\n"
+    with pytest.raises(UsageError, match=rf"jobs\.yaml: jobs\[0\]\.parameters\.n: expected a whole number, found "
+                                         rf"{re.escape(found)}$"):
+        jobs.load_jobs(write(tmp_path, text), notebook_dirs=[notebooks])
+
+
+def test_plain_values_of_the_declared_types_pass_unchanged(tmp_path, notebooks):
+    text = f"jobs:\n  - {{parameters: {{region: 渝北区, year: 2024, note: '{HOSTILE}', n: 3}}, notebook: custom}}\n"
+    [r] = jobs.load_jobs(write(tmp_path, text), notebook_dirs=[notebooks])
+    assert r.parameters == {"note": HOSTILE, "n": 3}
+    from papermill.translators import PythonTranslator
+    import ast
+    code = PythonTranslator.codify(r.notebook_parameters())
+    assert ast.literal_eval(code.split("note = ", 1)[1].splitlines()[0]) == HOSTILE   # a string literal, not code
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("jobs:\n  - {parameters: [region, 渝北区]}\n",
+     r"jobs\.yaml: jobs\[0\]\.parameters: expected a mapping of parameter names to values, found \['region', '渝北区'\]"),
+    ("jobs:\n  - {parameters: {region: [渝北区], year: 2024}}\n",
+     r"jobs\.yaml: jobs\[0\]\.parameters\.region: expected a region name, found a list"),
+    ("jobs:\n  - {parameters: {region: 渝北区, year: 2024, title: {a: 1}}}\n",
+     r"jobs\.yaml: jobs\[0\]\.parameters\.title: expected a string, found a mapping"),
+    ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n  - {parameters: {region: 渝北区, year: 2024, title: " +
+     "x" * 201 + "}}\n", r"jobs\.yaml: jobs\[1\]\.parameters\.title: expected a string of at most 200 characters, "
+                         r"found 201 characters"),
+    ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}, notebook: ../../x.ipynb}\n",
+     r"jobs\.yaml: jobs\[0\]\.notebook: expected one of .* or a path to an \.ipynb file, found '\.\./\.\./x\.ipynb'"),
+])
+def test_wrong_shapes_and_types_are_refused_with_their_path(tmp_path, text, expected):
+    with pytest.raises(UsageError, match=expected):
+        jobs.load_jobs(write(tmp_path, text))
+
+
+def test_a_notebook_outside_the_allowed_folders_is_refused(tmp_path, notebooks):
+    outside = notebooks / "custom.ipynb"
+    rel = os.path.relpath(outside, tmp_path)
+    for name in (str(outside), rel, f"../{tmp_path.name}/nbs/custom.ipynb"):
+        with pytest.raises(UsageError, match=r"jobs\.yaml: jobs\[0\]\.notebook: expected a notebook in .* or in a "
+                                             r"folder named with --notebooks DIR, found .*, outside them"):
+            jobs.load_jobs(write(tmp_path, f"jobs:\n  - {{parameters: {{region: 渝北区, year: 2024}}, notebook: '{name}'}}\n"))
+    [ok] = jobs.load_jobs(write(tmp_path, f"jobs:\n  - {{parameters: {{region: 渝北区, year: 2024}}, notebook: '{rel}'}}\n"),
+                          notebook_dirs=[notebooks])
+    assert ok.notebook == outside.resolve()
+
+
+def test_jobs_that_would_write_the_same_files_are_refused_naming_both(tmp_path):
+    shutil.copy(EXAMPLE, tmp_path / "other.csv")
+    text = """
+jobs:
+  - {parameters: {region: 渝北区, year: 2024, title: A}}
+  - {parameters: {region: 渝北区, year: 2024, lang: en}}
+  - {parameters: {region: 渝北区, year: 2024, title: B}, data: other.csv}
+"""
+    with pytest.raises(UsageError, match=r"jobs\.yaml: jobs\[2\]: expected a report with files of its own, found the "
+                                         r"files of jobs\[0\] \(.*/渝北区/2024/industry_report\.\*\): the two differ only in "
+                                         r"data, title; "):
+        jobs.load_jobs(write(tmp_path, text), out=tmp_path / "out")
+    text = "matrix: {region: [渝北区], year: [2024], title: [A, B]}\n"
+    with pytest.raises(UsageError, match=r"matrix\[1\]: .* files of matrix\[0\] .* differ only in title"):
+        jobs.load_jobs(write(tmp_path, text))
+
+
+def test_a_billion_laughs_jobs_file_is_refused_at_once(tmp_path):
+    import time
+    lines = ["x: &a [渝北区, 渝北区, 渝北区, 渝北区, 渝北区, 渝北区, 渝北区, 渝北区, 渝北区, 渝北区]"]
+    for i in range(1, 10):
+        lines.append(f"x{i}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]")
+    f = write(tmp_path, "\n".join(lines) + "\nmatrix: {region: *j, year: [2024]}\n")
+    t = time.perf_counter()
+    with pytest.raises(UsageError, match=r"jobs\.yaml:\d+: expected at most 100000 values with aliases expanded"):
+        jobs.load_jobs(f)
+    assert time.perf_counter() - t < 2
+
+
+def test_ten_thousand_jobs_are_all_checked_before_any_runs_within_seconds(tmp_path):
+    import time
+    regions = ", ".join(f"r{i}" for i in range(100))
+    years = ", ".join(str(y) for y in range(1951, 2051))
+    f = write(tmp_path, f"matrix: {{region: [{regions}], year: [{years}]}}\njobs: [{{parameters: {{region: x, year: 2024}}}}]\n")
+    with pytest.raises(UsageError, match=r"expected at most 10000 jobs, found 10001 \(10000 from the matrix, 1 listed\)"):
+        jobs.load_jobs(f)
+    f = write(tmp_path, f"matrix: {{region: [{regions}], year: [{years}]}}\n")
+    t = time.perf_counter()
+    reqs = jobs.load_jobs(f, out=tmp_path / "out")
+    assert len(reqs) == 10_000 and time.perf_counter() - t < 30
+    bad = write(tmp_path, f"matrix: {{region: [{regions}], year: [{years}], lang: [zh, fr]}}\n")
+    with pytest.raises(UsageError, match="expected at most 10000 combinations, found 20000"):
+        jobs.load_jobs(bad)

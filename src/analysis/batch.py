@@ -152,7 +152,7 @@ class _Progress:
 
 
 def run_batch(jobs_file: str | os.PathLike, *, workers: int | None = None, out: str | os.PathLike = "reports",
-              force: bool = False, scheduler: str | None = None) -> BatchResult:
+              force: bool = False, scheduler: str | None = None, notebook_dirs=()) -> BatchResult:
     """Run every job of a jobs file; see the module docstring.
 
     Raises:
@@ -162,7 +162,7 @@ def run_batch(jobs_file: str | os.PathLike, *, workers: int | None = None, out: 
     from filelock import FileLock, Timeout
     from .jobs import load_jobs
     out = Path(out).resolve()  # workers, local or on a cluster, write to the same absolute folder
-    requests = load_jobs(jobs_file, out=out)
+    requests = load_jobs(jobs_file, out=out, notebook_dirs=notebook_dirs)
     out.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(out / ".batch.lock"))
     try:
@@ -291,7 +291,7 @@ def _run_dask(todo, address: str, finish) -> None:
     from distributed import Client, as_completed
     try:
         client = Client(address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:  # ValueError: an address dask cannot parse
         raise AnalysisError(f"--scheduler {address}: expected a running dask scheduler, found none ({exc})") from None
     log.debug("submitting %d job(s) to the dask scheduler %s", len(todo), address)
     futures = {}

@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from . import paths
 from .errors import CatalogError
@@ -263,10 +262,10 @@ def _scope_problems(cat: Catalog) -> list[str]:
 
 def _parse(path: Path) -> Catalog:
     from . import schema
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{path}: expected valid UTF-8 YAML, found: {exc}") from None
+    from . import yamlfile
+    from .limits import MAX_CATALOG_BYTES
+    # the same YAML reader as jobs files: plain tags only, bounded aliases, depth and size
+    doc = yamlfile.load(path, what="a catalog YAML file", max_bytes=MAX_CATALOG_BYTES, error=CatalogError)
     problems = schema.problems(_validator(), doc, str(path))
     if problems:
         raise CatalogError("\n".join(problems))

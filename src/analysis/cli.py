@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -101,7 +103,7 @@ def _cmd_metrics(args) -> int:
     from .messages import messages
     import pandas as pd
     from .narrative import check_status
-    from .table import joined_lists, metrics_display, periods, render_table
+    from .table import joined_lists, metrics_display, neutralise_formulas, periods, render_table
     obs, catalog = _load(args)
     regions = obs.attrs.get("regions", {})
     check_selection(obs, args.region, args.year)
@@ -119,7 +121,7 @@ def _cmd_metrics(args) -> int:
     if args.format == "csv":  # one table: metrics rows, then checks rows (column ``record`` says which)
         both = pd.concat([joined_lists(shown).assign(record="metric"), joined_lists(rec).assign(record="check")],
                          ignore_index=True)
-        both[["record", *[c for c in both.columns if c != "record"]]].to_csv(sys.stdout, index=False)
+        neutralise_formulas(both[["record", *[c for c in both.columns if c != "record"]]]).to_csv(sys.stdout, index=False)
     elif args.format == "json":   # lists (inputs, flags) stay arrays
         import json
         doc = {"metrics": json.loads(shown.to_json(orient="records", force_ascii=False)),
@@ -149,10 +151,11 @@ def _cmd_report(args) -> int:
     from . import paths
     from .request import CLI_LABELS, OWN, build, declared_parameters
     from .run import run_request
+    dirs = _notebook_dirs(args)
     if args.help_notebook:
-        nb = paths.notebook_path(args.notebook or paths.DEFAULT_NOTEBOOK)
+        nb = paths.notebook_path(args.notebook or paths.DEFAULT_NOTEBOOK, dirs)
         if nb is None:
-            raise UsageError(f"--notebook: expected one of {', '.join(paths.known_notebooks())} or a path to an "
+            raise UsageError(f"--notebook: expected one of {', '.join(paths.known_notebooks(dirs))} or a path to an "
                              f".ipynb file, found {args.notebook!r}")
         print(f"parameters of {nb} (set with the options, or -p NAME VALUE for the others):")
         for p in declared_parameters(nb).values():
@@ -164,19 +167,62 @@ def _cmd_report(args) -> int:
             raise UsageError(f"--{opt}: expected a value, found none (analysis report --region 渝北区 --year 2024)")
     request = build(region=args.region, year=args.year, notebook=args.notebook, lang=args.lang, data=args.data,
                     catalog=args.catalog, formats=args.format, out=args.out, title=args.title,
-                    parameters={name: value for name, value in (args.param or [])})
-    res = run_request(request)
+                    parameters={name: value for name, value in (args.param or [])}, notebook_dirs=dirs,
+                    from_text=True)
+    from .run import interruptible
+    with interruptible():   # SIGTERM, Ctrl-C: kernel stopped, staging removed, exit 130
+        res = run_request(request)
     for kind, path in sorted(res.outputs.items()):
         print(f"{kind:>11}  {path}")
     print(f"done in {res.seconds:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in res.timings.items()) + ")")
     return 0
 
 
+def _notebook_dirs(args) -> list[Path]:
+    """The folders notebooks may run from besides the project's: ``--notebooks DIR`` (each must
+    exist), and for ``report`` the folder of a ``--notebook PATH`` typed on the command line (the
+    operator named it; a jobs file's notebook paths get no such pass)."""
+    dirs = []
+    for d in getattr(args, "notebooks", None) or []:
+        if not d.is_dir():
+            raise UsageError(f"--notebooks: expected a folder of notebooks, found {str(d)!r}, which is not a folder")
+        dirs.append(d)
+    nb = getattr(args, "notebook", None)
+    if nb and Path(nb).suffix == ".ipynb":
+        from .paths import resolve
+        dirs.append(resolve(nb).parent)
+    return dirs
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, found {text!r}")
+    return value
+
+
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def _scheduler_address(text: str) -> str:
+    """``tcp://host:8786`` (or ``host:8786``): checked here, so a typo is a usage error at once."""
+    import re
+    m = re.fullmatch(r"(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(?P<port>\d{1,5}))?",
+                     text.strip())
+    if not m or (m["scheme"] and m["scheme"] not in _SCHEMES) or (m["port"] and not 0 < int(m["port"]) < 65536):
+        raise argparse.ArgumentTypeError(f"expected a dask scheduler address such as tcp://10.0.0.5:8786, found {text!r}")
+    return text.strip()
+
+
 def _cmd_batch(args) -> int:
     from .batch import run_batch, summary_table
     from .run import trim_imports
     trim_imports()
-    res = run_batch(args.jobs, workers=args.workers, out=args.out, force=args.force, scheduler=args.scheduler)
+    res = run_batch(args.jobs, workers=args.workers, out=args.out, force=args.force, scheduler=args.scheduler,
+                    notebook_dirs=_notebook_dirs(args))
     print(summary_table(res))
     if res.interrupted:
         return 130
@@ -198,6 +244,10 @@ def _cmd_lint(args) -> int:
         print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} in {len({f.file for f in findings})} of "
               f"{len(args.reports)} file{'s' if len(args.reports) != 1 else ''}", file=sys.stderr)
     return 1 if findings else 0
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,16 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="another parameter of the notebook (see --help-notebook); those with an option above "
                         "are set with the option")
+    r.add_argument("--notebooks", action="append", type=Path, metavar="DIR",
+                   help="another folder notebooks may run from, besides the project's notebooks/ (repeatable)")
     r.add_argument("--help-notebook", action="store_true", help="list the notebook's parameters and exit")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.set_defaults(func=_cmd_report)
 
     b = sub.add_parser("batch", help="run every job of a jobs file (parallel, incremental, with a manifest)")
     b.add_argument("jobs", type=Path, help="jobs file (YAML: defaults, matrix, jobs)")
-    b.add_argument("--workers", type=int, help="parallel jobs (default: one per core)")
+    b.add_argument("--workers", type=_positive_int, help="parallel jobs (default: one per core)")
     b.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     b.add_argument("--force", action="store_true", help="rerun every job, even when up to date")
-    b.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing dask.distributed scheduler (tcp://host:8786)")
+    b.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler_address,
+                   help="run on an existing dask.distributed scheduler (tcp://host:8786)")
+    b.add_argument("--notebooks", action="append", type=Path, metavar="DIR",
+                   help="another folder the jobs' notebooks may come from, besides the project's notebooks/ "
+                        "(repeatable); a job's notebook anywhere else is refused")
     b.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     b.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     b.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
@@ -281,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from . import log
     log.setup(-1 if args.quiet else args.verbose)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None  # as Ctrl-C: exit 130
     try:
         return args.func(args)
     except AnalysisError as exc:
@@ -297,8 +355,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception:
-        traceback.print_exc()
-        print("internal error: this is a bug in analysis; please report it with the traceback above",
-              file=sys.stderr)
+    except OSError as exc:  # the system refused (disk full, permission, a name too long): not a bug
+        if args.debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+            print("internal error: this is a bug in analysis; please report it with the traceback above",
+                  file=sys.stderr)
+        else:
+            print(f"internal error: {type(exc).__name__}: {exc}\nthis is a bug in analysis; run the command again "
+                  "with --debug and report it with the traceback", file=sys.stderr)
         return 3
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -161,12 +161,15 @@ def published(data: ReportData) -> dict[str, pd.DataFrame]:
 
 def publish(data: ReportData, folder: Path, stem: str) -> list[Path]:
     """``stem_metrics.csv`` (UTF-8 BOM for Excel), ``stem_checks.csv`` and ``stem_metrics.xlsx`` (sheets
-    metrics and checks) in ``folder``."""
+    metrics and checks) in ``folder``.
+
+    Text from the data (a region or entity such as ``=HYPERLINK(…)``) never becomes a live formula:
+    in the CSV files such a cell starts with ``'``; in the workbook it is a text cell.
+    """
+    from .table import neutralise_formulas, write_xlsx
     frames = {k: _flat(v) for k, v in published(data).items()}
     out = [folder / f"{stem}_metrics.csv", folder / f"{stem}_checks.csv", folder / f"{stem}_metrics.xlsx"]
-    frames["metrics"].to_csv(out[0], index=False, encoding="utf-8-sig")
-    frames["checks"].to_csv(out[1], index=False, encoding="utf-8-sig")
-    with pd.ExcelWriter(out[2], engine="openpyxl") as xl:
-        frames["metrics"].to_excel(xl, index=False, sheet_name="metrics")
-        frames["checks"].to_excel(xl, index=False, sheet_name="checks")
+    neutralise_formulas(frames["metrics"]).to_csv(out[0], index=False, encoding="utf-8-sig")
+    neutralise_formulas(frames["checks"]).to_csv(out[1], index=False, encoding="utf-8-sig")
+    write_xlsx(out[2], frames)
     return out

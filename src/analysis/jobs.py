@@ -27,14 +27,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
-from . import paths, schema
+from . import limits, paths, schema, yamlfile
 from .errors import AnalysisError, UsageError
 from .request import OWN, ReportRequest, build, declared_parameters, jobs_labels
 
-#: a matrix expands to at most this many jobs; more is refused before expanding it
-MAX_COMBINATIONS = 10_000
+#: a jobs file holds at most this many jobs (matrix combinations, counted before expanding, and listed jobs)
+MAX_COMBINATIONS = limits.MAX_JOBS
 #: request fields written under ``parameters:`` in a jobs file (the others are job keys)
 IN_PARAMETERS = ("region", "year", "lang", "title")
 
@@ -112,17 +110,14 @@ def _parameters_validator(notebook: Path, mtime: float, required: bool = True):
 def read(path: str | os.PathLike) -> dict:
     """The jobs file as a document of the :data:`SCHEMA` shape.
 
+    The YAML is data only (:mod:`analysis.yamlfile`: no tags beyond the plain types, aliases
+    bounded) and the file at most :data:`~analysis.limits.MAX_JOBS_FILE_BYTES` bytes.
+
     Raises:
-        UsageError: (exit 2) no such file, not UTF-8 YAML, or not of the schema's shape.
+        UsageError: (exit 2) no such file, not UTF-8 YAML, refused YAML, or not of the schema's shape.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"{p}: expected a jobs file (YAML), found no such file")
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{p}: expected valid UTF-8 YAML, found: {exc}") from None
-    _validate(_document_validator(), doc, str(p))
+    doc = yamlfile.load(path, what="a jobs file (YAML)", max_bytes=limits.MAX_JOBS_FILE_BYTES)
+    _validate(_document_validator(), doc, str(path))
     return doc
 
 
@@ -147,12 +142,16 @@ def _expand(doc: dict, file: str) -> list[_Job]:
     defaults = doc.get("defaults") or {}
     entries: list[tuple[str, dict]] = []
     matrix = doc.get("matrix") or {}
+    listed = len(doc.get("jobs") or [])
+    n = math.prod(len(v) for v in matrix.values()) if matrix else 0
+    if n > MAX_COMBINATIONS:
+        sizes = " × ".join(f"{len(v)} {k}" for k, v in matrix.items())
+        raise UsageError(f"{file}: matrix: expected at most {MAX_COMBINATIONS} combinations, found {n} ({sizes}); "
+                         "split it into several jobs files or list the jobs under jobs:")
+    if n + listed > MAX_COMBINATIONS:
+        raise UsageError(f"{file}: expected at most {MAX_COMBINATIONS} jobs, found {n + listed} "
+                         f"({n} from the matrix, {listed} listed); split it into several jobs files")
     if matrix:
-        n = math.prod(len(v) for v in matrix.values())
-        if n > MAX_COMBINATIONS:
-            sizes = " × ".join(f"{len(v)} {k}" for k, v in matrix.items())
-            raise UsageError(f"{file}: matrix: expected at most {MAX_COMBINATIONS} combinations, found {n} ({sizes}); "
-                             "split it into several jobs files or list the jobs under jobs:")
         names = list(matrix)
         for i, combo in enumerate(itertools.product(*matrix.values())):
             entries.append((f"matrix[{i}]", {"parameters": dict(zip(names, combo))}))
@@ -172,30 +171,47 @@ def _expand(doc: dict, file: str) -> list[_Job]:
     return jobs
 
 
-def load_jobs(path: str | os.PathLike, *, out: str | os.PathLike = "reports") -> list[ReportRequest]:
+def _differences(a: ReportRequest, b: ReportRequest) -> str:
+    """What tells two requests apart (``title, data``), for a message."""
+    da, db = a.to_dict(), b.to_dict()
+    return ", ".join(k for k in da if da[k] != db[k] and k != "out") or "nothing"
+
+
+def load_jobs(path: str | os.PathLike, *, out: str | os.PathLike = "reports",
+              notebook_dirs=()) -> list[ReportRequest]:
     """Read and check a jobs file; one :class:`ReportRequest` per job, in the file's order.
 
     Args:
         path: the jobs file; relative paths in it are relative to its folder, else to the project.
         out: the output folder of every request.
+        notebook_dirs: folders the operator allows notebooks from (``--notebooks``), besides the project's.
 
     Raises:
         UsageError: (exit 2) for any problem, naming the key (``jobs.yaml: jobs[2].parameters.yaer``),
-            before anything runs. Two jobs for the same report are a problem too.
+            before anything runs. Two jobs for the same report are a problem too, and so are two
+            jobs that differ (in title, data, …) but would write the same files.
     """
+    with paths.remembered():
+        return _load_jobs(path, out, list(notebook_dirs))
+
+
+def _load_jobs(path, out, notebook_dirs: list) -> list[ReportRequest]:
     file = str(path)
     requests: list[ReportRequest] = []
     seen: dict[str, str] = {}
+    written: dict[tuple[Path, str], tuple[str, ReportRequest]] = {}
     doc = read(path)
     defaults = doc.get("defaults") or {}
-    notebook = paths.notebook_path(defaults.get("notebook") or paths.DEFAULT_NOTEBOOK)
-    if notebook is not None:  # names written once for every job are reported where they are written
+    folder = Path(path).parent
+    notebook = paths.notebook_path(defaults.get("notebook") or paths.DEFAULT_NOTEBOOK, notebook_dirs, base=folder)
+    if notebook is not None and paths.in_notebook_dirs(notebook, notebook_dirs):
+        # names written once for every job are reported where they are written
         shared = _parameters_validator(notebook, notebook.stat().st_mtime, required=False)
         _validate(shared, defaults.get("parameters") or {}, file, "defaults.parameters")
         _validate(shared, {k: (v or [None])[0] for k, v in (doc.get("matrix") or {}).items()}, file, "matrix")
     for job in _expand(doc, file):
-        notebook = paths.notebook_path(job.keys.get("notebook") or paths.DEFAULT_NOTEBOOK)
-        if notebook is not None:  # else build() says which notebooks there are
+        notebook = paths.notebook_path(job.keys.get("notebook") or paths.DEFAULT_NOTEBOOK, notebook_dirs, base=folder)
+        if notebook is not None and paths.in_notebook_dirs(notebook, notebook_dirs):  # else build() says why not
             _validate(_parameters_validator(notebook, notebook.stat().st_mtime), job.parameters, file,
                       f"{job.where}.parameters")
         labels = {**jobs_labels(file, job.where), "lang": f"{file}: {job.where}.{job.lang_at}"}
@@ -203,11 +219,20 @@ def load_jobs(path: str | os.PathLike, *, out: str | os.PathLike = "reports") ->
         request = build(region=p.get("region"), year=p.get("year"), title=p.get("title"), lang=job.lang,
                         parameters={k: v for k, v in p.items() if k not in IN_PARAMETERS},
                         notebook=job.keys.get("notebook"), data=job.keys.get("data"), catalog=job.keys.get("catalog"),
-                        formats=job.keys.get("formats"), out=out, labels=labels, base=Path(path).parent)
+                        formats=job.keys.get("formats"), out=out, labels=labels, base=folder,
+                        notebook_dirs=notebook_dirs)
         if request.key in seen:
             raise UsageError(f"{file}: {job.where}: expected a job different from {seen[request.key]}, "
                              f"found the same report {request.key!r}")
+        target = (request.folder, request.stem)
+        if target in written:
+            where, other = written[target]
+            raise UsageError(f"{file}: {job.where}: expected a report with files of its own, found the files of "
+                             f"{where} ({request.output('.*')}): the two differ only in "
+                             f"{_differences(other, request)}; give one of them another notebook or language, or "
+                             "put them in two jobs files run with different --out folders")
         seen[request.key] = job.where
+        written[target] = (job.where, request)
         requests.append(request)
     return requests
 

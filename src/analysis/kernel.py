@@ -4,10 +4,19 @@ Starting a kernel and importing pandas/matplotlib/analysis in it takes seconds. 
 beginning of a run, it warms up while the parent checks the data and imports the exporters; the
 notebook then runs in a kernel that is already ready. One kernel per report: nothing carries
 over between reports.
+
+The kernel lives in its own session (jupyter_client starts it so), so nothing but this object
+stops it: :meth:`WarmKernel.shutdown` must run on every way out of a run — a bad request found
+while the kernel starts, an exception, a signal. It may be called at any moment, from any
+thread of the run or a signal handler, any number of times: a launch under way is waited for
+(the lock), a started kernel is killed and waited for, and only then its socket folder removed
+(removing it under a live kernel is what printed ``ZMQError … ipc path`` tracebacks). The
+kernel's own output goes to a log file in that folder, never to the terminal.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 
 #: what every report's kernel needs, imported while the parent prepares the frames
@@ -21,48 +30,90 @@ class WarmKernel:
     def __init__(self, kernel_name: str | None = None, cwd: str | None = None):
         self.kernel_name = kernel_name or "python3"
         self.cwd = cwd
-        self._km = None
+        self._km = None                   # the kernel manager once warm: what km() hands out
+        self._launched = None             # the kernel manager as soon as its process exists
+        self._ipc_dir: str | None = None
+        self._log = None
+        self._stopped = False
         self._error: BaseException | None = None
+        self._lock = threading.RLock()    # reentrant: a signal handler may interrupt shutdown() itself
         self._thread = threading.Thread(target=self._start, daemon=True)
         self._thread.start()
 
     def _start(self) -> None:
+        km = None
         try:
             from jupyter_client import BlockingKernelClient
             from jupyter_client.manager import AsyncKernelManager
             from jupyter_client.utils import run_sync
             import tempfile
-            # IPC (Unix sockets) keeps the kernel off TCP: nothing listens on the network, and
-            # ipykernel has no "running over TCP without encryption" warning to print
-            self._ipc_dir = tempfile.mkdtemp(prefix="analysis-kernel-")
-            km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
-                                    ip=os.path.join(self._ipc_dir, "k"))
-            env = {**os.environ, "MPLBACKEND": "Agg"}
-            run_sync(km.start_kernel)(cwd=self.cwd, env=env)
+            with self._lock:
+                if self._stopped:
+                    return
+                # IPC (Unix sockets) keeps the kernel off TCP: nothing listens on the network, and
+                # ipykernel has no "running over TCP without encryption" warning to print
+                self._ipc_dir = tempfile.mkdtemp(prefix="analysis-kernel-")
+                km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
+                                        ip=os.path.join(self._ipc_dir, "k"))
+                env = {**os.environ, "MPLBACKEND": "Agg"}
+                self._log = open(os.path.join(self._ipc_dir, "kernel.log"), "wb")
+                run_sync(km.start_kernel)(cwd=self.cwd, env=env, stdout=self._log, stderr=self._log)
+                self._launched = km
             kc = BlockingKernelClient()
             kc.load_connection_info(km.get_connection_info())
             kc.start_channels()
-            kc.wait_for_ready(timeout=60)
-            kc.execute(WARM_CODE, silent=True, store_history=False)
-            kc.stop_channels()
-            self._km = km
+            try:
+                kc.wait_for_ready(timeout=60)
+                kc.execute(WARM_CODE, silent=True, store_history=False)
+            finally:
+                kc.stop_channels()
+            with self._lock:
+                if not self._stopped:
+                    self._km = km
         except BaseException as exc:  # reported by km(): the caller falls back to papermill's own kernel
             self._error = exc
+            with self._lock:
+                if km is not None and self._km is None and not self._stopped:
+                    self._kill(km)     # started but never warm: nobody else would stop it
 
     def km(self):
         """The started kernel manager, or None when starting failed (papermill then starts its own)."""
         self._thread.join()
         return self._km
 
-    def shutdown(self) -> None:
-        self._thread.join()
-        if self._km is not None:
-            from jupyter_client.utils import run_sync
+    @staticmethod
+    def _kill(km, *, fast: bool = False) -> None:
+        """Kill the kernel's process and wait for it; then its connection file goes (``fast``: without
+        jupyter_client's asynchronous shutdown, for a signal handler that exits right after)."""
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        if proc is not None and proc.poll() is None:
             try:
-                run_sync(self._km.shutdown_kernel)(now=True)
-            except Exception:  # already gone: nothing to clean
+                proc.kill()
+                proc.wait(timeout=10)
+            except Exception:  # already gone, or not reaped in time: it was sent SIGKILL either way
                 pass
+        try:
+            if fast:
+                km.cleanup_connection_file()
+            else:
+                from jupyter_client.utils import run_sync
+                run_sync(km.shutdown_kernel)(now=True)   # the process is gone: this frees sockets and files
+        except Exception:  # best effort: what is left is a file in the runtime folder
+            pass
+
+    def shutdown(self, *, fast: bool = False) -> None:
+        """Stop the kernel (killed: a report's kernel holds nothing to save) and remove its folder.
+        Safe at any moment and any number of times; ``fast`` from a signal handler (see :meth:`_kill`)."""
+        with self._lock:
+            self._stopped = True
             self._km = None
-        if getattr(self, "_ipc_dir", None):
-            import shutil
-            shutil.rmtree(self._ipc_dir, ignore_errors=True)
+            km = self._launched
+            if km is not None:
+                self._kill(km, fast=fast)
+                self._launched = None   # only now: a handler interrupting _kill() kills it again
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+            if self._ipc_dir:
+                shutil.rmtree(self._ipc_dir, ignore_errors=True)
+                self._ipc_dir = None

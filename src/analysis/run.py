@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ReportError
+from .errors import AnalysisError, ReportError
 from .handover import ReportData
 from .request import ReportRequest
 
@@ -55,9 +58,18 @@ class ReportResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def _literal(path: Path) -> str:
+    """A path for papermill, which runs its paths through ``str.format`` with the parameters: braces
+    doubled, so ``{data}`` in a folder name stays text."""
+    return str(path).replace("{", "{{").replace("}", "}}")
+
+
 def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
                 kernel_name: str | None = None) -> ReportResult:
     """Produce one report: prepare the frames once, execute the notebook on them, export, publish.
+
+    The kernel started ahead is shut down and the staging folder removed on every way out (the
+    request fails against its data, a cell fails, an exception, :func:`interruptible`'s signals).
 
     Raises:
         DataError, AnalysisError: bad data, a region or year not in it (before anything is written).
@@ -69,35 +81,36 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
     chars = fontcache.charset([request.data, request.catalog, *paths.side_files(request.data),
                                *[d / n for d in paths.default_data_dirs() for n in paths.SIDE_FILES]],
                               extra=" ".join(map(str, request.notebook_parameters().values())))
-    font_proc = fontcache.start(chars)            # a font subset for this data, built on the other core
+    final_dir = request.folder
     trim_imports()
     from .kernel import WarmKernel
+    font_proc = fontcache.start(chars)            # a font subset for this data, built on the other core
+    ACTIVE.update(font=font_proc)
     kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent))   # kernel starts and imports meanwhile
-    warm = threading.Thread(target=_warm_exporters, daemon=True)
-    warm.start()
+    ACTIVE.update(kernel=kernel)
+    staging: Path | None = None
     try:
+        warm = threading.Thread(target=_warm_exporters, daemon=True)
+        warm.start()
         data = prepared or handover.prepare(request)
-    except BaseException:
-        kernel.shutdown()
-        if font_proc is not None:
-            font_proc.wait()
-        raise
-    timings["prepare"] = time.perf_counter() - t0
+        timings["prepare"] = time.perf_counter() - t0
 
-    final_dir = request.folder
-    final_dir.mkdir(parents=True, exist_ok=True)
-    stem = request.stem
-    staging = final_dir / f".staging-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    ACTIVE.update(staging=staging, kernel=kernel)
-    try:
+        stem = request.stem
+        staging = final_dir / f".staging-{uuid.uuid4().hex[:8]}"
+        ACTIVE.update(staging=staging, out=request.out)  # before it exists: a signal now still removes it
+        try:
+            staging.mkdir(parents=True)
+        except OSError as exc:
+            raise AnalysisError(f"{request.labels['out']} {request.out}: expected a folder the report can be "
+                                f"written to, found that {final_dir} cannot be created ({exc.strerror})") from None
         frames = handover.write(data, (staging / ".handover").resolve())   # the kernel runs in the notebook's folder
         import papermill as pm
         executed = staging / f"{stem}.ipynb"
         t = time.perf_counter()
         try:
             km = kernel.km()
-            pm.execute_notebook(str(request.notebook), str(executed), parameters=request.notebook_parameters(frames),
+            pm.execute_notebook(_literal(request.notebook), _literal(executed),
+                                parameters=request.notebook_parameters(frames),
                                 kernel_name=kernel_name, progress_bar=False, log_output=False,
                                 cwd=str(request.notebook.parent),
                                 request_save_on_cell_execute=False,  # one write at the end, not one per cell
@@ -129,20 +142,37 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         handover.publish(data, staging, stem)
         shutil.rmtree(frames)
         result = ReportResult(request, timings=timings)
-        for f in sorted(staging.iterdir()):
-            target = final_dir / f.name
-            os.replace(f, target)
-            result.outputs[f.name[len(stem):].lstrip("._")] = target
-        failed = final_dir / "failed" / f"{stem}.ipynb"
-        if failed.exists():  # a later success supersedes an earlier failure
-            failed.unlink()
+        with _publishing():   # a signal now waits: the outputs move into place all together
+            for f in sorted(staging.iterdir()):
+                target = final_dir / f.name
+                os.replace(f, target)
+                result.outputs[f.name[len(stem):].lstrip("._")] = target
+            failed = final_dir / "failed" / f"{stem}.ipynb"
+            if failed.exists():  # a later success supersedes an earlier failure
+                failed.unlink()
         result.seconds = time.perf_counter() - t0
         return result
     finally:
+        kernel.shutdown()
         if font_proc is not None:
             font_proc.wait()
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            _remove_empty(final_dir, request.out)
         ACTIVE.clear()
+
+
+def _remove_empty(folder: Path, out: Path) -> None:
+    """Remove ``folder`` and its parents up to (not including) ``out`` while they are empty: a run
+    that wrote nothing leaves no ``OUT/<region>/<year>/``."""
+    try:
+        top = out.resolve()
+        folder = folder.resolve()
+        while folder != top and top in folder.parents:
+            folder.rmdir()          # only when empty
+            folder = folder.parent
+    except OSError:  # not empty, or not ours to remove: stop there
+        pass
 
 
 def _failed_cell(executed: Path) -> tuple[int | None, str]:
@@ -163,22 +193,64 @@ def _failed_cell(executed: Path) -> tuple[int | None, str]:
 
 
 def abort() -> None:
-    """Stop what the current run has under way, now: kill its kernel, delete its staging folder.
+    """Stop what the current run has under way, now: kill its kernel (also one still starting) and
+    its font process, delete its staging folder.
 
-    Called from a SIGTERM handler in batch workers, where unwinding through asyncio and papermill
-    would be slow and noisy; final outputs are only ever renamed into place, so none is partial.
+    Called from signal handlers (:func:`interruptible`, batch workers), where unwinding through
+    asyncio and papermill would be slow and noisy; final outputs are only ever renamed into place,
+    so none is partial.
     """
     kernel = ACTIVE.get("kernel")
-    km = getattr(kernel, "_km", None)
-    proc = getattr(getattr(km, "provisioner", None), "process", None)
-    if proc is not None:
+    if kernel is not None:
+        kernel.shutdown(fast=True)
+    font = ACTIVE.get("font")
+    if font is not None and font.poll() is None:
         try:
-            proc.kill()
+            font.kill()
         except OSError:
             pass
     staging = ACTIVE.get("staging")
     if staging is not None:
         shutil.rmtree(staging, ignore_errors=True)
-    if kernel is not None and getattr(kernel, "_ipc_dir", None):
-        shutil.rmtree(kernel._ipc_dir, ignore_errors=True)
+        _remove_empty(staging.parent, ACTIVE.get("out", staging.parent))
 
+
+@contextmanager
+def _publishing():
+    """Outputs move into place: a SIGTERM or SIGINT arriving now is handled once they all have."""
+    ACTIVE["publishing"] = True
+    try:
+        yield
+    finally:
+        ACTIVE["publishing"] = False
+        signum = ACTIVE.pop("pending", None)
+        if signum is not None:
+            signal.raise_signal(signum)
+
+
+@contextmanager
+def interruptible():
+    """SIGTERM (what cron's timeout or systemd sends) and SIGINT (Ctrl-C) during a run stop it
+    cleanly: :func:`abort`, one line on stderr, exit 130 — no traceback, no kernel left running,
+    no staging folder left behind."""
+    def stop(signum, frame):
+        if ACTIVE.get("publishing"):
+            ACTIVE["pending"] = signum
+            return
+        abort()
+        try:
+            sys.stderr.write(f"interrupted ({signal.Signals(signum).name}): stopped; no partial output is left "
+                             "and earlier reports are untouched\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(130)
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
+        yield
+        return
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

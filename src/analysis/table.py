@@ -36,6 +36,46 @@ def joined_lists(frame: pd.DataFrame, sep: str = ";") -> pd.DataFrame:
     return out
 
 
+#: what a spreadsheet reads as the start of a formula (OWASP, "CSV injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = r"[+-]?\d+(?:[.,]\d+)*%?"
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy in which no text cell can be read as a formula by a spreadsheet opening it as CSV.
+
+    A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    (``=HYPERLINK("http://…")``, ``=1+1``, a region named so in the data) gets a leading ``'``,
+    which spreadsheets show as text; a plain signed number written as text (``-3.5``, ``+12%``)
+    cannot be a formula and is kept. Numeric columns are not touched. For ``.xlsx`` see
+    :func:`write_xlsx`, which writes such cells as text instead.
+    """
+    out = frame.copy()
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        text = col.astype("string")
+        risky = (text.str.startswith(FORMULA_START) & ~text.str.fullmatch(_PLAIN_NUMBER)).fillna(False).to_numpy(bool)
+        if risky.any():
+            fixed = col.astype(object).copy()
+            fixed[risky] = "'" + text[risky].astype(object)
+            out[c] = fixed
+    return out
+
+
+def write_xlsx(path, sheets: dict[str, pd.DataFrame]) -> None:
+    """Frames as the sheets of one ``.xlsx``; every text cell is written as text, never as a formula
+    (openpyxl turns a string starting with ``=`` into one)."""
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        for name, frame in sheets.items():
+            frame.to_excel(xl, index=False, sheet_name=name)
+            for row in xl.sheets[name].iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":
+                        cell.data_type = "s"
+
+
 def periods(start: pd.Series, end: pd.Series) -> np.ndarray:
     """Period labels from start and end years: "2023", or "2024→2027" when they differ."""
     s, e = start.astype(str).to_numpy(object), end.astype(str).to_numpy(object)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import Problem
+from ..limits import MAX_NAME_CHARS
 from ..numbers import (QUALIFIERS, UNITS, NumberFormatError, canonical_qualifier,
                        normalize_text, parse_value)
 from .reading import _decode, _short, read_sources
@@ -233,6 +234,9 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
     pr = _Problems(raw)
     for col in ("region", "source"):
         pr.bad(raw[col] == "", col, f"a {col}", _empty)
+    for col in ("region", "entity"):  # names become folder names and headings: bounded (analysis.limits)
+        pr.bad(raw[col].str.len() > MAX_NAME_CHARS, col, f"{col} names of at most {MAX_NAME_CHARS} characters",
+               lambda r, c=col: f"{len(r[c])} characters")
     aliases = canonical_map(regions or {})
     region = raw["region"].map({r: aliases.get(r, r) for r in raw["region"].unique()}) if aliases else raw["region"]
     year, base_year = _years(raw, pr)

@@ -1,0 +1,216 @@
+"""analysis.run and analysis.kernel under hostile names and faults: outputs stay inside --out, text
+from the data never becomes a spreadsheet formula or code, and no kernel, staging folder or
+traceback outlives a run that fails or is interrupted (issue 11)."""
+import csv
+import html
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, ROOT, run_cli
+
+EXAMPLE = ROOT / "examples" / "two_regions.csv"
+FORMULA = '=HYPERLINK("http://evil.example/","click")'
+
+
+def data_with(folder: Path, region: str, entity: str = "") -> Path:
+    """The example data with 示例区A renamed to ``region``; with ``entity``, two more figures of that entity."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = list(csv.reader(EXAMPLE.open(encoding="utf-8")))
+    for r in rows[1:]:
+        if r[1] == "示例区A":
+            r[1] = region
+    if entity:
+        extra = [r[:] for r in rows[1:] if r[0] in ("ex-003", "ex-004")]
+        for i, r in enumerate(extra):
+            r[0], r[2], r[7] = f"ex-9{i}", entity, str(100 + 20 * i)
+        rows += extra
+    with (folder / "obs.csv").open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    shutil.copy(ROOT / "examples" / "sources.csv", folder / "sources.csv")
+    return folder / "obs.csv"
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+# ------------------------------------------------------------------ B: one safe name for paths
+
+@pytest.mark.parametrize("region", ["..", "示例区{data}", "a/b<c>`id`$HOME'\"", "x" * 100])
+def test_a_hostile_region_is_written_inside_out_and_shown_as_written(tmp_path, region):
+    data = data_with(tmp_path / "d", region)
+    out = tmp_path / "out"
+    res = run_cli("report", "--region", region, "--year", 2024, "--data", data, "--out", out, "--format", "html")
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    written = files_under(out)
+    assert written and all(out.resolve() in p.resolve().parents for p in written)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "out"]   # nothing beside out (OUT/../2024 was)
+    [folder] = {p.parent for p in written}
+    assert folder.parent.parent == out and folder.name == "2024"
+    page = (folder / "industry_report.html").read_text(encoding="utf-8")
+    assert region in html.unescape(page) and "<c>" not in page     # shown as written, escaped
+
+
+def test_formulas_in_the_data_stay_text_in_the_spreadsheets_and_a_hostile_title_stays_text(tmp_path):
+    from openpyxl import load_workbook
+    mark = tmp_path / "pwned"
+    title = f'"+str(__import__("os").system("touch {mark}"))+"<b>bold</b>'
+    data = data_with(tmp_path / "d", FORMULA, entity="=1+1")
+    out = tmp_path / "out"
+    res = run_cli("report", "--region", FORMULA, "--year", 2024, "--data", data, "--out", out, "--title", title)
+    assert res.returncode == 0, res.stderr
+    assert not mark.exists()
+    [folder] = {p.parent for p in files_under(out)}
+    page = (folder / "industry_report.html").read_text(encoding="utf-8")
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page and title in html.unescape(page)
+    book = load_workbook(folder / "industry_report_metrics.xlsx")
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    values = {c.value for c in cells if isinstance(c.value, str)}
+    assert FORMULA in values and "=1+1" in values                 # text cells, as written
+    assert any(isinstance(c.value, (int, float)) for c in cells)  # numbers stay numbers
+    for name in ("industry_report_metrics.csv", "industry_report_checks.csv"):
+        rows = list(csv.reader((folder / name).open(encoding="utf-8-sig")))
+        cells = [c for r in rows for c in r]
+        assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")
+                    or (c.startswith("-") and not re.fullmatch(r"-\d+(?:[.,]\d+)*%?", c))], name
+    metrics = (folder / "industry_report_metrics.csv").read_text(encoding="utf-8-sig")
+    assert f"'{FORMULA}".replace('"', '""') in metrics and "'=1+1" in metrics
+
+
+# ------------------------------------------------------------------ D: no orphans, no noise
+
+def marked_processes(marker: str) -> list[str]:
+    """Processes (other than this one) whose environment holds ``marker``: what a run started."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (d / "environ").read_bytes():
+                found.append(f"{d.name}: " + (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # gone, or a zombie
+            continue
+    return found
+
+
+def assert_none_left(marker: str, grace: float = 5.0) -> None:
+    deadline = time.time() + grace
+    while marked_processes(marker) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not marked_processes(marker)
+
+
+def start_report(tmp_path, *args, marker: str) -> subprocess.Popen:
+    env = {**os.environ, "ANALYSIS_TEST_MARKER": marker}
+    return subprocess.Popen([str(BIN / "analysis"), "report", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+
+def test_a_request_failing_against_its_data_leaves_no_kernel(tmp_path):
+    for _ in range(2):   # the kernel is starting when the request fails: a race, tried twice
+        marker = uuid.uuid4().hex
+        out = tmp_path / "out"
+        proc = start_report(tmp_path, "--region", "江北区", "--year", 2024, "--out", out, marker=marker)
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 1, stderr
+        assert "--region: expected one of the regions in the data" in stderr and "江北区" in stderr
+        assert "Traceback" not in stderr and "ZMQError" not in stderr and not stdout
+        assert not out.exists()
+        assert_none_left(marker)
+
+
+def test_a_failure_after_the_kernel_started_shuts_it_down(tmp_path, monkeypatch):
+    """In process and deterministic: the request fails only once the kernel's process exists."""
+    from analysis import handover, run
+    from analysis.errors import AnalysisError
+    from analysis.request import build
+    marker = uuid.uuid4().hex
+    monkeypatch.setenv("ANALYSIS_TEST_MARKER", marker)
+    seen = {}
+
+    def failing_prepare(request):
+        kernel = run.ACTIVE["kernel"]
+        deadline = time.time() + 60
+        while kernel._launched is None and time.time() < deadline:
+            time.sleep(0.05)
+        seen["pid"] = kernel._launched.provisioner.process.pid
+        raise AnalysisError("the data says no")
+    monkeypatch.setattr(handover, "prepare", failing_prepare)
+    with pytest.raises(AnalysisError, match="the data says no"):
+        run.run_request(build(region="渝北区", year=2024, out=tmp_path / "out"))
+    assert_none_left(marker)
+    assert not Path(f"/proc/{seen['pid']}").exists()      # killed and reaped, not a zombie
+    assert not (tmp_path / "out").exists() and not run.ACTIVE
+
+
+@pytest.mark.parametrize("sig, wait_for", [(signal.SIGTERM, "staging"), (signal.SIGINT, "staging"),
+                                           (signal.SIGTERM, "kernel"), (signal.SIGINT, "kernel")])
+def test_an_interrupted_report_leaves_no_kernel_no_staging_and_no_traceback(tmp_path, sig, wait_for):
+    marker = uuid.uuid4().hex
+    out = tmp_path / "out"
+    proc = start_report(tmp_path, "--region", "渝北区", "--year", 2024, "--out", out, marker=marker)
+    if wait_for == "staging":   # the notebook is executing in its kernel
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(out.rglob(".staging-*")) and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(1.0)
+    else:                       # as soon as the kernel's process exists: it is starting up
+        deadline = time.time() + 60
+        while time.time() < deadline and not any("ipykernel" in p for p in marked_processes(marker)):
+            time.sleep(0.02)
+    assert proc.poll() is None, "the report finished before it could be interrupted"
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr and "ZMQError" not in stderr
+    assert not list(out.rglob(".staging-*")) if out.exists() else True
+    assert not files_under(out) if out.exists() else True
+    assert_none_left(marker)
+
+
+# ------------------------------------------------------------------ E: options and their limits
+
+@pytest.mark.parametrize("args, expected", [
+    (["batch", "jobs/example.yaml", "--workers", "-1"], "argument --workers: expected a whole number of at least 1, found '-1'"),
+    (["batch", "jobs/example.yaml", "--workers", "0"], "argument --workers: expected a whole number of at least 1, found '0'"),
+    (["batch", "jobs/example.yaml", "--workers", "many"], "argument --workers: expected a whole number of at least 1"),
+    (["batch", "jobs/example.yaml", "--scheduler", "not a url"],
+     "argument --scheduler: expected a dask scheduler address such as tcp://10.0.0.5:8786, found 'not a url'"),
+    (["batch", "jobs/example.yaml", "--scheduler", "http://host:99999"], "argument --scheduler: expected a dask"),
+    (["batch", "jobs/example.yaml", "--notebooks", "/nonexistent"],
+     "--notebooks: expected a folder of notebooks, found '/nonexistent', which is not a folder"),
+    (["report", "--region", "渝北区", "--year", "2024", "--title", "标" * 10_000],
+     "--title: expected a string of at most 200 characters, found 10000 characters"),
+    (["report", "--region", "渝" * 10_000, "--year", "2024"],
+     "--region: expected a region name of at most 100 characters, found 10000 characters"),
+    (["report", "--region", "渝北区", "--year", "2024", "-p", "title", "标" * 10_000], "-p title: title has its own option"),
+    (["report", "--region", "渝北区", "--year", "2024", "--notebook", "../x.ipynb"], "--notebook: expected one of"),
+])
+def test_bad_options_exit_2_naming_the_option_at_once(tmp_path, args, expected):
+    out = tmp_path / "out"
+    t = time.perf_counter()
+    res = run_cli(*args, "--out", out, timeout=60)
+    assert res.returncode == 2, res.stderr
+    assert expected in res.stderr and "Traceback" not in res.stderr
+    assert not out.exists() and time.perf_counter() - t < 30
+
+
+def test_an_internal_error_shows_no_traceback_without_debug(cli, monkeypatch):
+    import analysis.request
+    def broken(**kwargs):
+        raise TypeError("a bug")
+    monkeypatch.setattr(analysis.request, "build", broken)
+    code, out, err = cli("report", "--region", "渝北区", "--year", "2024")
+    assert code == 3 and "internal error: TypeError: a bug" in err and "--debug" in err and "Traceback" not in err
+    code, out, err = cli("--debug", "report", "--region", "渝北区", "--year", "2024")
+    assert code == 3 and "Traceback" in err
