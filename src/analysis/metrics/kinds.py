@@ -434,22 +434,28 @@ def k_rank(res, entry):
                 peer_covered=covered)
 
 
+def _with_parent(res, measure: str, code: str) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of (measure, code) of regions with a parent (blank entity), and the parent's row of the
+    same measure, indicator and year (pairs where the parent has one)."""
+    p = res.p
+    parents = _parents(res)
+    pos = p.rows(measure, code)
+    pos = pos[np.isin(p.regions[p.r[pos]], list(parents)) & np.isin(p.e[pos], p.blank_entity)]
+    if not len(pos):
+        return pos, pos
+    par_r = pd.Index(p.regions).get_indexer([parents[x] for x in p.regions[p.r[pos]]])
+    key = (np.maximum(par_r, 0).astype(np.int64) * p.E + p.e[pos]) * p.Y + (p.year[pos] - p.ymin)
+    par = np.where(par_r >= 0, p.find(pos, measure, code, key=key), -1)
+    ok = par >= 0
+    return pos[ok], par[ok]
+
+
 def k_parent_gap(res, entry):
     """A region's stated growth minus its parent's stated growth (same indicator and year), in pp."""
-    p, cat = res.p, res.catalog
-    parents = _parents(res)
-    reg_index = pd.Index(p.regions)
+    p = res.p
     names = _per_indicator_names(res, entry, "parent_gap")
     for code in p.indicators_with("growth"):
-        pos = p.rows("growth", code)
-        pos = pos[np.isin(p.regions[p.r[pos]], list(parents)) & np.isin(p.e[pos], p.blank_entity)]
-        if not len(pos):
-            continue
-        par_r = reg_index.get_indexer([parents[x] for x in p.regions[p.r[pos]]])
-        key = (np.maximum(par_r, 0).astype(np.int64) * p.E + p.e[pos]) * p.Y + (p.year[pos] - p.ymin)
-        par = np.where(par_r >= 0, p.find(pos, "growth", code, key=key), -1)
-        ok = par >= 0
-        pos, par = pos[ok], par[ok]
+        pos, par = _with_parent(res, "growth", code)
         if not len(pos):
             continue
         lo, hi = corners(lambda a, b: a - b, p.iv(pos), p.iv(par))
@@ -458,23 +464,11 @@ def k_parent_gap(res, entry):
 
 
 def k_region_share(res, entry):
-    p, cat = res.p, res.catalog
-    parents = _parents(res)
+    """A region's level as a share of its parent's (same indicator and year)."""
+    p = res.p
     names = _per_indicator_names(res, entry, "region_share")
-    reg_index = pd.Index(p.regions)
     for code in p.indicators_with("level"):
-        pos = p.rows("level", code)
-        child = np.isin(p.regions[p.r[pos]], list(parents)) & np.isin(p.e[pos], p.blank_entity)
-        pos = pos[child]
-        if not len(pos):
-            continue
-        par_r = reg_index.get_indexer([parents[x] for x in p.regions[p.r[pos]]])
-        ok = par_r >= 0
-        pos, par_r = pos[ok], par_r[ok]
-        key = (par_r.astype(np.int64) * p.E + p.e[pos]) * p.Y + (p.year[pos] - p.ymin)
-        par = p.find(pos, "level", code, key=key)
-        ok = par >= 0
-        pos, par = pos[ok], par[ok]
+        pos, par = _with_parent(res, "level", code)
         if not len(pos):
             continue
         f = lambda a, b: a / b * 100  # noqa: E731
