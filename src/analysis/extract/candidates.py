@@ -75,8 +75,10 @@ def guess_region(text: str, catalog, paths: list[Path]) -> str:
                 counts[name] = counts.get(name, 0) + text.count(alias)
     if counts:
         return max(counts, key=counts.get)
-    m = re.search(r"[\u4e00-\u9fff]{2,4}(?:区|县)", text[:200])
-    return m.group(0) if m else ""
+    # a region outside the list, named at the head of the text (庐阳区2024年国民经济和社会发展统计公报)
+    head = text.strip().split("\n", 1)[0][:60]
+    m = re.match(r"\s*(?!全|本|该|我)([\u4e00-\u9fff]{1,6}?(?:自治县|区|县|市|旗))", head)
+    return m.group(1) if m else ""
 
 
 def source_for(path: Path, out: Path | None) -> str:
@@ -117,6 +119,9 @@ def extract(path: str | os.PathLike, *, region: str | None = None, year: int | N
     doc = read_document(path)
     paths = [out] if out else []
     region = region or guess_region(doc.text, catalog, paths)
+    if not region:
+        raise UsageError(f"--region: expected the region the figures of {doc.path.name} belong to, found none in "
+                         "the text; pass --region (e.g. --region 渝北区)")
     peer, sets = _city_peer(region, catalog, paths)
     ex = Extractor(catalog, region=region, year=year, published_year=published_year(published),
                    peer_of_city=peer, peer_sets=sets)

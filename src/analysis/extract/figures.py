@@ -52,12 +52,16 @@ _DOUBLING = re.compile(r"翻(?P<n>一|两|三|\d)番")
 _YEAR = re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)年(?!\d*月份?底?)?")
 _FUTURE_YEAR = re.compile(r"(?:到|至|于|在)(?P<y>(?:19|20)\d\d)年|(?P<y2>(?:19|20)\d\d)年(?:前|底前|以前)")
 
-GROWTH_WORDS = r"增长|增速|增幅|同比|比上年|比去年|上涨|提高|提升|上升|回升|增加|扩大"
+GROWTH_WORDS = r"(?:可比|实际|名义|现价)?增长|增速|增幅|同比|比上年|比去年|上涨|提高|提升|上升|回升|增加|扩大"
 DECLINE_WORDS = r"下降|减少|回落|降低|下滑|收缩|缩小"
 SHARE_WORDS = re.compile(r"占比|比重|占|份额|比例|增长面")
 CAGR_WORDS = re.compile(r"复合增长率|复合增速|年均增长|年均增速|年均复合")
 COMPARATOR = re.compile(r"(?:高于|低于|快于|慢于|超过|超出|领先|落后)(?!上年|去年)")
-EARLIER_PERIOD = re.compile(r"(?:较|比)(?:前三季度|上半年|一季度|前两季度|1-\d+月|上月|上季度|年初)")
+EARLIER_PERIOD = re.compile(r"(?:较|(?<![占])比(?!重|例))(?!上年|去年|同期|(?:19|20)\d\d年)[\u4e00-\u9fff\d-]{1,6}?(?=增长|提高|下降|加快|回落|"
+                            r"收窄|扩大|上升|减少|增加|提升|放缓|\d)")
+#: a part of the year: its figures are not the year's (observations hold years)
+PART_OF_YEAR = re.compile(r"(?<![较比])(?:[一二三四1-4]季度|上半年|下半年|前三季度|前两季度|(?:\d{1,2}[-—–至])?\d{1,2}月(?:份)?|"
+                          r"[一二三四五六七八九十]+月(?:份)?)")
 YEAR_ON_YEAR = re.compile(r"较上年|比上年|同比|比去年|较去年|较2\d{3}年|比2\d{3}年")
 CONTRIBUTION = re.compile(r"拉动|贡献|带动|上拉|下拉")
 BACK_REFERENCE = re.compile(r"(?:上述|以上|前述|这)$")
@@ -74,6 +78,10 @@ FILLER = re.compile(r"^(?:分别|其中|全年|年末|年底|全区|全市|全�
 PLACE_PREFIX = re.compile(r"^(?:[\u4e00-\u9fff]{1,6}(?:区|县|市|省))")
 _FIRM = re.compile(rf"(?<![{_CJK}])?[{_CJK}A-Za-z0-9()（）]{{2,24}}?(?:有限责任公司|股份有限公司|有限公司|集团)"
                    rf"|(?<=[，,、。])[{_CJK}()（）]{{2,24}}?(?:有限责任公司|股份有限公司|有限公司|集团)")
+#: words before a catalog name that make it a narrower indicator (区属规上工业总产值 is not 规上工业总产值)
+NARROWING = re.compile(r"(?:区属|市属|县属|省属|重点|骨干|龙头|国有|民营|私营|外资|外商|港澳台|限额以上)(?:控股)?(?:企业|工业)?$")
+#: what follows the topic of a sentence (战略性新兴产业比重提升，…): a predicate, not more of a name
+TOPIC_FOLLOWS = r"(?:比重|占比|规模|增速|发展|成长|实现|完成|[，,：:])"
 MEASURE_NOUNS = ("增加值", "总产值", "产值", "营业收入", "利润总额", "产量", "销量", "投资", "出口额", "进出口总额")
 
 
@@ -238,7 +246,8 @@ class Extractor:
         of the text so far, else --year, else the year before publication."""
         futures = {m.start() for m in _FUTURE_YEAR.finditer(a)} | {m.start() + 1 for m in _FUTURE_YEAR.finditer(a)}
         stated = [int(m.group("y")) for m in _YEAR.finditer(a)
-                  if m.start() not in futures and m.start() - 1 not in futures and not a[max(0, m.start() - 2):m.start()].endswith(("预计", "到", "至"))]
+                  if m.start() not in futures and m.start() - 1 not in futures
+                  and not a[max(0, m.start() - 2):m.start()].endswith(("预计", "到", "至", "较", "比", "与", "同"))]
         if stated:
             self.context_year = stated[0]
             return stated[0]
@@ -288,6 +297,13 @@ class Extractor:
             return None
         if re.match(r"月份?|日", after) and unit in ("年",):
             return None
+        c0 = s.clause_of(start)[0]
+        part = PART_OF_YEAR.search(a[c0:start]) or (
+            PART_OF_YEAR.search(a[:start]) if unit in ("%", "倍", "个百分点", "百分点") and not
+            re.search(r"全年|年度", a[:start]) else None)
+        if part and not re.search(r"全年", a[c0:start]):
+            return self._skip(s, start, m.group(0), f"{part.group(0)}: a figure for part of the year (observations "
+                                                    "hold whole years)")
         word, qual = _prefix_qualifier(before)
         yu = m.group("yu") or (post if post in ("余", "多") else None)
         notes = []
@@ -658,6 +674,15 @@ class Extractor:
                 if code:
                     return code, bare.group(0), f"{bare.group(0)} of {subject[1]}: the subject of the sentence", 0.1
             return carried() or ("", "", "", 0.0)
+        if c.measure == "share":
+            whole = re.search(r"占(?!比)", a[p0:c.start])
+            if whole:
+                # 占规上工业总产值的36.4%: the whole is named; the part is the subject (or the words before 占)
+                head = [n for n in names if p0 <= n[0] and n[1] <= p0 + whole.start()]
+                if head:
+                    st, en, code = head[-1]
+                    return code, a[st:en], f"{a[st:en]}: the part (占… names the whole)", 0.0
+                return carried() or ("", self._phrase(a, p0, p0 + whole.start()), "", 0.0)
         for lo, hi in ((p0, p1), (c0, c1)):
             before = [n for n in names if lo <= n[0] and n[1] <= c.start]
             if before:
@@ -676,9 +701,13 @@ class Extractor:
                             return swapped, name + "…" + bare, f"{bare} of {name}", 0.1
                     if len(gap) >= 2 or not self.fits(code, c):
                         break     # the name only qualifies other words: the phrase below
+                narrow = NARROWING.search(a[lo:st])
+                if narrow:
+                    return "", a[narrow.start():en], "", 0.0
                 if self.fits(code, c):
                     return code, name, f"{name}: a catalog name in the clause", 0.0
-            after = [n for n in names if end <= n[0] and n[1] <= hi and n[0] - end <= 8]
+            after = [n for n in names if end <= n[0] and n[1] <= hi and n[0] - end <= 8
+                     and re.fullmatch(f"[{_CJK}]*", a[end:n[0]])]
             if after and self.fits(after[0][2], c):
                 st, en, code = after[0]
                 return code, a[st:en], f"{a[st:en]}: a catalog name after the figure", 0.05
@@ -690,6 +719,23 @@ class Extractor:
                 code = self.resolve(cand)
                 if code:
                     return code, cand, f"{cand}: a catalog name (the rate the words describe)", 0.1
+        if phrase in ("比重", "占比", "增速", "增幅", "比重较", "占比较") and subject:
+            got = carried()
+            if got:
+                return got
+        if phrase == "增加值" and re.search(r"全(?:区|市|县|省)(?:实现|完成)?增加值$", a[c0:c.start]):
+            code = self.resolve("地区生产总值")
+            if code:
+                return code, phrase, "全区增加值: the region's value added, its GDP", 0.1
+        if phrase in MEASURE_NOUNS:
+            # 战略性新兴产业比重提升，完成产值1710.7亿元: the name's stem is the topic of the sentence
+            stems = [(n[: -len(phrase)], code) for n, code in self.names.items()
+                     if n.endswith(phrase) and len(n) - len(phrase) >= 3 and not re.match("全[区市县省]", n)
+                     and re.search(re.escape(n[: -len(phrase)]) + TOPIC_FOLLOWS, a[:c.start])]
+            if stems:
+                stem, code = max(stems, key=lambda x: len(x[0]))
+                if self.fits(code, c):
+                    return code, stem + phrase, f"{phrase} of {stem}: the topic of the sentence", 0.15
         if phrase:
             noun = next((n for n in MEASURE_NOUNS if phrase == n or phrase.endswith(n) and len(phrase) <= len(n) + 2), None)
             if noun and subject and subject[0]:
@@ -751,7 +797,7 @@ class Extractor:
         if self.region and t.startswith(self.region):
             t = t[len(self.region):]
         t = PLACE_PREFIX.sub("", t) if len(t) > 6 and PLACE_PREFIX.match(t) and self._is_place(PLACE_PREFIX.match(t).group(0)) else t
-        t = re.sub(r"^(?:实现|完成|的|为|是|和|及|与)", "", t)
+        t = re.sub(r"^(?:实现|完成|的|为|是|和|及|与)|(?:可比|实际|名义|现价)$", "", t)
         t = re.sub(r"实现|完成", "", t) if len(t) > 4 else t
         return t.strip("“”\"()（）,，")
 
