@@ -26,6 +26,8 @@ TEXTS = [
      "G-LY", ["--region", "庐阳区", "--published", "2025"]),
     ("G-JB 江北区", "statistics bureau's reading", "tests/gold/raw/jiangbei_2024_industry.txt",
      "tests/gold/jiangbei_2024.csv", "G-JB", ["--region", "江北区", "--published", "2025-01-21"]),
+    ("G-JD 嘉定区", "district economy reading (held out)", "tests/gold/raw/jiading_2024_economy.txt",
+     "tests/gold/jiading_2024.csv", "G-JD", ["--region", "嘉定区", "--published", "2025"]),
 ]
 TARGET_RECALL, TARGET_PRECISION = 0.90, 0.85
 

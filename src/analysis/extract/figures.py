@@ -215,7 +215,7 @@ class Extractor:
             taken.append(m.span())
         for m in _CLASS_RANGE.finditer(a):
             taken.append(m.span())
-            found.append(self._skip(s, m.start(), m.group(0), "a class of projects or firms by size (50—100亿级), not a figure"))
+            found.append(self._skip(s, m.start(), m.group(0), "a size class of projects or firms (50—100亿级), not a figure"))
         for m in _DOUBLING.finditer(a):
             if free(*m.span()):
                 n = {"一": 1, "两": 2, "三": 3}.get(m.group("n")) or int(m.group("n"))
@@ -443,7 +443,7 @@ class Extractor:
         n = _number(top or m.group("n"))
         if not float(n).is_integer() or n < 1:
             return []
-        scope = re.search(rf"全市|全省|全国|全球|国内|全区|全县|[{_CJK}]{{0,4}}城区|区县", before)
+        scope = re.search(r"全市|全省|全国|全球|国内|全区|全县|(?:中心|主|新|老)?城区|区县|\d+(?:个)?郊区", before)
         peer_text = before[scope.start():] if scope else \
             re.sub(r"^.*?(?:稳居|位居|位列|居于|排名|排在|保持|居|列|在)", "", before)
         peer = self._peer(peer_text)

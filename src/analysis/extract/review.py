@@ -158,3 +158,27 @@ def _edit(row: dict, ask: Callable[[str], str], out: TextIO) -> dict:
             continue
         row[key] = value.strip()
         row["why"] = (row.get("why") or "") + f"; edited {key}"
+
+
+def decide(frame: pd.DataFrame, *, accept: list[str] | str = (), edits: dict[str, dict[str, str]] | None = None
+           ) -> pd.DataFrame:
+    """The notebook's review: the rows whose ``id`` is in ``accept`` (or ``"ready"``: every ready row),
+    with ``edits`` applied ({id: {field: value}}), as a new frame; the candidates are not changed.
+
+    Raises:
+        AnalysisError: an id that is not a candidate, or a field that is not an observation column.
+    """
+    known = set(frame["id"])
+    ids = list(frame.loc[frame["status"] == "ready", "id"]) if accept == "ready" else list(accept)
+    unknown = [i for i in [*ids, *(edits or {})] if i not in known]
+    if unknown:
+        raise AnalysisError(f"expected ids of the candidates (ex-001 …), found {', '.join(map(repr, unknown))}")
+    out = frame[frame["id"].isin(ids)].copy()
+    for i, changes in (edits or {}).items():
+        bad = [k for k in changes if k not in OBSERVATION_COLUMNS or k == "id"]
+        if bad:
+            raise AnalysisError(f"edits[{i!r}]: expected fields of {', '.join(OBSERVATION_COLUMNS[1:])}, "
+                                f"found {', '.join(map(repr, bad))}")
+        for k, v in changes.items():
+            out.loc[out["id"] == i, k] = str(v)
+    return out.reset_index(drop=True)
