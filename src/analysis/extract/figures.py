@@ -106,6 +106,11 @@ class Candidate:
     confidence: float = 0.9
     why: list[str] = field(default_factory=list)
     skipped: str = ""          # why a number is not a figure to transcribe ("" for candidates)
+    end: int = 0               # where the figure's text ends in the sentence
+
+    @property
+    def stop(self) -> int:
+        return self.end or self.start + len(self.value.lstrip("-")) + len(self.unit)
 
     def because(self, reason: str, cost: float = 0.0) -> "Candidate":
         self.why.append(reason)
@@ -291,6 +296,10 @@ class Extractor:
             return self._skip(s, start, m.group(0), f"{m.group(0)}{after[:3]}…: a size class, not a figure")
         if unit in _MONEY and re.match(r"(?:的)?(?:行业|企业|项目|产业|规模|大关)", after):
             return self._skip(s, start, m.group(0), f"{m.group(0)}{after[:2]}: a size class, not a figure")
+        if re.search(r"(?:表|图|附表|附图|注|第)$", before):
+            return None     # 表1, 图2: a table's or figure's number
+        if unit == "个" and re.match(r"(?:、|和|及|与)[\d.个、和及与]*个?百分点", after):
+            unit = "个百分点"     # 0.1个、0.9个和2.4个百分点: the unit said once, at the end
         if BACK_REFERENCE.search(before):
             return self._skip(s, start, m.group(0), f"{before[-2:]}{m.group(0)}: refers back to figures already stated")
         if re.search(r"\d{4}年\d{0,2}$", before) and unit in ("月",):
@@ -321,7 +330,9 @@ class Extractor:
             digits = _digits(num)
         except (NumberFormatError, ValueError):
             return None
-        c = Candidate(s.index, start, "level", digits, unit, qual, year=year)
+        if re.search(r"(?:^|[^\d.])[-−]$", before):
+            digits = "-" + digits     # 人口自然增长率为-3.9‰
+        c = Candidate(s.index, start, "level", digits, unit, qual, year=year, end=end)
         for n in notes:
             c.because(n)
         if unit == "成" and qual == "exact":
@@ -604,7 +615,7 @@ class Extractor:
                 c.because(f"分别: the {phrase} of the list")
                 subject = (code, phrase)
                 continue
-            prev_end = max((o.start + len(o.value.lstrip("-")) + len(o.unit) for o in live
+            prev_end = max((o.stop for o in live
                             if o.start < c.start and s.clause_of(o.start) == s.clause_of(c.start)), default=0)
             got = self._name_for(s, a, c, names, subject, prev_end)
             c.indicator, c.phrase = got[0], got[1]
@@ -656,7 +667,7 @@ class Extractor:
         p0, p1 = s.piece_of(c.start)
         c0, c1 = s.clause_of(c.start)
         p0, c0 = max(p0, lo_bound), max(c0, lo_bound) if lo_bound <= c.start else c0
-        end = c.start + len(c.value.lstrip("-")) + len(c.unit)
+        end = c.stop
 
         def carried(why_not: str = "") -> tuple[str, str, str, float] | None:
             if subject and (not subject[0] or self.fits(subject[0], c)):
@@ -787,7 +798,7 @@ class Extractor:
 
     def _phrase(self, a: str, lo: int, hi: int) -> str:
         """The words naming a figure: the piece before it without filler, verbs, places and years."""
-        t = a[lo:hi]
+        t = a[lo:hi].rstrip("-−")
         t = re.sub(r"(?:19|20)\d\d年(?:\d{1,2}月)?", "", t)
         t = re.sub(r"\([^)]*\)$", "", t)
         for _ in range(3):

@@ -80,7 +80,9 @@ def _drop_spaces(line: str) -> str:
         if ch in " \t\u3000\xa0":
             prev = line[i - 1] if i else ""
             nxt = line[i + 1] if i + 1 < len(line) else ""
-            if re.match(f"[{_CJK}]", prev or "a") and re.match(f"[{_CJK}]", nxt or "a") and (not out or out[-1] != " "):
+            both_cjk = re.match(f"[{_CJK}]", prev or "a") and re.match(f"[{_CJK}]", nxt or "a")
+            both_digits = prev.isdigit() and nxt.isdigit()      # 图1 2024年…: two numbers, not one
+            if (both_cjk or both_digits) and (not out or out[-1] != " "):
                 out.append(" ")
             continue
         out.append(ch)
