@@ -162,6 +162,32 @@ def test_indicators_through_the_catalog(catalog):
         ("auto_output", "1000", "亿元", "≥"), ("electronics_output", "1000", "亿元", "≥")]
 
 
+def test_a_government_work_report(catalog):
+    """Targets of growth are held for review (observations have no measure for them); 新增 narrows."""
+    f = figures("过去一年，全区地区生产总值增长6.5%，规上工业增加值增长10.2%。\n"
+                "2025年主要预期目标是：地区生产总值增长6%左右，规上工业增加值增长8%以上。\n"
+                "力争到2027年，规上工业总产值达到5000亿元，研发投入强度提高到4%，新增规上工业企业100家以上。\n"
+                "全区进出口总额是上年的2.3倍。", catalog, published="2025-01")
+    got = list(zip(f["year"], f["indicator"], f["measure"], f["value"], f["qualifier"], f["status"]))
+    assert got == [("2024", "gdp", "growth", "6.5", "exact", "ready"),
+                   ("2024", "ind_va_above", "growth", "10.2", "exact", "ready"),
+                   ("2025", "gdp", "growth", "6", "≈", "review"),
+                   ("2025", "ind_va_above", "growth", "8", ">", "review"),
+                   ("2027", "ind_output_above", "target", "5000", "exact", "ready"),
+                   ("2027", "rd_intensity", "target", "4", "exact", "ready"),
+                   ("2027", "新增规上工业企业", "target", "100", ">", "review"),
+                   ("2024", "trade", "multiple", "2.3", "exact", "ready")], f["why"].tolist()
+
+
+def test_a_bulletin_with_per_mille_and_per_capita(catalog):
+    f = figures("人均GDP为82565元，比上年增加6756元。自然增长率-0.59‰，比上年提高0.6个千分点。"
+                "第一、二、三产业分别拉动经济增长0.1个、0.9个和2.4个百分点。", catalog, year=2024)
+    live = f[f["status"] != "skipped"]
+    assert list(zip(live["indicator"], live["value"], live["unit"])) == [
+        ("人均GDP", "82565", "元"), ("自然增长率", "-0.59", "‰"), ("自然增长率", "0.6", "千分点")]
+    assert (f["status"] == "skipped").sum() == 4          # an absolute change and three contributions
+
+
 def test_unknown_indicator_is_never_guessed(catalog):
     row = first("全年粮食产量1587吨。", catalog, year=2024)
     assert row["indicator"] == "粮食产量" and row["status"] == "review"

@@ -143,7 +143,7 @@ def to_frame(cands: list[Candidate], *, region: str, source: str) -> pd.DataFram
             first = rows[seen[key]]
             first["why"] += f"; stated again: {c.quote!r}"
             continue
-        status = "skipped" if c.skipped else ("ready" if c.indicator else "review")
+        status = "skipped" if c.skipped else ("ready" if c.indicator and not c.hold else "review")
         rows.append({
             "id": "", "region": region, "entity": c.entity, "year": str(c.year or ""),
             "base_year": str(c.base_year or (c.year - 1 if c.year and c.measure in ("growth", "pp_change") else "")),

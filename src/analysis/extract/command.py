@@ -93,6 +93,7 @@ def _review(frame, args, catalog) -> int:
         print(f"nothing appended to {target} ({summary or 'nothing reviewed'})")
         return 0
     ids = append(accepted, target, catalog=catalog)
-    print(f"appended {len(accepted)} rows to {target}" + (f" ({ids[0]}…{ids[-1]})" if ids and ids[0] else "")
+    span = (ids[0] if len(ids) == 1 else f"{ids[0]}…{ids[-1]}") if ids and ids[0] else ""
+    print(f"appended {len(accepted)} row{'s' if len(accepted) != 1 else ''} to {target}" + (f" ({span})" if span else "")
           + f"; {summary}; the file validates")
     return 0

@@ -27,7 +27,7 @@ CNUM = r"[零〇一二两三四五六七八九十百千]+"
 #: them is a candidate for review (check-data knows only :data:`analysis.numbers.UNITS`)
 EXTRA_UNITS = ["公顷", "万公顷", "亩", "万亩", "平方公里", "平方米", "万平方米", "公里", "千瓦时", "万千瓦时",
                "亿千瓦时", "万千瓦", "千瓦", "头", "万头", "只", "万只", "件", "所", "座", "张", "人次", "万人次",
-               "亿人次", "标准箱", "万标准箱", "架次", "‰", "美元", "万美元", "亿美元", "立方米", "万立方米", "吨标准煤"]
+               "亿人次", "标准箱", "万标准箱", "架次", "‰", "个千分点", "千分点", "美元", "万美元", "亿美元", "立方米", "万立方米", "吨标准煤"]
 _RANK_UNITS = {"位", "名"}
 _UNIT_WORDS = sorted({*(u for u in UNITS if u not in _RANK_UNITS), *EXTRA_UNITS}, key=len, reverse=True)
 _UNIT_RE = "|".join(re.escape(u) for u in _UNIT_WORDS)
@@ -71,7 +71,7 @@ DURATION_BEFORE = re.compile(r"(?:用|仅用|历时|经过|花了|耗时)$")
 ABSOLUTE_CHANGE = re.compile(r"(?:增加|减少|新增|净增|多|少)了?$")
 FUTURE_MARKERS = re.compile(r"(?P<proj>预计|预期|有望)|(?P<target>目标|力争|确保|争取)|(?P<plan>将(?!近)|计划|拟)")
 #: words around a number that are not part of an indicator's name
-FILLER = re.compile(r"^(?:分别|其中|全年|年末|年底|全区|全市|全县|全省|全国|当年|目前|截至目前|累计|共|已经|已|当前|此外|同时|"
+FILLER = re.compile(r"^(?:今年|去年|上年|本年|过去一年|分别|其中|全年|年末|年底|全区|全市|全县|全省|全国|当年|目前|截至目前|累计|共|已经|已|当前|此外|同时|"
                     r"数据显示|另外|从行业看|分行业看|从结构上看|主要产品产量中|规模以上工业中|初步核算)+|"
                     r"(?:实现|完成|达到|达|为|是|有|约为|共计|合计|累计|分别|保持|超过|突破|增长|同比|比上年|较上年|"
                     r"比去年|提升至|提高到|提升|提高|下降|增速|占|的)+$")
@@ -79,7 +79,7 @@ PLACE_PREFIX = re.compile(r"^(?:[\u4e00-\u9fff]{1,6}(?:区|县|市|省))")
 _FIRM = re.compile(rf"(?<![{_CJK}])?[{_CJK}A-Za-z0-9()（）]{{2,24}}?(?:有限责任公司|股份有限公司|有限公司|集团)"
                    rf"|(?<=[，,、。])[{_CJK}()（）]{{2,24}}?(?:有限责任公司|股份有限公司|有限公司|集团)")
 #: words before a catalog name that make it a narrower indicator (区属规上工业总产值 is not 规上工业总产值)
-NARROWING = re.compile(r"(?:区属|市属|县属|省属|重点|骨干|龙头|国有|民营|私营|外资|外商|港澳台|限额以上)(?:控股)?(?:企业|工业)?$")
+NARROWING = re.compile(r"(?:区属|市属|县属|省属|重点|骨干|龙头|国有|民营|私营|外资|外商|港澳台|限额以上|人均|新增|净增)(?:控股)?(?:企业|工业)?$")
 #: what follows the topic of a sentence (战略性新兴产业比重提升，…): a predicate, not more of a name
 TOPIC_FOLLOWS = r"(?:比重|占比|规模|增速|发展|成长|实现|完成|[，,：:])"
 MEASURE_NOUNS = ("增加值", "总产值", "产值", "营业收入", "利润总额", "产量", "销量", "投资", "出口额", "进出口总额")
@@ -107,6 +107,7 @@ class Candidate:
     why: list[str] = field(default_factory=list)
     skipped: str = ""          # why a number is not a figure to transcribe ("" for candidates)
     end: int = 0               # where the figure's text ends in the sentence
+    hold: str = ""             # why a figure needs a person before it can be data (a growth target)
 
     @property
     def stop(self) -> int:
@@ -338,7 +339,7 @@ class Extractor:
         if unit == "成" and qual == "exact":
             c.qualifier = "≈"
             c.because("N成 is a round figure (tenths): ≈")
-        if unit in ("个百分点", "百分点"):
+        if unit in ("个百分点", "百分点", "个千分点", "千分点"):
             return self._points(s, a, c, before)
         return self._measure(s, a, c, before, m)
 
@@ -414,10 +415,11 @@ class Extractor:
             if re.search(f"(?:{DECLINE_WORDS})(?:了)?$", tail):
                 c.measure = "growth"
                 c.value = "-" + c.value
-                return c.because(f"{re.search(DECLINE_WORDS, tail[-4:]).group(0)}: growth below zero")
-            if re.search(f"(?:{GROWTH_WORDS})(?:了|分别|均|都)?(?:为|达到|达|是)?$", tail):
+                return c.because(f"{re.search(f'(?:{DECLINE_WORDS})(?:了)?$', tail).group(0)}: growth below zero")
+            grew = re.search(f"(?P<w>{GROWTH_WORDS})(?:了|分别|均|都)?(?:为|达到|达|是)?$", tail)
+            if grew:
                 c.measure = "growth"
-                return c.because(f"{re.search(f'(?:{GROWTH_WORDS})', tail[-8:]).group(0)}: growth")
+                return c.because(f"{grew.group('w')}: growth")
             return c.because("a rate stated as a level")
         return c
 
@@ -426,7 +428,7 @@ class Extractor:
         indicator, a contribution, or a change against an earlier period of the year is not an observation."""
         c0, _ = s.clause_of(c.start)
         clause_before = a[c0:c.start]
-        c.unit = "百分点"
+        c.unit = "千分点" if "千分点" in c.unit else "百分点"
         if CONTRIBUTION.search(clause_before):
             c.skipped = f"{CONTRIBUTION.search(clause_before).group(0)}…{c.value}个百分点: a contribution (no measure)"
         elif EARLIER_PERIOD.search(clause_before):
@@ -573,8 +575,9 @@ class Extractor:
             if kind == "proj":
                 kind = "projection"
             if kind in ("projection", "target"):
-                if c.measure in ("growth", "cagr"):
-                    c.because(f"{word}: a {kind} of growth (kept as {c.measure}; review)", 0.2)
+                if c.measure in ("growth", "cagr", "pp_change", "share"):
+                    c.hold = f"{word}: a {kind} of {c.measure}, which observations have no measure for"
+                    c.because(f"{c.hold}; kept as {c.measure} for review", 0.3)
                     continue
                 c.measure = kind
                 years = [mk[3] for mk in before if mk[3]]
@@ -714,7 +717,7 @@ class Extractor:
                         break     # the name only qualifies other words: the phrase below
                 narrow = NARROWING.search(a[lo:st])
                 if narrow:
-                    return "", a[narrow.start():en], "", 0.0
+                    return "", a[lo + narrow.start():en], "", 0.0
                 if self.fits(code, c):
                     return code, name, f"{name}: a catalog name in the clause", 0.0
             after = [n for n in names if end <= n[0] and n[1] <= hi and n[0] - end <= 8
@@ -773,10 +776,11 @@ class Extractor:
 
     def _clean(self, t: str) -> str:
         """Words between a name and its figure without verbs, qualifiers and growth words."""
+        t = re.sub(r"(?:是|为|相当于)?(?:上年|去年|(?:19|20)\d\d年)(?:同期)?的$", "", t)
         for _ in range(3):
             t = re.sub(rf"^(?:实现|完成|达到|达|为|是|有|共|累计|合计|分别|同比|比上年|较上年|的)|(?:{'|'.join(_PREFIX_QUAL)})$", "", t)
             t = re.sub(f"(?:{GROWTH_WORDS}|{DECLINE_WORDS})+(?:了)?(?:为|达到|达)?$", "", t)
-            t = re.sub(r"(?:实现|完成|达到|达|为|是|约为)$", "", t)
+            t = re.sub(r"(?:实现|完成|达到|达|为|是|约为)$|(?:是|为|相当于)(?:上年|去年|(?:19|20)\d\d年)?的$", "", t)
         return t
 
     def _swap_noun(self, subject: tuple[str, str], noun: str) -> str | None:
