@@ -38,8 +38,7 @@ _CNUM_UNITS = {"成", "倍", "年"} | {u for u in _MONEY if u[0] in "万亿千�
 _TOKEN = re.compile(
     rf"(?P<num>{NUM}|{CNUM})(?:(?P<dash>[—–\-~～至到])(?P<num2>{NUM}|{CNUM}))?(?P<yu>余|多)?"
     rf"(?P<unit>{_UNIT_RE})(?P<post>以上|以下|左右|上下|以内|余|多)?")
-_RANK = re.compile(rf"(?P<front>前)?第?(?P<n>{NUM}|[一二三四五六七八九十]+)(?P<unit>位|名)?")
-_RANK_FIRST = re.compile(rf"第(?P<n>\d+|[一二三四五六七八九十]+)(?P<unit>位|名)?|前(?P<top>\d+|[一二三四五六七八九十]+)(?P<tunit>位|名)")
+_RANK_FIRST = re.compile(r"第(?P<n>\d+|[一二三四五六七八九十]+)(?P<unit>位|名)?|前(?P<top>\d+|[一二三四五六七八九十]+)(?P<tunit>位|名)")
 _RANK_CUE = re.compile(r"全市|全省|全国|全球|国内|全区|全县|城区|区县|行政区|同类|排名|排行|榜|居|位列|列")
 #: what may follow 第N for it to be a rank: the end of the piece, 位/名 or a few particles
 _NOT_RANK_AFTER = re.compile(rf"^[{_CJK}A-Za-z0-9]")
@@ -117,10 +116,6 @@ class Candidate:
         self.why.append(reason)
         self.confidence = round(max(0.05, self.confidence - cost), 2)
         return self
-
-
-def qualifier_of(word: str | None) -> str | None:
-    return QUALIFIER_WORDS.get(word) if word else None
 
 
 _PREFIX_QUAL = sorted(["超过", "突破", "超", "逾", "不低于", "至少", "不少于", "不到", "不足", "不超过", "接近", "将近", "近",
@@ -303,8 +298,6 @@ class Extractor:
             unit = "个百分点"     # 0.1个、0.9个和2.4个百分点: the unit said once, at the end
         if BACK_REFERENCE.search(before):
             return self._skip(s, start, m.group(0), f"{before[-2:]}{m.group(0)}: refers back to figures already stated")
-        if re.search(r"\d{4}年\d{0,2}$", before) and unit in ("月",):
-            return None
         if re.match(r"月份?|日", after) and unit in ("年",):
             return None
         c0 = s.clause_of(start)[0]
