@@ -37,7 +37,7 @@ report: setup  ## build the default report (渝北区 2024, zh) as HTML and PDF
 lab: setup  ## open JupyterLab on the project's kernel (the .venv interpreter)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-bench: setup  ## run the benchmarks (metrics panel, report, batch) and write benchmarks/RESULTS.md
+bench: setup  ## run the benchmarks (metrics panel, report, batch, extraction) and write benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/run.py $(BENCH)
 
 batch: setup  ## run jobs/example.yaml (渝北区 2024, zh and en); a second run skips what is up to date

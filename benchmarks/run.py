@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, each against the baseline its issue names, in one run.
 
 Prints the figures and writes them to benchmarks/RESULTS.md (machine, date, figures).
-Run a single one with `python benchmarks/run.py panel|report|batch`.
+Run a single one with `python benchmarks/run.py panel|report|batch|extract`.
 """
 from __future__ import annotations
 
@@ -71,12 +71,30 @@ def main(which: list[str]) -> int:
             [["naive chain × 20, one after another", f"{b['naive_s']:.1f}"],
              ["`analysis batch --workers 2`", f"{b['ours_s']:.1f}"]],
             f"**{b['speedup']:.1f}×** faster (target ≥ 4×).")
+    if "extract" in which:
+        import extract
+        print("Extraction against the gold transcriptions (each text in its own process, imports included):", flush=True)
+        res = extract.run()
+        rows = []
+        for r in res:
+            sc = r["scores"]
+            rows.append([f"{r['label']} — {r['kind']}",
+                         *(f"{sc[f][0]:.2f} / {sc[f][1]:.2f}" for f in ("figure", "indicator", "year")),
+                         f"{sc['figure'][4]}", f"{r['wall_s']:.1f}"])
+        ok = all(r["meets"] for r in res)
+        print("  " + ("every text meets" if ok else "NOT every text meets") + " the targets (recall ≥ 0.90, precision ≥ 0.85)")
+        lines += section(
+            "Extraction (issue 13)",
+            "`analysis extract` on each gold text; precision / recall per field (figure = value, unit, qualifier and "
+            "measure together); seconds = the whole command in a fresh process, imports included.",
+            ["text", "figure P / R", "indicator P / R", "year P / R", "gold rows", "seconds"], rows,
+            f"Targets (figure recall ≥ 0.90, precision ≥ 0.85 on each text): **{'met' if ok else 'NOT met'}**.")
     # each benchmark keeps its own section; RESULTS.md shows the latest of each
     sections = HERE / "results"
     sections.mkdir(exist_ok=True)
     body = "\n".join(lines[4:])
     for part in body.split("## ")[1:]:
-        key = {"Metrics": "1-panel", "One": "2-report", "Batch": "3-batch"}[part.split()[0]]
+        key = {"Metrics": "1-panel", "One": "2-report", "Batch": "3-batch", "Extraction": "4-extract"}[part.split()[0]]
         (sections / f"{key}.md").write_text("## " + part.rstrip() + "\n", encoding="utf-8")
     out = HERE / "RESULTS.md"
     out.write_text("\n".join(lines[:4]) + "\n" + "\n".join(f.read_text(encoding="utf-8") for f in sorted(sections.glob("*.md"))),
@@ -86,4 +104,4 @@ def main(which: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:] or ["panel", "report", "batch"]))
+    raise SystemExit(main(sys.argv[1:] or ["panel", "report", "batch", "extract"]))

@@ -193,7 +193,7 @@ BAD_JOBS = {
     "title as a list": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024, title: [a]}}\n",
                         "jobs.yaml: jobs[0].parameters.title: expected a string, found a list"),
     "notebook outside": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}, notebook: /usr/x.ipynb}\n",
-                         "jobs[0].notebook: expected one of industry_report or a path to an .ipynb file"),
+                         "jobs[0].notebook: expected one of industry_report"),
     "same files": ("jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n  - {parameters: {region: 渝北区, year: 2024, "
                    "title: T}}\n", "jobs[1]: expected a report with files of its own, found the files of jobs[0]"),
 }

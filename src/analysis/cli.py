@@ -1,4 +1,4 @@
-"""Command line: ``analysis init | check-data | metrics | report | batch | lint``, ``analysis --version``.
+"""Command line: ``analysis init | check-data | metrics | report | batch | lint | extract``, ``analysis --version``.
 
 User errors print one clear message and exit 1 (2 for usage); ``--debug`` shows tracebacks.
 """
@@ -246,6 +246,11 @@ def _cmd_lint(args) -> int:
     return 1 if findings else 0
 
 
+def _cmd_extract(args) -> int:
+    from .extract.command import run
+    return run(args)
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -326,6 +331,29 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     li.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     li.set_defaults(func=_cmd_lint)
+
+    e = sub.add_parser("extract", help="candidate observations from a Chinese text (.txt, .html, .docx, .pdf), "
+                                       "for review before they become data")
+    e.add_argument("file", type=Path, metavar="FILE", help="the document (UTF-8 or GBK text, HTML, Word .docx, "
+                                                          "or a PDF with a text layer)")
+    e.add_argument("--region", help="the region the figures belong to (default: the listed region the text names most)")
+    e.add_argument("--year", type=int, help="the year figures refer to when the text does not say")
+    e.add_argument("--published", metavar="DATE", help="publication date (2025-01): 今年/去年 are read against it")
+    e.add_argument("--source", metavar="ID", help="the document's id in sources.csv (default: the source whose "
+                                                  "snapshot is FILE)")
+    e.add_argument("--out", type=Path, metavar="CSV", help="write the ready rows here (observation columns, for "
+                                                           "check-data) and every row to CSV.review.csv")
+    e.add_argument("--review", action="store_true", help="walk the candidates (accept, edit, reject, skip) and "
+                                                         "append the accepted rows to --append")
+    e.add_argument("--append", type=Path, metavar="CSV", help="observations file accepted rows go to "
+                                                              "(default: the project's data/observations.csv)")
+    e.add_argument("--score", type=Path, metavar="GOLD", help="print per-field precision and recall against a "
+                                                              "gold transcription (observation columns)")
+    e.add_argument("--save-text", type=Path, metavar="TXT", help="also write the document's text as read (UTF-8): "
+                                                                 "the snapshot to register for an .html/.docx/.pdf")
+    e.add_argument("--catalog", type=Path, help="indicator catalog (default: data/catalog.yaml)")
+    e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    e.set_defaults(func=_cmd_extract)
     return p
 
 
