@@ -133,10 +133,9 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         nb = nbformat.read(str(executed), as_version=4)
         warm.join()
         from . import export
-        font = fontcache.wait(font_proc, chars)
+        font, font_file = fontcache.wait(font_proc, chars)
         font_proc = None
-        timings.update(export.export(nb, lang=request.lang, base_dir=staging, font=font, font_chars=chars,
-                                     font_file=fontcache.subset_path(chars),
+        timings.update(export.export(nb, lang=request.lang, base_dir=staging, font=font, font_file=font_file,
                                      html_path=staging / f"{stem}.html" if "html" in request.formats else None,
                                      pdf_path=staging / f"{stem}.pdf" if "pdf" in request.formats else None))
         handover.publish(data, staging, stem)
