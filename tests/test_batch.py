@@ -24,7 +24,7 @@ def manifest(out):
 
 
 def files_under(out):
-    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name not in ("manifest.json", ".batch.lock"))
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +146,15 @@ defaults: {formats: [html, pdf]}
 
 
 def test_lock_keeps_a_second_batch_out(tmp_path):
-    from filelock import FileLock
+    from analysis.lock import FolderLock
     out = tmp_path / "out"
     out.mkdir()
-    with FileLock(str(out / ".batch.lock")):
+    with FolderLock(out, "analysis batch"):
         res = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", out)
-    assert res.returncode == 1
-    assert "another batch is writing to this folder" in res.stderr
-    assert not (out / "manifest.json").exists()
+    assert res.returncode == 2
+    assert (f"--out {out}: expected a folder no other report or batch is writing to, found it in use by analysis batch "
+            f"(pid {os.getpid()}, started ") in res.stderr
+    assert not (out / "manifest.json").exists() and not list(out.iterdir())   # the lock file goes with its holder
 
 
 BAD_JOBS = {
