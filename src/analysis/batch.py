@@ -410,10 +410,14 @@ _TERMINATED = {-signal.SIGTERM, 128 + signal.SIGTERM}
 
 
 def _exit_codes(ex: ProcessPoolExecutor) -> dict[int, int | None]:
-    """pid → exit status of a broken pool's workers (waited for: the pool terminates the survivors)."""
+    """pid → exit status of a broken pool's workers. The pool's own thread terminates the survivors and
+    reaps them all: it is waited for (shutdown) before the statuses are read, since a second reaper
+    would find each process already gone and learn no status."""
     procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=True)
     for p in procs:
-        p.join(timeout=10)
+        if p.exitcode is None:
+            p.join(timeout=10)
     return {p.pid: p.exitcode for p in procs}
 
 
@@ -442,6 +446,11 @@ def _run_local(todo, workers: int, finish, retries: int = RETRIES) -> None:
         try:
             for i, (request, _) in enumerate(queue):
                 futures[ex.submit(run_job, request.to_dict(), request.labels, i)] = i
+            # the pool's thread watches the workers it knew when it last woke; submit() wakes it before
+            # it starts a new worker, so a worker started last would die unnoticed until another event
+            wakeup = getattr(ex, "_executor_manager_thread_wakeup", None)
+            if wakeup is not None:
+                wakeup.wakeup()
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -462,6 +471,7 @@ def _run_local(todo, workers: int, finish, retries: int = RETRIES) -> None:
                     record(i, outcome)
             codes = _exit_codes(ex) if lost else {}
             ex.shutdown(wait=True)
+            lost.sort()                  # run again in the jobs file's order
         except BaseException:
             _stop_local(ex, futures, handled, record)
             raise
