@@ -24,7 +24,7 @@ def manifest(out):
 
 
 def files_under(out):
-    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name not in ("manifest.json", ".batch.lock"))
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +146,15 @@ defaults: {formats: [html, pdf]}
 
 
 def test_lock_keeps_a_second_batch_out(tmp_path):
-    from filelock import FileLock
+    from analysis.lock import FolderLock
     out = tmp_path / "out"
     out.mkdir()
-    with FileLock(str(out / ".batch.lock")):
+    with FolderLock(out, "analysis batch"):
         res = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", out)
-    assert res.returncode == 1
-    assert "another batch is writing to this folder" in res.stderr
-    assert not (out / "manifest.json").exists()
+    assert res.returncode == 2
+    assert (f"--out {out}: expected a folder no other report or batch is writing to, found it in use by analysis batch "
+            f"(pid {os.getpid()}, started ") in res.stderr
+    assert not (out / "manifest.json").exists() and not list(out.iterdir())   # the lock file goes with its holder
 
 
 BAD_JOBS = {
@@ -288,3 +289,28 @@ def test_no_scheduler_is_a_clear_error(tmp_path):
     res = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", tmp_path, "--scheduler", "tcp://127.0.0.1:9")
     assert res.returncode == 1 and "expected a running dask scheduler" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_dead_worker_is_charged_to_the_job_it_ran_and_only_to_it():
+    """analysis.batch._requeue after a pool broke: the job whose worker died (SIGKILL) is charged; a job
+    in a worker the pool terminated (SIGTERM, exit 143), one that finished but whose result was lost
+    (its slot negative) and one not started are run again uncharged; past the retry limit, failed."""
+    import signal as sig
+    from analysis.batch import _requeue
+    queue = [(type("R", (), {"key": k})(), {}) for k in ("killer", "bystander", "finished", "waiting")]
+    slots = [101, 102, -103, 0]
+    codes = {101: -sig.SIGKILL, 102: 128 + sig.SIGTERM, 103: 128 + sig.SIGTERM}
+    deaths, recorded = {}, []
+    again = _requeue(queue, [0, 1, 2, 3], slots, codes, deaths, 1, lambda i, o: recorded.append((i, o)))
+    assert [r.key for r, _ in again] == ["killer", "bystander", "finished", "waiting"]
+    assert deaths == {"killer": [-sig.SIGKILL]} and not recorded
+    again = _requeue(queue, [0, 1], slots, codes, deaths, 1, lambda i, o: recorded.append((i, o)))
+    assert [r.key for r, _ in again] == ["bystander"]
+    [(i, outcome)] = recorded
+    assert i == 0 and outcome["status"] == "failed"
+    assert outcome["error"] == ("worker died 2 times running this report (last: killed by SIGKILL); not retried "
+                                "again (the retry limit is 1)")
+    # no worker's status tells which died: every job then running is charged
+    deaths = {}
+    _requeue(queue, [0, 1, 3], [101, 102, 0, 0], {101: None, 102: None}, deaths, 2, lambda i, o: None)
+    assert deaths == {"killer": [None], "bystander": [None]}

@@ -9,7 +9,26 @@ failed and the others go on. Only what remains runs, in worker processes
 (``concurrent.futures.ProcessPoolExecutor``; each worker imports papermill, nbconvert and
 WeasyPrint once and runs job after job, each in its own kernel) or, with ``--scheduler``, on an
 existing ``dask.distributed`` cluster through its Client, a futures executor too. When nothing
-remains, no worker starts. A lock file (``filelock``) keeps two batches off the same folder.
+remains, no worker starts. The output folder's lock (:mod:`analysis.lock`, taken by ``analysis
+report`` too) keeps a second writer out: it exits 2 at once.
+
+Faults (issue 11):
+
+- **Workers die with their batch.** Each local worker asks for SIGKILL when the batch process dies
+  (:func:`analysis.proc.die_with_parent`), and so does each kernel and font process a worker starts:
+  a batch killed outright leaves nothing running.
+- **A dead worker** (SIGKILL, out of memory, a crash) breaks a ``ProcessPoolExecutor``: every job it
+  had not finished fails with ``BrokenProcessPool``. Those jobs run again on a new pool. The job the
+  dead worker was running (each job writes its worker's pid into a shared array when it starts, and
+  the worker's exit status tells a death from the SIGTERM the pool sends the others) is charged with
+  the death; after ``retries`` retries it is recorded as failed ("worker died N times"). Jobs that
+  were merely waiting, or running in the workers the pool terminated, are run again uncharged.
+- **Interruption** (SIGTERM, Ctrl-C): jobs not started are cancelled; running ones are told to stop
+  (local workers by SIGUSR1, Dask tasks through a ``distributed.Event``): each kills its kernel and
+  removes its staging folder, unless its outputs are already moving into place, in which case they
+  finish. The batch waits for them (at most :data:`GRACE` seconds, or until a second signal, then
+  kills local workers), records those that finished, and exits 130. The manifest therefore agrees
+  with the files, also on Dask, where a running task cannot be killed from outside.
 
 One log line per job goes to the ``analysis.batch`` logger (under a progress bar on a terminal);
 :func:`summary_table` is for stdout.
@@ -22,9 +41,11 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
+import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +56,12 @@ from .request import ReportRequest
 log = logging.getLogger(__name__)
 #: output kinds in the order a job's log line lists them
 KINDS = ("html", "pdf", "ipynb", "xlsx", "csv")
+#: how many times a job whose worker process died is run again on a new pool before it is recorded
+#: as failed (``analysis batch --retries N``; the limit is recorded in the manifest)
+RETRIES = 2
+#: seconds a stopping batch waits for its running jobs to stop (each kills its kernel at once; an export
+#: under way finishes first) before it kills their workers
+GRACE = 30.0
 
 
 @dataclass
@@ -54,24 +81,51 @@ class BatchResult:
 
 # ------------------------------------------------------------------ in a worker
 
-def _worker_init() -> None:
-    """Each worker pays its imports once; SIGTERM unwinds the job (staging removed, kernel stopped)."""
+#: in a local worker: set when the batch asks its jobs to stop (SIGUSR1)
+_STOPPING = threading.Event()
+#: in a local worker: the round's shared array, job index → pid of the worker running it (negative once done)
+_SLOTS = None
+
+
+def _worker_init(parent_pid: int | None = None, slots=None) -> None:
+    """Each worker dies with the batch, pays its imports once, and stops its job when told to: SIGUSR1
+    asks the job to stop (the batch is interrupted and waits for it), SIGTERM aborts it and exits."""
+    global _SLOTS
+    signal.signal(signal.SIGTERM, _abort_worker)
+    signal.signal(signal.SIGUSR1, _stop_worker)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; Ctrl-C reaches the whole process group
+    if parent_pid is not None:
+        from .proc import die_with_parent
+        die_with_parent(parent_pid)
+    _SLOTS = slots
     from .run import _warm_exporters, trim_imports
     trim_imports()
     _warm_exporters()
     import analysis.sections  # noqa: F401
-    signal.signal(signal.SIGTERM, _abort_worker)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
+
+
+def _stop_worker(signum, frame):
+    """The batch is stopping: the running job kills its kernel and unwinds; later jobs do not start."""
+    from .run import stop_current
+    _STOPPING.set()
+    stop_current()
 
 
 def _abort_worker(signum, frame):
-    """Stop the running job at once: its kernel is killed and its staging folder deleted."""
-    from .run import abort
+    """Stop the running job at once: its kernel is killed and its staging folder deleted; then exit.
+    Outputs already moving into place finish first (:func:`analysis.run._publishing` re-raises the signal)."""
+    from .run import ACTIVE, abort
+    if ACTIVE.get("publishing"):
+        ACTIVE["pending"] = signum
+        return
     abort()
     os._exit(128 + signum)
 
 
 def _raise_interrupt(signum, frame):
+    if _DEFERRED["on"]:      # the manifest is being written: interrupt once it is
+        _DEFERRED["signal"] = signum
+        return
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -79,34 +133,96 @@ def _now() -> str:
     return _dt.datetime.now().isoformat(timespec="seconds")
 
 
-def run_job(request: dict, labels: dict | None = None) -> dict:
+class _DaskStop:
+    """In a Dask task: a ``threading.Event`` set, by a watching thread that also stops the run under way
+    (a running task cannot be killed from outside), when the batch's ``distributed.Event`` is set (the
+    batch is stopping and waits for its tasks) or when the scheduler drops the task (its batch was
+    killed outright, or cancelled it): no kernel outlives the batch, on a cluster either."""
+
+    def __init__(self, name: str):
+        from distributed import Event, get_worker
+        self.remote = Event(name)     # in the task's thread: bound to this worker's client
+        try:
+            self.worker = get_worker()
+            self.key = self.worker.get_current_task()
+        except ValueError:            # not in a worker (called directly)
+            self.worker = self.key = None
+        self.event = threading.Event()
+        self.done = threading.Event()
+        if self.remote.is_set():
+            self.event.set()
+        else:
+            threading.Thread(target=self._watch, daemon=True, name="batch-stop").start()
+
+    def _dropped(self) -> bool:
+        if self.worker is None:
+            return False
+        task = self.worker.state.tasks.get(self.key)
+        return task is None or task.state in ("cancelled", "released", "forgotten")
+
+    def _watch(self) -> None:
+        from .run import stop_current
+        while not self.done.is_set():
+            try:
+                if self.remote.wait(timeout=0.5) or self._dropped():
+                    break
+            except Exception:   # the scheduler is gone: nobody is left to record this job
+                break
+        else:
+            return
+        self.event.set()
+        stop_current()
+
+
+def run_job(request: dict, labels: dict | None = None, slot: int | None = None, stop: str | None = None) -> dict:
     """Produce one report from ``ReportRequest.to_dict()``; never raises for the job's own failures
     (they are its result).
 
+    Args:
+        slot: in a local worker, this job's index in the round's shared array (see the module docstring).
+        stop: on Dask, the name of the batch's ``distributed.Event`` that asks its jobs to stop.
+
     Returns:
-        status (``ok``/``failed``), started, seconds, outputs (path relative to OUT → sha256),
-        timings, error.
+        status (``ok``/``failed``, or ``interrupted`` when the batch asked it to stop), started, seconds,
+        outputs (path relative to OUT → sha256), timings, error.
     """
-    from .run import run_request, trim_imports
+    from .run import Interrupted, run_request, trim_imports
     trim_imports()
     t0 = time.perf_counter()
     started = _now()
-    req = ReportRequest.from_dict(request, labels=labels)
+    if slot is not None and _SLOTS is not None:
+        _SLOTS[slot] = os.getpid()
+    watch = _DaskStop(stop) if stop else None
+    stopping = watch.event if watch else _STOPPING
+
+    def outcome(status: str, error: str = "", **more) -> dict:
+        return {"status": status, "started": started, "seconds": round(time.perf_counter() - t0, 2),
+                "outputs": {}, "error": error, **more}
     try:
-        res = run_request(req)
-        return {"status": "ok", "started": started, "seconds": round(time.perf_counter() - t0, 2),
-                "outputs": mf.output_checksums(res.outputs, req.out),
-                "timings": {k: round(v, 2) for k, v in res.timings.items()}, "error": ""}
-    except AnalysisError as exc:
-        return {"status": "failed", "started": started, "seconds": round(time.perf_counter() - t0, 2),
-                "outputs": {}, "error": str(exc)}
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # a bug, reported as this job's failure so the others go on
-        import traceback
-        return {"status": "failed", "started": started, "seconds": round(time.perf_counter() - t0, 2),
-                "outputs": {}, "error": f"internal error: {type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc()}
+        if stopping.is_set():
+            return outcome("interrupted", "stopped before it started")
+        req = ReportRequest.from_dict(request, labels=labels)
+        try:
+            res = run_request(req, lock=False, stop=stopping)   # the batch holds the folder's lock
+            return {"status": "ok", "started": started, "seconds": round(time.perf_counter() - t0, 2),
+                    "outputs": mf.output_checksums(res.outputs, req.out),
+                    "timings": {k: round(v, 2) for k, v in res.timings.items()}, "error": ""}
+        except Interrupted as exc:
+            return outcome("interrupted", str(exc))
+        except AnalysisError as exc:
+            return outcome("interrupted" if stopping.is_set() else "failed", str(exc))
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # a bug, reported as this job's failure so the others go on
+            if stopping.is_set():
+                return outcome("interrupted", f"{type(exc).__name__}: {exc}")
+            import traceback
+            return outcome("failed", f"internal error: {type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+    finally:
+        if watch is not None:
+            watch.done.set()
+        if slot is not None and _SLOTS is not None:
+            _SLOTS[slot] = -os.getpid()
 
 
 # ------------------------------------------------------------------ in the parent
@@ -152,28 +268,31 @@ class _Progress:
 
 
 def run_batch(jobs_file: str | os.PathLike, *, workers: int | None = None, out: str | os.PathLike = "reports",
-              force: bool = False, scheduler: str | None = None, notebook_dirs=()) -> BatchResult:
+              force: bool = False, scheduler: str | None = None, notebook_dirs=(),
+              retries: int | None = None) -> BatchResult:
     """Run every job of a jobs file; see the module docstring.
+
+    Args:
+        retries: how many times a job whose worker died runs again before it is recorded as failed
+            (default :data:`RETRIES`).
 
     Raises:
         UsageError: (exit 2) the jobs file is invalid; nothing ran.
-        AnalysisError: (exit 1) another batch holds the folder's lock, or no Dask scheduler answers.
+        FolderBusy: (exit 2) another batch or report is writing into ``out``; nothing ran.
+        AnalysisError: (exit 1) ``out`` cannot be written to, or no Dask scheduler answers.
     """
-    from filelock import FileLock, Timeout
     from .jobs import load_jobs
+    from .lock import FolderLock
+    retries = RETRIES if retries is None else retries
     out = Path(out).resolve()  # workers, local or on a cluster, write to the same absolute folder
     requests = load_jobs(jobs_file, out=out, notebook_dirs=notebook_dirs)
-    out.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(out / ".batch.lock"))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise AnalysisError(f"{out}: another batch is writing to this folder (lock {out / '.batch.lock'} is held); "
-                            "wait for it to finish or use another --out") from None
-    try:
-        return _run_locked(requests, out, workers, force, scheduler)
-    finally:
-        lock.release()
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AnalysisError(f"--out {out}: expected a folder the reports can be written to, found that it cannot "
+                            f"be created ({exc.strerror})") from None
+    with FolderLock(out, "analysis batch"):
+        return _run_locked(requests, out, workers, force, scheduler, retries)
 
 
 def _sweep(out: Path) -> None:
@@ -183,12 +302,29 @@ def _sweep(out: Path) -> None:
     mf.remove_temporary(out)
 
 
+#: while the manifest is written, an interrupting signal is noted here and acted on afterwards
+_DEFERRED = {"on": False, "signal": None}
+
+
+@contextmanager
+def _signals_deferred():
+    """SIGTERM and SIGINT wait while the manifest is written: a job that finished is recorded whole."""
+    _DEFERRED.update(on=True, signal=None)
+    try:
+        yield
+    finally:
+        signum = _DEFERRED["signal"]
+        _DEFERRED.update(on=False, signal=None)
+        if signum is not None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+
 class _Run:
     """One locked batch: its manifest, the rows of its result and its progress lines."""
 
-    def __init__(self, out: Path, total: int):
+    def __init__(self, out: Path, total: int, retries: int):
         self.out = out
-        self.manifest = mf.Manifest(out)
+        self.manifest = mf.Manifest(out, retries=retries)
         self.result = BatchResult()
         self.progress = _Progress(total)
 
@@ -198,8 +334,9 @@ class _Run:
                                  "seconds": entry.get("seconds", 0.0), "detail": _detail(entry)})
 
     def finish(self, request: ReportRequest, inputs: dict, outcome: dict) -> None:
-        """Record a job's outcome in the manifest, its log line and its row."""
-        self._row(request, self.manifest.record(request, inputs=inputs, result=outcome))
+        """Record a job's outcome in the manifest (its outputs are in place by now), its log line and its row."""
+        with _signals_deferred():
+            self._row(request, self.manifest.record(request, inputs=inputs, result=outcome))
 
     def to_run(self, requests: list[ReportRequest], force: bool) -> list[tuple[ReportRequest, dict]]:
         """The requests a worker has to run, with their input checksums. Those up to date are
@@ -226,13 +363,14 @@ class _Run:
         return [(r, i) for r, i in todo if r.key not in failed]
 
 
-def _run_locked(requests: list[ReportRequest], out: Path, workers, force, scheduler) -> BatchResult:
+def _run_locked(requests: list[ReportRequest], out: Path, workers, force, scheduler, retries) -> BatchResult:
     t0 = time.perf_counter()
-    _sweep(out)  # left by a run that was killed outright: never a result
-    run = _Run(out, len(requests))
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGTERM, signal.SIGINT)} if main else {}
+    run = None
     try:
+        _sweep(out)  # left by a run that was killed outright: never a result
+        run = _Run(out, len(requests), retries)
         todo = run.to_run(requests, force)
         if not todo:
             log.debug("nothing to run: no worker started")
@@ -241,78 +379,224 @@ def _run_locked(requests: list[ReportRequest], out: Path, workers, force, schedu
             _run_dask(todo, scheduler, run.finish)
         else:
             run.result.pool = "local"
-            _run_local(todo, workers or os.cpu_count() or 1, run.finish)
+            _run_local(todo, workers or os.cpu_count() or 1, run.finish, retries)
     except KeyboardInterrupt:
+        if run is None:
+            raise
         run.result.interrupted = True
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        run.progress.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if run is not None:
+            run.progress.close()
         _sweep(out)  # a worker that died outright leaves its staging folder: never a result
     run.result.seconds = time.perf_counter() - t0
     return run.result
 
 
-def _run_local(todo, workers: int, finish) -> None:
-    import multiprocessing as mp
-    n = min(workers, len(todo))
-    log.debug("starting %d local worker process(es) for %d job(s)", n, len(todo))
-    ex = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_worker_init)
-    futures = {ex.submit(run_job, request.to_dict(), request.labels): (request, inputs) for request, inputs in todo}
-    try:
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for f in done:
-                request, inputs = futures[f]
-                try:
-                    outcome = f.result()
-                except Exception as exc:  # the worker died (killed, out of memory): this job failed
-                    outcome = {"status": "failed", "seconds": 0.0, "outputs": {},
-                               "error": f"worker process failed: {type(exc).__name__}: {exc}"}
-                finish(request, inputs, outcome)
-        ex.shutdown(wait=True)
-    except KeyboardInterrupt:
-        for f in futures:
-            f.cancel()
-        # running jobs: SIGTERM lets each worker unwind (staging removed, kernel shut down)
-        procs = list(getattr(ex, "_processes", {}).values())
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        for p in procs:
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "its exit status is unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+#: exit statuses of workers the pool itself terminated after another one died (SIGTERM, default or ours)
+_TERMINATED = {-signal.SIGTERM, 128 + signal.SIGTERM}
+
+
+def _exit_codes(ex: ProcessPoolExecutor) -> dict[int, int | None]:
+    """pid → exit status of a broken pool's workers. The pool's own thread terminates the survivors and
+    reaps them all: it is waited for (shutdown) before the statuses are read, since a second reaper
+    would find each process already gone and learn no status."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=True)
+    for p in procs:
+        if p.exitcode is None:
             p.join(timeout=10)
+    return {p.pid: p.exitcode for p in procs}
+
+
+def _run_local(todo, workers: int, finish, retries: int = RETRIES) -> None:
+    """Run the jobs on local worker processes, on a new pool for the jobs of a pool that broke."""
+    import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
+    ctx = mp.get_context("spawn")
+    deaths: dict[str, list[int | None]] = {}   # request key → exit statuses of the workers that died running it
+    queue = list(todo)
+    while queue:
+        n = min(workers, len(queue))
+        log.debug("starting %d local worker process(es) for %d job(s)", n, len(queue))
+        slots = ctx.Array("q", len(queue), lock=False)   # job index → pid of the worker running it
+        ex = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
+                                 initargs=(os.getpid(), slots))
+        futures = {}
+        handled: set = set()
+        lost: list[int] = []
+
+        def record(i: int, outcome: dict) -> None:
+            request, inputs = queue[i]
+            if deaths.get(request.key):
+                outcome = {**outcome, "worker_deaths": len(deaths[request.key])}
+            finish(request, inputs, outcome)
+        try:
+            for i, (request, _) in enumerate(queue):
+                futures[ex.submit(run_job, request.to_dict(), request.labels, i)] = i
+            # the pool's thread watches the workers it knew when it last woke; submit() wakes it before
+            # it starts a new worker, so a worker started last would die unnoticed until another event
+            wakeup = getattr(ex, "_executor_manager_thread_wakeup", None)
+            if wakeup is not None:
+                wakeup.wakeup()
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for f in done:
+                    handled.add(f)
+                    i = futures[f]
+                    try:
+                        outcome = f.result()
+                    except BrokenProcessPool:
+                        lost.append(i)
+                        continue
+                    except Exception as exc:  # the job's result could not come back
+                        outcome = {"status": "failed", "seconds": 0.0, "outputs": {},
+                                   "error": f"worker process failed: {type(exc).__name__}: {exc}"}
+                    if outcome["status"] == "interrupted":   # its worker was told to stop, not by this batch
+                        outcome = {**outcome, "status": "failed",
+                                   "error": f"the job was stopped from outside the batch ({outcome.get('error', '')})"}
+                    record(i, outcome)
+            codes = _exit_codes(ex) if lost else {}
+            ex.shutdown(wait=True)
+            lost.sort()                  # run again in the jobs file's order
+        except BaseException:
+            _stop_local(ex, futures, handled, record)
+            raise
+        queue = _requeue(queue, lost, slots, codes, deaths, retries, record)
+
+
+def _requeue(queue, lost: list[int], slots, codes: dict, deaths: dict, retries: int, record) -> list:
+    """After a pool broke: which of its unfinished jobs run again, charging the death to the job whose
+    worker died (all jobs then running when no worker's status tells); a job charged more than
+    ``retries`` times is recorded as failed."""
+    running = [i for i in lost if slots[i] > 0]
+    culprits = [i for i in running if codes.get(slots[i]) not in _TERMINATED | {0}]
+    charged = set(culprits or running)
+    again = []
+    for i in lost:
+        request, inputs = queue[i]
+        if i in charged:
+            code = codes.get(slots[i])
+            deaths.setdefault(request.key, []).append(code)
+            n = len(deaths[request.key])
+            if n > retries:
+                record(i, {"status": "failed", "seconds": 0.0, "outputs": {},
+                           "error": f"worker died {n} times running this report (last: {_describe_exit(code)}); "
+                                    f"not retried again (the retry limit is {retries})"})
+                continue
+            log.warning("%s %-7s %s: its worker process died (%s); running it again on a new pool (retry %d of %d)",
+                        _now(), "retry", request.key, _describe_exit(code), n, retries)
+        again.append((request, inputs))
+    return again
+
+
+def _stop_local(ex: ProcessPoolExecutor, futures: dict, handled: set, record) -> None:
+    """The batch stops: jobs not started are cancelled, running ones told to stop (SIGUSR1); those
+    that finish within GRACE are recorded; workers still alive then are killed."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    for f in futures:
+        f.cancel()
+    for p in procs:
+        if p.is_alive():
+            try:
+                os.kill(p.pid, signal.SIGUSR1)
+            except OSError:
+                pass
+    try:
+        rest = [f for f in futures if f not in handled]
+        try:
+            wait(rest, timeout=GRACE)
+        except KeyboardInterrupt:   # asked again: no more waiting
+            log.warning("interrupted again: killing the workers")
+        for f in rest:
+            if f.done() and not f.cancelled() and f.exception() is None:
+                outcome = f.result()
+                if outcome["status"] in ("ok", "failed"):   # finished meanwhile: its files are in place
+                    record(futures[f], outcome)
+    finally:
+        for p in procs:
             if p.is_alive():
                 p.kill()
         ex.shutdown(wait=False, cancel_futures=True)
-        raise
+        for p in procs:
+            p.join(timeout=5)
 
 
 def _run_dask(todo, address: str, finish) -> None:
-    from distributed import Client, as_completed
+    from distributed import Client, Event, as_completed
     try:
         client = Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError, TypeError) as exc:  # ValueError: an address dask cannot parse
         raise AnalysisError(f"--scheduler {address}: expected a running dask scheduler, found none ({exc})") from None
     log.debug("submitting %d job(s) to the dask scheduler %s", len(todo), address)
+    stop = Event(f"analysis-batch-stop-{uuid.uuid4().hex}", client=client)
     futures = {}
+    handled: set = set()
     try:
         for request, inputs in todo:
-            f = client.submit(run_job, request.to_dict(), request.labels, pure=False,
+            f = client.submit(run_job, request.to_dict(), request.labels, None, stop.name, pure=False,
                               key=f"report-{request.key}-{time.time_ns()}")
             futures[f] = (request, inputs)
         for f in as_completed(list(futures)):
+            handled.add(f)
             request, inputs = futures[f]
             try:
                 outcome = f.result()
             except Exception as exc:  # the worker died or the task errored outside run_job
                 outcome = {"status": "failed", "seconds": 0.0, "outputs": {},
                            "error": f"dask task failed: {type(exc).__name__}: {exc}"}
+            if outcome["status"] == "interrupted":
+                outcome = {**outcome, "status": "failed",
+                           "error": f"the job was stopped from outside the batch ({outcome.get('error', '')})"}
             finish(request, inputs, outcome)
-    except KeyboardInterrupt:
-        client.cancel(list(futures))
+    except BaseException:
+        _stop_dask(client, stop, futures, handled, finish)
         raise
     finally:
         client.close()
+
+
+def _stop_dask(client, stop, futures: dict, handled: set, finish) -> None:
+    """Tell every task to stop (a running one kills its kernel), wait for them at most GRACE seconds,
+    record those that finished (their files are in place), cancel the rest."""
+    from distributed import wait as dask_wait
+    try:
+        stop.set()
+    except Exception as exc:   # the scheduler is gone: its tasks went with it
+        log.warning("could not tell the dask tasks to stop: %s", exc)
+    rest = [f for f in futures if f not in handled]
+    try:
+        dask_wait(rest, timeout=GRACE)
+    except KeyboardInterrupt:
+        log.warning("interrupted again: not waiting for the dask tasks")
+    except Exception:   # timed out: what has not finished is cancelled below
+        pass
+    for f in rest:
+        if f.status == "finished":
+            try:
+                outcome = f.result(timeout=5)
+            except Exception:
+                continue
+            if outcome["status"] in ("ok", "failed"):
+                request, inputs = futures[f]
+                finish(request, inputs, outcome)
+    try:
+        client.cancel([f for f in rest if f.status != "finished"])
+    except Exception:
+        pass
 
 
 def summary_table(result: BatchResult) -> str:

@@ -204,6 +204,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 100, found {text!r}")
+    return value
+
+
 _SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 
 
@@ -222,7 +232,7 @@ def _cmd_batch(args) -> int:
     from .run import trim_imports
     trim_imports()
     res = run_batch(args.jobs, workers=args.workers, out=args.out, force=args.force, scheduler=args.scheduler,
-                    notebook_dirs=_notebook_dirs(args))
+                    notebook_dirs=_notebook_dirs(args), retries=args.retries)
     print(summary_table(res))
     if res.interrupted:
         return 130
@@ -310,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=_positive_int, help="parallel jobs (default: one per core)")
     b.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports/)")
     b.add_argument("--force", action="store_true", help="rerun every job, even when up to date")
+    b.add_argument("--retries", type=_count, metavar="N",
+                   help="run a job whose worker process died again, at most N times (default: 2)")
     b.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler_address,
                    help="run on an existing dask.distributed scheduler (tcp://host:8786)")
     b.add_argument("--notebooks", action="append", type=Path, metavar="DIR",

@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import __version__
 from .errors import ReportError
-from .fonts import FALLBACKS, FAMILY, cjk_font_path, unshare_glyphs
+from .fonts import FALLBACKS, FAMILY, bundled_cmap, cjk_font_path, unshare_glyphs
 from .request import LANGS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -316,19 +316,28 @@ def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = 
 
 
 def export(nb, *, lang: str, html_path: Path | None, pdf_path: Path | None, base_dir: Path,
-           font: bytes | None = None, font_chars: str = "", font_file: Path | None = None) -> dict[str, float]:
+           font: bytes | None = None, font_file: Path | None = None) -> dict[str, float]:
     """Both formats from one rendering of the body and one font subset; returns timings.
 
-    ``font``/``font_chars``: a subset built ahead (see analysis.fontcache); used when it covers
-    every character of the document, else a subset is made here.
+    ``font``/``font_file``: a subset built ahead (see analysis.fontcache). Whatever its origin, the
+    font must have a glyph for every character the page shows (:func:`missing_glyphs`); a subset
+    lacking some that the bundled font has is replaced by one made here from the page's text.
+
+    Raises:
+        ReportError: a PDF is asked for and the bundled font has no glyph for some characters of the
+            page: they would print as empty boxes or in another font.
     """
     import time
     t = time.perf_counter()
     from .messages import messages
     body = notebook_body(nb)
     text = document_text(body[1]["title_html"] + body[0]) + messages(lang)("toc")
-    if font is None or not set(text) <= set(font_chars) | {"\n", "\r", "\t"}:
+    lacking = missing_glyphs(text, font) if font is not None else None
+    if lacking is None or (lacking and set(lacking) & bundled_cmap()):   # no subset, or one short of what it can have
         font, font_file = font_subset(text), None
+        lacking = missing_glyphs(text, font)
+    if lacking and pdf_path is not None:
+        raise ReportError(glyph_message(lacking))
     timings = {"body+font": time.perf_counter() - t}
     if html_path is not None:
         t = time.perf_counter()
@@ -339,6 +348,30 @@ def export(nb, *, lang: str, html_path: Path | None, pdf_path: Path | None, base
         to_pdf(nb, pdf_path, lang=lang, base_dir=base_dir, font=font, body=body, font_file=font_file)
         timings["pdf"] = time.perf_counter() - t
     return timings
+
+
+def missing_glyphs(text: str, font: bytes) -> list[str]:
+    """The characters of ``text`` that need a glyph and that ``font`` (its bytes) has none for, sorted.
+    A font that cannot be read lacks them all."""
+    from .fonts import font_cmap, needs_glyph
+    need = {c for c in set(text) if needs_glyph(c)}
+    try:
+        have = font_cmap(font)
+    except ValueError:
+        have = set()
+    return sorted(need - have)
+
+
+def glyph_message(chars: list[str], limit: int = 20) -> str:
+    """'the PDF would lack glyphs for 2 characters: 😀 (U+1F600), … (…)'."""
+    import unicodedata
+    shown = ", ".join(f"{c} (U+{ord(c):04X} {unicodedata.name(c, 'unnamed')})" for c in chars[:limit])
+    more = f" and {len(chars) - limit} more" if len(chars) > limit else ""
+    n = len(chars)
+    return (f"the PDF would lack glyphs for {n} character{'s' if n != 1 else ''}: {shown}{more}; the bundled font "
+            f"(Noto Sans CJK SC) has none for {'them' if n != 1 else 'it'}, so {'they' if n != 1 else 'it'} would "
+            "print as empty boxes. Replace or remove them in the data, the title or the parameters (or ask for "
+            "--format html, where a reader's browser can draw them with its own fonts)")
 
 
 def main(argv: list[str] | None = None) -> int:

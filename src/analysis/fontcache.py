@@ -4,17 +4,27 @@ Every character a report can show comes from the data files, the catalog, the so
 registry, the run's parameters and the package's own strings; a subset of the bundled font for
 that character set is built once (fontTools, ~1–2 s) and reused by every report with the same
 inputs. ``python -m analysis.fontcache CHARS_FILE OUT`` builds one subset.
+
+A cached subset is never trusted as found: its sha256 is recorded beside it (``<name>.otf.sha256``,
+written after the font, both renamed into place) and checked before every use, and the bytes must
+read as a font. A subset that fails — garbage, truncated, empty, a folder in its place, no checksum —
+is removed and built again, with a warning; a cache folder that cannot be written to is bypassed
+(the subset is built in memory). That the subset has a glyph for every character the report shows is
+checked where the report is exported (:func:`analysis.export.export`).
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import shutil
 import subprocess
 import sys
 import unicodedata
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
@@ -46,36 +56,135 @@ def subset_path(chars: str) -> Path:
     return cache_dir() / (hashlib.sha256(f"{FORMAT}\n{chars}".encode()).hexdigest()[:20] + ".otf")
 
 
-def start(chars: str) -> subprocess.Popen | None:
-    """Build the subset for chars in a child process unless it is cached; returns the process."""
-    target = subset_path(chars)
-    if target.is_file():
+def checksum_path(target: Path) -> Path:
+    """Where the sha256 of a cached subset is recorded: beside it, ``<name>.otf.sha256``."""
+    return target.with_name(target.name + ".sha256")
+
+
+def _problem(target: Path) -> tuple[str | None, bytes | None]:
+    """(what is wrong with the cached subset or None, its bytes when sound)."""
+    if not os.path.lexists(target):
+        return "nothing", None
+    if target.is_symlink() or not target.is_file():
+        return "a folder" if target.is_dir() else "not a regular file", None
+    try:
+        data = target.read_bytes()
+        recorded = checksum_path(target).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return "no checksum recorded beside it", None
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"a file that cannot be read ({getattr(exc, 'strerror', None) or exc})", None
+    if not data:
+        return "an empty file", None
+    if hashlib.sha256(data).hexdigest() != recorded:
+        return f"{len(data)} bytes that do not match the checksum recorded beside them (truncated or changed)", None
+    from .fonts import font_cmap
+    try:
+        font_cmap(data)
+    except ValueError as exc:
+        return f"a file that is {exc}", None
+    return None, data
+
+
+def verified(target: Path) -> bytes | None:
+    """The cached subset's bytes if it is sound (a regular file, its recorded checksum, a readable font), else None."""
+    return _problem(target)[1]
+
+
+def _discard(target: Path, why: str) -> None:
+    """Remove an unsound cache entry (a file, or a folder in its place) and its checksum; say so."""
+    if why != "nothing":
+        log.warning("font cache %s: expected a font subset with its checksum recorded beside it, found %s; "
+                    "building it again", target, why)
+    try:
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+        side = checksum_path(target)
+        if side.is_dir() and not side.is_symlink():
+            shutil.rmtree(side)
+        else:
+            side.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("font cache %s: cannot remove it (%s)", target, exc.strerror or exc)
+
+
+def _target(chars: str) -> Path | None:
+    """The cache entry for chars, or None when the cache folder cannot be used (it is then bypassed)."""
+    try:
+        return subset_path(chars)
+    except OSError as exc:
+        log.warning("font cache: cannot use %s (%s); fonts are built for each report", exc.filename, exc.strerror)
         return None
-    src = target.with_suffix(".chars")
-    src.write_text(chars, encoding="utf-8")
+
+
+def start(chars: str) -> subprocess.Popen | None:
+    """Build the subset for chars in a child process unless a sound one is cached; returns the process."""
+    from .proc import preexec
+    target = _target(chars)
+    if target is None:
+        return None
+    why, data = _problem(target)
+    if data is not None:
+        return None
+    _discard(target, why)
+    src = target.with_name(f"{target.stem}.{os.getpid()}.chars")
+    try:
+        src.write_text(chars, encoding="utf-8")
+    except OSError:
+        return None          # wait() builds it here
+    die_with_us = preexec()
     return subprocess.Popen([sys.executable, "-m", "analysis.fontcache", str(src), str(target)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            **({"preexec_fn": die_with_us} if die_with_us else {}))
 
 
-def wait(proc: subprocess.Popen | None, chars: str) -> bytes:
-    """The subset's bytes (built here if the child failed)."""
-    target = subset_path(chars)
+def wait(proc: subprocess.Popen | None, chars: str) -> tuple[bytes, Path | None]:
+    """The subset's bytes, verified, and its cache file (None when the cache folder is unusable).
+
+    What the child built is checked like any cached subset; if it failed or left something unsound,
+    the subset is built here.
+    """
     if proc is not None:
         proc.wait()
-    if not target.is_file():
+    target = _target(chars)
+    if target is None:
+        from .export import font_subset
+        return font_subset(chars), None
+    why, data = _problem(target)
+    if data is not None:
+        return data, target
+    _discard(target, why)
+    try:
         build(chars, target)
-    return target.read_bytes()
+    except OSError as exc:
+        log.warning("font cache %s: cannot write it (%s); the font is built for this report only",
+                    target, exc.strerror or exc)
+        from .export import font_subset
+        return font_subset(chars), None
+    why, data = _problem(target)
+    if data is None:
+        raise OSError(f"font cache {target}: a subset written just now reads back as {why}")
+    return data, target
 
 
 def build(chars: str, target: Path) -> None:
+    """Build the subset for chars into target, then record its checksum beside it (both renamed into place)."""
     from .export import font_subset
     data = font_subset(chars)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    for path, content in ((target, data), (checksum_path(target), hashlib.sha256(data).hexdigest().encode() + b"\n")):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(content)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
     src, out = Path(sys.argv[1]), Path(sys.argv[2])
-    build(src.read_text(encoding="utf-8"), out)
-    src.unlink(missing_ok=True)
+    try:
+        build(src.read_text(encoding="utf-8"), out)
+    finally:
+        src.unlink(missing_ok=True)

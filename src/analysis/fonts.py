@@ -6,6 +6,7 @@ registers the font file directly; HTML and PDF name it in CSS via ``@font-face``
 from __future__ import annotations
 
 import importlib.util
+import struct
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,3 +84,37 @@ def unshare_glyphs(font) -> None:
                     table.cmap[code] = name
     top.charset = order
     font.setGlyphOrder(order)
+
+
+def font_cmap(font: bytes) -> set[str]:
+    """The characters a font file (its bytes) has glyphs for.
+
+    Raises:
+        ValueError: the bytes are not a font fontTools can read (garbage, truncated).
+    """
+    import io
+    from fontTools.ttLib import TTFont, TTLibError
+    try:
+        cmap = TTFont(io.BytesIO(font), lazy=True).getBestCmap()
+    except (TTLibError, AssertionError, KeyError, ValueError, EOFError, IndexError, struct.error) as exc:
+        raise ValueError(f"not a readable font ({type(exc).__name__}: {exc})") from None
+    if not cmap:
+        raise ValueError("a font without a character map")
+    return {chr(c) for c in cmap}
+
+
+@lru_cache(maxsize=1)
+def bundled_cmap() -> frozenset[str]:
+    """The characters the bundled Noto Sans CJK SC has glyphs for (~45 000; read once, ~0.5 s)."""
+    return frozenset(font_cmap(cjk_font_path().read_bytes()))
+
+
+#: characters that need no glyph: controls, format characters (soft hyphen, joiners), line and paragraph
+#: separators, variation selectors
+_NO_GLYPH_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def needs_glyph(char: str) -> bool:
+    import unicodedata
+    return (unicodedata.category(char) not in _NO_GLYPH_CATEGORIES
+            and not 0xFE00 <= ord(char) <= 0xFE0F and not 0xE0100 <= ord(char) <= 0xE01EF)

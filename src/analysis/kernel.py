@@ -12,6 +12,10 @@ thread of the run or a signal handler, any number of times: a launch under way i
 (the lock), a started kernel is killed and waited for, and only then its socket folder removed
 (removing it under a live kernel is what printed ``ZMQError … ipc path`` tracebacks). The
 kernel's own output goes to a log file in that folder, never to the terminal.
+
+The kernel dies with the thread that started it (:func:`analysis.proc.preexec`): when the process
+running the report is killed outright, no kernel is left behind. That thread therefore stays alive,
+idle, until :meth:`WarmKernel.shutdown`.
 """
 from __future__ import annotations
 
@@ -22,6 +26,27 @@ import threading
 #: what every report's kernel needs, imported while the parent prepares the frames
 WARM_CODE = ("import analysis.sections, pyarrow.parquet  # warm-up: pandas, matplotlib, fonts, analysis\n"
              "from analysis.catalog import _validator; _validator()  # the catalog's schema checker")
+
+
+#: the kernel's folder (sockets, connection file, log) is ``$TMPDIR/analysis-kernel-*``; its ``owner``
+#: file names the process that started it
+PREFIX, OWNER = "analysis-kernel-", "owner"
+
+
+def _sweep_orphans() -> None:
+    """Remove the folders of kernels whose owner died without cleaning up (killed outright: the kernel
+    died with it, its folder stayed)."""
+    import glob
+    import tempfile
+    for folder in glob.glob(os.path.join(tempfile.gettempdir(), PREFIX + "*")):
+        try:
+            with open(os.path.join(folder, OWNER)) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):   # not ours to judge: no owner file, another user's, being written
+            continue
 
 
 class WarmKernel:
@@ -37,8 +62,19 @@ class WarmKernel:
         self._stopped = False
         self._error: BaseException | None = None
         self._lock = threading.RLock()    # reentrant: a signal handler may interrupt shutdown() itself
-        self._thread = threading.Thread(target=self._start, daemon=True)
+        self._warm = threading.Event()    # set once the kernel is warm, or starting it failed
+        self._done = threading.Event()    # set by shutdown(): the starting thread may end
+        self.returncode: int | None = None   # the kernel process's exit status once it is gone (-9: SIGKILL)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="warm-kernel")
         self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._start()
+        finally:
+            self._warm.set()
+        # the kernel gets SIGKILL when this thread ends (its parent-death signal): wait for shutdown()
+        self._done.wait()
 
     def _start(self) -> None:
         km = None
@@ -52,12 +88,19 @@ class WarmKernel:
                     return
                 # IPC (Unix sockets) keeps the kernel off TCP: nothing listens on the network, and
                 # ipykernel has no "running over TCP without encryption" warning to print
-                self._ipc_dir = tempfile.mkdtemp(prefix="analysis-kernel-")
+                _sweep_orphans()
+                self._ipc_dir = tempfile.mkdtemp(prefix=PREFIX)
+                with open(os.path.join(self._ipc_dir, OWNER), "w") as f:
+                    f.write(str(os.getpid()))
                 km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
-                                        ip=os.path.join(self._ipc_dir, "k"))
+                                        ip=os.path.join(self._ipc_dir, "k"),
+                                        connection_file=os.path.join(self._ipc_dir, "kernel.json"))
                 env = {**os.environ, "MPLBACKEND": "Agg"}
                 self._log = open(os.path.join(self._ipc_dir, "kernel.log"), "wb")
-                run_sync(km.start_kernel)(cwd=self.cwd, env=env, stdout=self._log, stderr=self._log)
+                from .proc import preexec
+                die_with_us = preexec()   # SIGKILL when this thread or its process ends
+                run_sync(km.start_kernel)(cwd=self.cwd, env=env, stdout=self._log, stderr=self._log,
+                                          **({"preexec_fn": die_with_us} if die_with_us else {}))
                 self._launched = km
             kc = BlockingKernelClient()
             kc.load_connection_info(km.get_connection_info())
@@ -78,11 +121,21 @@ class WarmKernel:
 
     def km(self):
         """The started kernel manager, or None when starting failed (papermill then starts its own)."""
-        self._thread.join()
+        self._warm.wait()
         return self._km
 
+    def poll(self) -> int | None:
+        """The kernel process's exit status if it has ended (negative: the signal that killed it), else None."""
+        km = self._launched
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        if proc is not None:
+            code = proc.poll()
+            if code is not None:
+                self.returncode = code
+        return self.returncode
+
     @staticmethod
-    def _kill(km, *, fast: bool = False) -> None:
+    def _kill(km, *, fast: bool = False) -> int | None:
         """Kill the kernel's process and wait for it; then its connection file goes (``fast``: without
         jupyter_client's asynchronous shutdown, for a signal handler that exits right after)."""
         proc = getattr(getattr(km, "provisioner", None), "process", None)
@@ -100,6 +153,7 @@ class WarmKernel:
                 run_sync(km.shutdown_kernel)(now=True)   # the process is gone: this frees sockets and files
         except Exception:  # best effort: what is left is a file in the runtime folder
             pass
+        return proc.returncode if proc is not None else None
 
     def shutdown(self, *, fast: bool = False) -> None:
         """Stop the kernel (killed: a report's kernel holds nothing to save) and remove its folder.
@@ -109,7 +163,9 @@ class WarmKernel:
             self._km = None
             km = self._launched
             if km is not None:
-                self._kill(km, fast=fast)
+                code = self._kill(km, fast=fast)
+                if self.returncode is None:
+                    self.returncode = code
                 self._launched = None   # only now: a handler interrupting _kill() kills it again
             if self._log is not None:
                 self._log.close()
@@ -117,3 +173,4 @@ class WarmKernel:
             if self._ipc_dir:
                 shutil.rmtree(self._ipc_dir, ignore_errors=True)
                 self._ipc_dir = None
+            self._done.set()

@@ -2,14 +2,23 @@
 sha256 of its inputs and outputs, so that a rerun skips what is up to date.
 
 Entries are keyed by :attr:`ReportRequest.key`. The file is rewritten atomically (a temporary
-file, then ``os.replace``) after each job, so an interrupted batch keeps what finished.
+file, then ``os.replace``) after each job, once the job's outputs are in place, so an interrupted
+batch keeps what finished and never lists a file that is not there.
+
+The file is checked when read (:data:`SCHEMA`, with ``jsonschema``): one that is not a regular file,
+not UTF-8 JSON, truncated or of another shape is renamed ``manifest.json.broken-<time>`` with a
+warning, and the manifest is rebuilt from the reports found in the folder (:func:`rebuild`): each
+report's executed notebook records what it was made from and the sha256 of the files published
+with it, so reports whose files still match are known again and are not rerun.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +28,32 @@ from .request import ReportRequest
 FILE = "manifest.json"
 #: 2: an entry's request is recorded as ``ReportRequest.to_dict()`` under ``request``
 VERSION = 2
+log = logging.getLogger(__name__)
+
+_SHA = {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "a sha256 in hex"}
+#: what a manifest must look like to be used; anything else is set aside and rebuilt
+SCHEMA = {
+    "type": "object", "description": "a mapping with version and jobs",
+    "required": ["version", "jobs"],
+    "properties": {
+        "version": {"type": "integer", "description": "a version number"},
+        "updated": {"type": "string"},
+        "retries": {"type": "integer", "minimum": 0, "description": "a number of retries"},
+        "jobs": {"type": "object", "description": "a mapping of request keys to entries",
+                 "additionalProperties": {
+                     "type": "object", "description": "an entry with request, inputs, status and outputs",
+                     "required": ["request", "inputs", "status", "outputs"],
+                     "properties": {
+                         "request": {"type": "object", "description": "the request as a mapping"},
+                         "inputs": {"type": "object", "additionalProperties": {"type": "string"},
+                                    "description": "a mapping of inputs to checksums"},
+                         "status": {"enum": ["ok", "failed", "skipped"], "description": "ok, failed or skipped"},
+                         "outputs": {"type": "object", "additionalProperties": _SHA,
+                                     "propertyNames": {"pattern": "^[^/].*$"},
+                                     "description": "a mapping of output files to sha256"},
+                         "error": {"type": "string"},
+                         "seconds": {"type": "number"},
+                         "worker_deaths": {"type": "integer", "minimum": 0}}}}}}
 
 
 @lru_cache(maxsize=256)
@@ -77,18 +112,29 @@ def _now() -> str:
 
 
 class Manifest:
-    """``OUT/manifest.json``, rewritten atomically after each job."""
+    """``OUT/manifest.json``, checked when read (see the module docstring), rewritten atomically after each job."""
 
-    def __init__(self, out: Path):
-        self.path = Path(out) / FILE
+    def __init__(self, out: Path, *, retries: int | None = None):
+        self.out = Path(out)
+        self.path = self.out / FILE
         self.data = {"version": VERSION, "jobs": {}}
-        if self.path.is_file():
-            try:
-                self.data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                os.replace(self.path, self.path.with_suffix(".json.broken"))  # kept for inspection; every job reruns
-        self.data.setdefault("jobs", {})
+        #: where a broken manifest was set aside, if one was
+        self.set_aside: Path | None = None
+        if os.path.lexists(self.path):
+            problem, data = read(self.path)
+            if problem is None:
+                self.data = data
+            else:
+                self.set_aside = _set_aside(self.path)
+                self.data["jobs"] = rebuild(self.out)
+                log.warning("%s: expected a batch manifest, found %s; kept it as %s and rebuilt the manifest from "
+                            "the reports in the folder (%d found whose files match what they recorded)",
+                            self.path, problem, self.set_aside.name, len(self.data["jobs"]))
         self.data["version"] = VERSION  # entries of version 1 have other input checksums: they rerun
+        if retries is not None:
+            self.data["retries"] = retries
+        if self.set_aside is not None:
+            self.write()    # at once: a run that records nothing still leaves the rebuilt manifest
 
     def get(self, key: str) -> dict | None:
         """The entry of a request key, or None."""
@@ -97,6 +143,8 @@ class Manifest:
     def record(self, request: ReportRequest, *, inputs: dict[str, str], result: dict) -> dict:
         """Record a job's result (status, started, seconds, outputs, error …) and write the file.
 
+        Call it only once the job's outputs are in place: the file says they are.
+
         Returns:
             The entry as written.
         """
@@ -104,10 +152,101 @@ class Manifest:
         entry = {"request": recorded, "inputs": inputs, "finished": _now(), **result}
         self.data["jobs"][request.key] = entry
         self.data["updated"] = entry["finished"]
-        tmp = self.path.with_name(f".{FILE}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.data, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, self.path)
+        self.write()
         return entry
+
+    def write(self) -> None:
+        """Write the file atomically: a temporary file beside it (removed if writing fails), then ``os.replace``."""
+        tmp = self.path.with_name(f".{FILE}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(self.data, ensure_ascii=False, indent=1), encoding="utf-8")
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def read(path: Path) -> tuple[str | None, dict | None]:
+    """(what is wrong with the manifest at path, or None; its content when it is sound)."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return f"a file that cannot be read ({exc.strerror})", None
+    if not stat.S_ISREG(st.st_mode):   # a folder, a FIFO (reading it would block), a link
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a symbolic link" if stat.S_ISLNK(st.st_mode) \
+            else "not a regular file"
+        return kind, None
+    if st.st_size == 0:
+        return "an empty file", None
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        return f"a file that cannot be read ({exc.strerror})", None
+    except UnicodeDecodeError:
+        return "a file that is not UTF-8 text", None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"text that is not JSON or is cut short ({exc.msg} at line {exc.lineno} column {exc.colno})", None
+    from . import schema
+    problems = schema.problems(_validator(), data, FILE)
+    if problems:
+        return "another shape (" + problems[0].split(": ", 1)[1] + ")", None
+    return None, data
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    from . import schema
+    return schema.validator(SCHEMA)
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a broken manifest to ``manifest.json.broken-<time>`` (a free name) and return the new path."""
+    stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.broken-{stamp}")
+    n = 1
+    while os.path.lexists(target):
+        n += 1
+        target = path.with_name(f"{path.name}.broken-{stamp}-{n}")
+    os.replace(path, target)
+    return target
+
+
+def rebuild(out: Path) -> dict[str, dict]:
+    """Manifest entries for the reports found under ``out``, from what their executed notebooks
+    recorded (:func:`analysis.run._record_provenance`): a report counts only when every file it was
+    published with is there with the recorded sha256; its notebook's own sha256 is taken as found.
+
+    Returns:
+        request key → entry (status ``ok``, ``rebuilt``: true).
+    """
+    from .run import PROVENANCE_KEY
+    out = Path(out)
+    jobs: dict[str, dict] = {}
+    for nb_path in sorted(out.rglob("*.ipynb")):
+        rel_parts = nb_path.relative_to(out).parts
+        if any(p == "failed" or p.startswith(".") for p in rel_parts[:-1]) or not nb_path.is_file():
+            continue
+        try:
+            meta = json.loads(nb_path.read_text(encoding="utf-8")).get("metadata", {}).get(PROVENANCE_KEY)
+            outputs = dict(meta["outputs"])
+            # the key as this process names the request (it depends on the project's default data file)
+            key = ReportRequest.from_dict({**meta["request"], "out": str(out)}).key
+            entry = {"request": dict(meta["request"]), "inputs": dict(meta["inputs"]), "status": "ok",
+                     "finished": str(meta.get("finished", "")), "outputs": {}, "error": "", "rebuilt": True}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        ok = True
+        for name, digest in outputs.items():
+            f = nb_path.parent / name
+            if Path(name).name != name or not f.is_file() or sha256_file(f) != digest:
+                ok = False
+                break
+            entry["outputs"][str(f.relative_to(out))] = digest
+        if ok:
+            entry["outputs"][str(nb_path.relative_to(out))] = sha256_file(nb_path)
+            jobs[key] = entry
+    return jobs
 
 
 def remove_temporary(out: Path) -> None:

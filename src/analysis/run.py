@@ -11,6 +11,7 @@ notebook, so their import time overlaps the execution instead of adding to it.
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -64,30 +65,84 @@ def _literal(path: Path) -> str:
     return str(path).replace("{", "{{").replace("}", "}}")
 
 
+class Interrupted(AnalysisError):
+    """Raised when a run is told to stop (its batch was interrupted) before it published anything."""
+
+    exit_code = 130
+
+
+class KernelDied(ReportError):
+    """Raised when the kernel process dies while it runs the notebook (killed, out of memory, a crash)."""
+
+
+def report_chars(request: ReportRequest) -> str:
+    """The characters a report of this request can show: its data and side files, the catalog, the
+    package's strings and the request's parameters (what the font subset is built for)."""
+    from . import fontcache, paths
+    return fontcache.charset([request.data, request.catalog, *paths.side_files(request.data),
+                              *[d / n for d in paths.default_data_dirs() for n in paths.SIDE_FILES]],
+                             extra=" ".join(map(str, request.notebook_parameters().values())))
+
+
+def _engine():
+    """papermill's nbclient engine, registered as ``analysis``, that keeps its execution manager in
+    ``ACTIVE["nb_man"]``: when the kernel dies, papermill raises without writing the notebook, and
+    the manager's notebook says which cell was running and holds the outputs up to it."""
+    from papermill.engines import NBClientEngine, papermill_engines
+    if "analysis" not in papermill_engines._engines:
+
+        class Engine(NBClientEngine):
+            @classmethod
+            def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+                ACTIVE["nb_man"] = nb_man
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+        papermill_engines.register("analysis", Engine)
+    return "analysis"
+
+
 def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
-                kernel_name: str | None = None) -> ReportResult:
+                kernel_name: str | None = None, lock: bool = True,
+                stop: threading.Event | None = None) -> ReportResult:
     """Produce one report: prepare the frames once, execute the notebook on them, export, publish.
 
     The kernel started ahead is shut down and the staging folder removed on every way out (the
     request fails against its data, a cell fails, an exception, :func:`interruptible`'s signals).
 
+    Args:
+        lock: take the output folder's lock (:mod:`analysis.lock`); a batch holds it for its workers
+            and passes False.
+        stop: set (with :func:`stop_current`) when the run must stop: it then raises
+            :class:`Interrupted` before exporting or publishing, and a kernel killed for it is no failure.
+
     Raises:
         DataError, AnalysisError: bad data, a region or year not in it (before anything is written).
+        FolderBusy: another report or batch writes into the output folder (exit 2).
         ReportError: a cell failed; the executed notebook is kept under ``failed/``.
+        KernelDied: the kernel died while running a cell; the notebook up to it is kept under ``failed/``.
+        Interrupted: ``stop`` was set.
     """
-    from . import fontcache, handover, paths
+    from . import fontcache, handover
+    from .lock import FolderLock
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    chars = fontcache.charset([request.data, request.catalog, *paths.side_files(request.data),
-                               *[d / n for d in paths.default_data_dirs() for n in paths.SIDE_FILES]],
-                              extra=" ".join(map(str, request.notebook_parameters().values())))
+    stop = stop or threading.Event()
     final_dir = request.folder
-    trim_imports()
-    from .kernel import WarmKernel
-    font_proc = fontcache.start(chars)            # a font subset for this data, built on the other core
-    ACTIVE.update(font=font_proc)
-    kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent))   # kernel starts and imports meanwhile
-    ACTIVE.update(kernel=kernel)
+    folder_lock = FolderLock(request.out, "analysis report", label=request.labels["out"])
+    if lock and request.out.is_dir():
+        folder_lock.acquire()        # at once: a batch writing there stops us before a kernel starts
+        ACTIVE.update(lock=folder_lock)
+    try:
+        chars = report_chars(request)
+        trim_imports()
+        from .kernel import WarmKernel
+        font_proc = fontcache.start(chars)            # a font subset for this data, built on the other core
+        ACTIVE.update(font=font_proc)
+        kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent))   # kernel starts and imports meanwhile
+        ACTIVE.update(kernel=kernel)
+    except BaseException:
+        folder_lock.release()
+        raise
     staging: Path | None = None
     try:
         warm = threading.Thread(target=_warm_exporters, daemon=True)
@@ -96,6 +151,17 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         timings["prepare"] = time.perf_counter() - t0
 
         stem = request.stem
+        if lock and not folder_lock.held:
+            try:
+                request.out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise AnalysisError(f"{request.labels['out']} {request.out}: expected a folder the report can be "
+                                    f"written to, found that it cannot be created ({exc.strerror})") from None
+            folder_lock.acquire()
+            ACTIVE.update(lock=folder_lock)
+        if lock:   # left by a report of this folder killed outright: nobody else can be writing there now
+            for old in final_dir.glob(".staging-*"):
+                shutil.rmtree(old, ignore_errors=True)
         staging = final_dir / f".staging-{uuid.uuid4().hex[:8]}"
         ACTIVE.update(staging=staging, out=request.out)  # before it exists: a signal now still removes it
         try:
@@ -105,17 +171,22 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
                                 f"written to, found that {final_dir} cannot be created ({exc.strerror})") from None
         frames = handover.write(data, (staging / ".handover").resolve())   # the kernel runs in the notebook's folder
         import papermill as pm
+        from nbclient.exceptions import DeadKernelError
         executed = staging / f"{stem}.ipynb"
         t = time.perf_counter()
         try:
             km = kernel.km()
+            if stop.is_set():
+                raise Interrupted("stopped before the notebook ran")
             pm.execute_notebook(_literal(request.notebook), _literal(executed),
-                                parameters=request.notebook_parameters(frames),
+                                parameters=request.notebook_parameters(frames), engine_name=_engine(),
                                 kernel_name=kernel_name, progress_bar=False, log_output=False,
                                 cwd=str(request.notebook.parent),
                                 request_save_on_cell_execute=False,  # one write at the end, not one per cell
                                 **({"km": km} if km is not None else {}))
         except pm.PapermillExecutionError as exc:
+            if stop.is_set():
+                raise Interrupted("stopped while the notebook ran") from None
             failed_dir = final_dir / "failed"
             failed_dir.mkdir(exist_ok=True)
             kept = failed_dir / f"{stem}.ipynb"
@@ -126,22 +197,32 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
                 f"notebook {request.notebook.name} failed in cell {cell} ({line}): {exc.ename}: {exc.evalue}; "
                 f"the executed notebook is kept at {kept}", cell=cell, ename=exc.ename, evalue=exc.evalue,
                 failed_notebook=str(kept)) from None
+        except DeadKernelError:
+            if stop.is_set():
+                raise Interrupted("stopped while the notebook ran") from None
+            raise _kernel_died(request, kernel, final_dir, stem) from None
         finally:
             kernel.shutdown()
         timings["execute"] = time.perf_counter() - t
+        if stop.is_set():
+            raise Interrupted("stopped after the notebook ran")
         import nbformat
         nb = nbformat.read(str(executed), as_version=4)
         warm.join()
         from . import export
-        font = fontcache.wait(font_proc, chars)
+        font, font_file = fontcache.wait(font_proc, chars)
         font_proc = None
-        timings.update(export.export(nb, lang=request.lang, base_dir=staging, font=font, font_chars=chars,
-                                     font_file=fontcache.subset_path(chars),
+        if stop.is_set():
+            raise Interrupted("stopped before the report was exported")
+        timings.update(export.export(nb, lang=request.lang, base_dir=staging, font=font, font_file=font_file,
                                      html_path=staging / f"{stem}.html" if "html" in request.formats else None,
                                      pdf_path=staging / f"{stem}.pdf" if "pdf" in request.formats else None))
         handover.publish(data, staging, stem)
         shutil.rmtree(frames)
+        _record_provenance(request, nb, executed, staging)
         result = ReportResult(request, timings=timings)
+        if stop.is_set():
+            raise Interrupted("stopped before the report was published")
         with _publishing():   # a signal now waits: the outputs move into place all together
             for f in sorted(staging.iterdir()):
                 target = final_dir / f.name
@@ -152,6 +233,8 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
                 failed.unlink()
         result.seconds = time.perf_counter() - t0
         return result
+    except OSError as exc:
+        raise _write_failed(request, exc) from None
     finally:
         kernel.shutdown()
         if font_proc is not None:
@@ -160,6 +243,98 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
             shutil.rmtree(staging, ignore_errors=True)
             _remove_empty(final_dir, request.out)
         ACTIVE.clear()
+        folder_lock.release()
+
+
+#: errors of a writer that mean the output folder has no room, or no right, to take the report
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+def _write_failed(request: ReportRequest, exc: OSError) -> OSError | AnalysisError:
+    """A failed write into the output folder (full, over quota, read-only) as a message naming the folder;
+    any other OSError as it is."""
+    name = str(exc.filename or "")
+    if exc.errno not in _NO_ROOM and not name.startswith(str(request.out)):
+        return exc
+    what = f" writing {Path(name).name}" if name else ""
+    return AnalysisError(f"{request.labels['out']} {request.out}: expected a folder the report can be written to, "
+                         f"found that{what or ' writing'} failed ({exc.strerror or exc}); nothing was published and "
+                         "earlier reports there are untouched")
+
+
+#: where a finished report records what it was made from, in its executed notebook's metadata
+PROVENANCE_KEY = "analysis"
+
+
+def _record_provenance(request: ReportRequest, nb, executed: Path, staging: Path) -> None:
+    """Write into the executed notebook what the report was made from and the sha256 of the files
+    published with it, so that a batch manifest lost or broken can be rebuilt from the outputs
+    (:func:`analysis.manifest.rebuild`)."""
+    import datetime as _dt
+    import json
+    from . import manifest
+    siblings = {f.name: manifest.sha256_file(f) for f in sorted(staging.iterdir())
+                if f.is_file() and f != executed}
+    nb.metadata[PROVENANCE_KEY] = {
+        "key": request.key,
+        "request": {k: v for k, v in request.to_dict().items() if k != "out"},
+        "inputs": manifest.input_checksums(request),
+        "outputs": siblings,
+        "finished": _dt.datetime.now().isoformat(timespec="seconds")}
+    # as nbformat writes it, without validating the whole notebook again
+    executed.write_text(json.dumps(nb, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _kernel_died(request: ReportRequest, kernel, final_dir: Path, stem: str) -> "KernelDied":
+    """The error for a kernel that died mid-notebook, with the cell it was running; the notebook up to
+    that cell is kept under ``failed/`` as a failing cell's is."""
+    nb_man = ACTIVE.get("nb_man")
+    cell, line, kept = None, "", None
+    if nb_man is not None:
+        papermills = {"injected-parameters", "papermill-error-cell-tag"}
+        own = [c for c in nb_man.nb.cells if not papermills & set(c.get("metadata", {}).get("tags", []))]
+        started = [i for i, c in enumerate(own, 1) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+        if started:
+            cell = started[-1]
+            src = "".join(own[cell - 1].get("source", []))
+            line = next((ln.strip() for ln in src.splitlines() if ln.strip()), "")
+        try:
+            import nbformat
+            (final_dir / "failed").mkdir(parents=True, exist_ok=True)
+            kept = final_dir / "failed" / f"{stem}.ipynb"
+            nbformat.write(nb_man.nb, str(kept))
+        except OSError:
+            kept = None
+    code = kernel.poll()
+    how = ""
+    if code is not None and code < 0:
+        try:
+            how = f" (killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f" (killed by signal {-code}"
+        how += ", as the system does when memory runs out)" if code == -signal.SIGKILL else ")"
+    elif code is not None:
+        how = f" (exit status {code})"
+    where = f"while running cell {cell} ({line})" if cell else "before it ran a cell"
+    kept_text = f"; the notebook up to that cell is kept at {kept}" if kept else ""
+    return KernelDied(f"notebook {request.notebook.name}: the kernel died{how} {where}{kept_text}",
+                      cell=cell, ename="DeadKernelError", evalue="the kernel died",
+                      failed_notebook=str(kept) if kept else None)
+
+
+def stop_current() -> None:
+    """Ask the run under way in this process to stop, from another thread or a signal handler: its
+    kernel and font process are killed now; the run itself raises :class:`Interrupted` (its ``stop``
+    event must be set too) and removes its staging folder as it unwinds."""
+    kernel = ACTIVE.get("kernel")
+    if kernel is not None:
+        kernel.shutdown(fast=True)
+    font = ACTIVE.get("font")
+    if font is not None and font.poll() is None:
+        try:
+            font.kill()
+        except OSError:
+            pass
 
 
 def _remove_empty(folder: Path, out: Path) -> None:
@@ -200,19 +375,14 @@ def abort() -> None:
     asyncio and papermill would be slow and noisy; final outputs are only ever renamed into place,
     so none is partial.
     """
-    kernel = ACTIVE.get("kernel")
-    if kernel is not None:
-        kernel.shutdown(fast=True)
-    font = ACTIVE.get("font")
-    if font is not None and font.poll() is None:
-        try:
-            font.kill()
-        except OSError:
-            pass
+    stop_current()
     staging = ACTIVE.get("staging")
-    if staging is not None:
+    if staging is not None and not ACTIVE.get("publishing"):
         shutil.rmtree(staging, ignore_errors=True)
         _remove_empty(staging.parent, ACTIVE.get("out", staging.parent))
+    lock = ACTIVE.get("lock")
+    if lock is not None and not ACTIVE.get("publishing"):
+        lock.release()
 
 
 @contextmanager
