@@ -11,6 +11,7 @@ Every other module asks here; no module builds ``data/observations.csv`` itself.
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from functools import lru_cache, wraps
 from pathlib import Path
@@ -110,6 +111,25 @@ def catalog_path() -> Path:
     return _first(*([root / "data" / CATALOG_FILE] if root else []), defaults_root() / "data" / CATALOG_FILE)
 
 
+_SHEET = re.compile(r"^(.*\.xls[xm])#(.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def split_sheet(path: str | os.PathLike) -> tuple[Path, str | None]:
+    """A data path that names a workbook's sheet: ``book.xlsx#Sheet2`` → (``book.xlsx``, ``"Sheet2"``);
+    any other path → (path, None). A file whose own name contains ``#`` is that file when it exists."""
+    p = Path(path)
+    m = _SHEET.match(str(path))
+    if m and not p.exists():
+        return Path(m[1]), m[2]
+    return p, None
+
+
+def data_file(path: str | os.PathLike) -> Path:
+    """The file of a data path (``book.xlsx#Sheet2`` → ``book.xlsx``): what is checked, hashed and
+    looked beside for ``sources.csv``."""
+    return split_sheet(path)[0]
+
+
 def default_data_dirs() -> list[Path]:
     """Folders whose ``sources.csv``/``regions.csv`` apply to every data file (the project's data/)."""
     return [data_path().parent]
@@ -117,7 +137,7 @@ def default_data_dirs() -> list[Path]:
 
 def side_files(data: Path) -> list[Path]:
     """``sources.csv`` and ``regions.csv`` beside a data file (those that exist)."""
-    return [f for f in (data.parent / n for n in SIDE_FILES) if f.is_file()]
+    return [f for f in (data_file(data).parent / n for n in SIDE_FILES) if f.is_file()]
 
 
 @_remembered
@@ -179,7 +199,7 @@ def resolve(path: str | os.PathLike, *, base: Path | None = None) -> Path:
     if root is not None:
         bases.append(root)
     for b in bases:
-        if (b / p).exists():
+        if (b / p).exists() or data_file(b / p).exists():
             return (b / p).resolve()
     return (bases[0] / p).resolve()
 
