@@ -204,6 +204,33 @@ def resolve(path: str | os.PathLike, *, base: Path | None = None) -> Path:
     return (bases[0] / p).resolve()
 
 
+#: folders outside the project whose files a jobs file may name as ``data`` or ``catalog``: set by
+#: ``analysis batch --allow-outside DIR`` for the batch it starts (:func:`allow_outside`)
+_OUTSIDE: tuple[Path, ...] = ()
+
+
+def allow_outside(dirs=()) -> None:
+    """Let jobs files name data and catalogs in these folders too (``--allow-outside DIR``); each call
+    replaces the previous list (one command line, one list)."""
+    global _OUTSIDE
+    _OUTSIDE = tuple(Path(d).resolve() for d in dirs)
+
+
+@_remembered
+def input_roots(jobs_folder: Path, extra=None) -> tuple[Path, ...]:
+    """Where the data and catalog a jobs file names may lie: the project folder, the jobs file's
+    folder, and the folders allowed with ``--allow-outside`` (``extra``, default: those of
+    :func:`allow_outside`) — each resolved, so a link out of them counts as outside."""
+    roots = [project_root(), jobs_folder, *(_OUTSIDE if extra is None else extra)]
+    return tuple(dict.fromkeys(Path(r).resolve() for r in roots if r is not None))
+
+
+def inside(path: Path, roots) -> bool:
+    """Whether ``path`` (resolved: links followed, ``..`` gone) lies in one of ``roots``."""
+    target = Path(path).resolve()
+    return any(target == r or target.is_relative_to(r) for r in roots)
+
+
 def cache_dir() -> Path:
     """``$ANALYSIS_CACHE``, else ``~/.cache/analysis``."""
     base = os.environ.get("ANALYSIS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"),
