@@ -43,6 +43,9 @@ HEADER_ALIASES = {
 }
 
 ACCEPTED_ENCODINGS = "UTF-8 (with or without BOM), GBK or GB18030"
+#: control characters: none in names and codes; tab and line breaks allowed in quotes and notes
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass
@@ -407,6 +410,12 @@ def read_registry(path: Path, *, columns: list[str], required: list[str],
     for c in columns:
         frame[c] = frame[c].fillna("").astype(str).str.strip() if c in frame.columns else ""
     frame = frame[columns]
+    for c in present:
+        rx = CONTROL_IN_TEXT if c in ("note", "title") else CONTROL
+        for row, v in frame[c].items():
+            if rx.search(v):
+                problems.append(Problem(name, int(row), c, "text without control characters",
+                                        f"{rx.search(v).group()!r} in {v[:40]!r}"))
     frame.attrs["present"] = present     # the columns the header named (the others are filled with "")
     return frame, problems
 

@@ -19,7 +19,7 @@ from ..errors import Problem
 from ..limits import MAX_ABS_VALUE, MAX_NAME_CHARS, MAX_SNAPSHOT_BYTES, MAX_SUGGESTIONS
 from ..numbers import (QUALIFIERS, UNITS, NumberFormatError, canonical_qualifier,
                        normalize_text, parse_value)
-from .reading import _decode, _short, read_bounded, read_sources
+from .reading import CONTROL, CONTROL_IN_TEXT, _decode, _short, read_bounded, read_sources
 from .regions import canonical_map
 
 #: measure → allowed unit dimensions (None: the indicator's own dimension)
@@ -286,6 +286,34 @@ def _sources_and_quotes(raw: pd.DataFrame, pr: _Problems, paths: list[Path], che
     return status
 
 
+#: dimensions of things counted or weighed, never negative
+COUNTED = ("vehicles", "units", "units_sets", "enterprises", "items", "chains", "persons", "tonnes", "years")
+
+
+def _control_characters(raw: pd.DataFrame, pr: _Problems) -> None:
+    """No NUL or other control character in a cell (names become folder names, headings, PDF text)."""
+    for col in [c for c in raw.columns if c not in ("file", "row")]:
+        rx = CONTROL_IN_TEXT if col in ("quote", "note") else CONTROL
+        bad = {v for v in raw[col].unique() if rx.search(v)}
+        if bad:
+            pr.bad(raw[col].isin(bad), col, "text without control characters",
+                   lambda r, c=col, x=rx: f"{x.search(r[c]).group()!r} in {_clip(r[c])}")
+
+
+def _counts_and_future(raw: pd.DataFrame, pr: _Problems, value, dim: pd.Series, measure: pd.Series,
+                       year: pd.Series) -> None:
+    """Counts are not negative, ranks start at 1; an observed figure is not of a later year than this one."""
+    import datetime
+    with np.errstate(invalid="ignore"):
+        pr.bad(dim.isin(COUNTED).to_numpy() & (value < 0), "value", "a count of at least 0 (firms, vehicles, items, …)",
+               lambda r: repr(r["value"]))
+        pr.bad((dim == "rank").to_numpy() & (value < 1), "value", "a rank of at least 1", lambda r: repr(r["value"]))
+    this_year = datetime.date.today().year
+    future = measure.notna() & ~measure.isin(["target", "projection", "plan"]) & (year > this_year)
+    pr.bad(future, "year", f"a year up to {this_year} for an observed figure (a later year needs measure target, "
+           "projection or plan)", lambda r: f"{r['year']} for measure {r['measure']!r}")
+
+
 def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quotes: bool,
               regions: dict[str, dict] | None = None):
     """The observations frame of raw string rows, every problem found (column by column), and which
@@ -296,6 +324,7 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
     for col in ("region", "entity"):  # names become folder names and headings: bounded (analysis.limits)
         pr.bad(raw[col].str.len() > MAX_NAME_CHARS, col, f"{col} names of at most {MAX_NAME_CHARS} characters",
                lambda r, c=col: f"{len(r[c])} characters")
+    _control_characters(raw, pr)
     aliases = canonical_map(regions or {})
     region = raw["region"].map({r: aliases.get(r, r) for r in raw["region"].unique()}) if aliases else raw["region"]
     year, base_year = _years(raw, pr)
@@ -304,6 +333,7 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
     value, half, step, text_qual, text_unit = _values(raw, pr)
     qualifier = _qualifiers(raw, pr, text_qual)
     unit_text, base_unit, factor, dim = _units(raw, pr, catalog, text_unit, indicator, measure)
+    _counts_and_future(raw, pr, value, dim, measure, year)
 
     # counts of enterprises, projects, chains, ranks and years are exact integers, not rounded figures
     with np.errstate(invalid="ignore"):   # inf (a 400-digit value) is refused below
