@@ -68,14 +68,21 @@ def _gb_family(encoding: str) -> bool:
 
 
 def _decode(raw: bytes, name: str) -> tuple[str | None, str, list[Problem]]:
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        kind = "an .xlsx/.zip workbook" if raw.startswith(b"PK") else "binary content"
+    nul = raw.find(b"\x00", 0, 4096)
+    if nul >= 0 and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        line = raw.count(b"\n", 0, nul) + 1
+        kind = "an .xlsx/.zip workbook" if raw.startswith(b"PK") else f"binary content (a NUL byte in line {line})"
         return None, "", [Problem(name, None, None, f"a CSV text file in {ACCEPTED_ENCODINGS}",
                                   kind, "save it as CSV, or give the workbook an .xlsx name")]
     try:
         return raw.decode("utf-8-sig"), "UTF-8-BOM" if raw.startswith(b"\xef\xbb\xbf") else "UTF-8", []
     except UnicodeDecodeError as exc:
         utf8_error = exc
+    if raw.startswith(b"\xef\xbb\xbf"):   # says UTF-8, is not: a file pieced together from two encodings
+        return None, "", [Problem(name, None, None, f"text in {ACCEPTED_ENCODINGS}",
+                                  f"a UTF-8 byte-order mark followed by bytes that are not UTF-8 (byte "
+                                  f"0x{raw[utf8_error.start]:02x} at offset {utf8_error.start})",
+                                  "re-save the file as UTF-8 or GBK CSV")]
     matches = from_bytes(raw)
     best = matches.best()
     guess = best.encoding if best is not None else None
