@@ -429,6 +429,8 @@ _beside("bad encoding", "regions.csv", (_REG + "甲区,重庆市,区,,,\n").enco
         "not valid UTF-8", binary=True)
 _beside("empty level", "regions.csv", _REG + "甲区,重庆市,,,,\n", "regions.csv:2:level", "the region's level")
 _beside("unknown source", "regions.csv", _REG + "甲区,重庆市,区,,,S404\n", "regions.csv:2:source", "a source id")
+_beside("region name of 10 000 characters", "regions.csv", _REG + "区" * 10_000 + ",重庆市,区,,,\n", "regions.csv:2:region",
+        "names of at most 100 characters")
 
 
 # ------------------------------------------------------------------ catalogs
