@@ -58,12 +58,25 @@ class _Row:
         return self._cols[column][self._i]
 
 
+class _Columns(dict):
+    """Column → its values as an array, made when a problem first reads the column (an array of
+    Python strings of every column of a large panel would cost hundreds of megabytes)."""
+
+    def __init__(self, raw: pd.DataFrame):
+        super().__init__()
+        self.raw = raw
+
+    def __missing__(self, column: str):
+        self[column] = values = self.raw[column].to_numpy()
+        return values
+
+
 class _Problems:
     """Problems found so far; ``bad(mask, column, …)`` adds one per flagged row of the raw frame."""
 
     def __init__(self, raw: pd.DataFrame):
         self.raw = raw
-        self.cols = {c: raw[c].to_numpy() for c in raw.columns}
+        self.cols = _Columns(raw)
         self.list: list[Problem] = []
 
     def bad(self, mask, column, expected, found_fn, hint_fn=None) -> None:
@@ -278,9 +291,14 @@ def _sources_and_quotes(raw: pd.DataFrame, pr: _Problems, paths: list[Path], che
             continue
         texts[s["id"]] = _squash(text)
         status[s["id"]] = "checked"
-    has_text = raw["source"].isin(list(texts))
-    missing_quote = [has_text.iat[i] and raw["quote"].iat[i] != "" and
-                     _squash(raw["quote"].iat[i]) not in texts[raw["source"].iat[i]] for i in range(len(raw))]
+    quotes, sources_of = raw["quote"].to_numpy(), raw["source"].to_numpy()
+    missing_quote = np.zeros(len(raw), dtype=bool)
+    looked: dict[tuple[str, str], bool] = {}    # each (source, quote) looked up once
+    for i in np.flatnonzero((raw["source"].isin(list(texts)) & (raw["quote"] != "")).to_numpy()):
+        key = (sources_of[i], quotes[i])
+        if key not in looked:
+            looked[key] = _squash(quotes[i]) not in texts[sources_of[i]]
+        missing_quote[i] = looked[key]
     pr.bad(missing_quote, "quote", "a quote that occurs verbatim in the source text",
            lambda r: repr(r["quote"][:40]), lambda r: "copy the clause from the source; whitespace and line breaks are ignored")
     return status
