@@ -27,7 +27,7 @@ from .. import limits
 from .. import paths as _paths
 from ..errors import Problem
 from ..numbers import normalize_text
-from .xlsx import WorkbookError, column_letter, open_workbook, read_sheet
+from .xlsx import Workbook, WorkbookError, column_letter, open_workbook, read_sheet
 
 REQUIRED = ["region", "year", "indicator", "measure", "value", "unit", "source", "quote"]
 OPTIONAL = ["id", "entity", "base_year", "qualifier", "peer", "note"]
