@@ -274,3 +274,57 @@ def test_ten_thousand_jobs_are_all_checked_before_any_runs_within_seconds(tmp_pa
     bad = write(tmp_path, f"matrix: {{region: [{regions}], year: [{years}], lang: [zh, fr]}}\n")
     with pytest.raises(UsageError, match="expected at most 10000 combinations, found 20000"):
         jobs.load_jobs(bad)
+
+
+# ------------------------------------------------------------------ data and catalogs stay inside
+
+@pytest.fixture
+def elsewhere(tmp_path):
+    """A jobs folder and, beside it, a folder outside it with a data file and a catalog."""
+    (tmp_path / "jobs").mkdir()
+    out = tmp_path / "elsewhere"
+    out.mkdir()
+    shutil.copy(DATA, out / "obs.csv")
+    shutil.copy(ROOT / "data" / "catalog.yaml", out / "catalog.yaml")
+    return tmp_path
+
+
+@pytest.mark.parametrize("entry, where, found", [
+    ("jobs: [{parameters: {region: 渝北区, year: 2024}, data: ../elsewhere/obs.csv}]", "jobs[0].data",
+     "'../elsewhere/obs.csv', which is {e}/obs.csv"),
+    ("defaults: {{catalog: {e}/catalog.yaml}}\nmatrix: {{region: [渝北区], year: [2024]}}", "defaults.catalog",
+     "'{e}/catalog.yaml', which is {e}/catalog.yaml"),
+    ("jobs: [{parameters: {region: 渝北区, year: 2024}, data: link.csv}]", "jobs[0].data",
+     "'link.csv', which is {e}/obs.csv"),                               # a link out counts as outside
+    ("jobs: [{{parameters: {{region: 渝北区, year: 2024}}, data: '{e}/book.xlsx#Sheet1'}}]", "jobs[0].data",
+     "'{e}/book.xlsx#Sheet1', which is {e}/book.xlsx"),                # refused before looking for it
+])
+def test_data_and_catalog_outside_the_project_are_refused(elsewhere, entry, where, found):
+    e = elsewhere / "elsewhere"
+    (elsewhere / "jobs" / "link.csv").symlink_to(e / "obs.csv")
+    f = write(elsewhere / "jobs", entry.format(e=e) if "{e}" in entry else entry)
+    with pytest.raises(UsageError) as exc:
+        jobs.load_jobs(f, input_dirs=())
+    assert str(exc.value) == (f"{f}: {where}: expected a file inside the project or the jobs file's folder ({ROOT}, "
+                              f"{elsewhere / 'jobs'}), or in a folder allowed with --allow-outside DIR, found "
+                              + found.format(e=e))
+    if "#" not in entry:
+        assert jobs.load_jobs(f, input_dirs=(e,))          # the operator allows the folder
+
+
+def test_allow_outside_on_the_command_line(elsewhere, cli):
+    f = write(elsewhere / "jobs", "jobs: [{parameters: {region: 渝北区, year: 1999}, data: ../elsewhere/obs.csv}]")
+    code, _, err = cli("batch", f, "--out", elsewhere / "out")
+    assert code == 2 and "jobs[0].data: expected a file inside the project" in err
+    assert not (elsewhere / "out").exists()
+    try:
+        code, out, err = cli("batch", f, "--out", elsewhere / "out", "--allow-outside", elsewhere / "elsewhere")
+        assert code == 1 and "0 ok, 0 skipped, 1 failed" in out      # checked against its data, not refused
+        import json
+        entry, = json.loads((elsewhere / "out" / "manifest.json").read_text(encoding="utf-8"))["jobs"].values()
+        assert "parameters.year: expected a year with observed data" in entry["error"]
+        code, _, err = cli("batch", f, "--allow-outside", elsewhere / "nowhere")
+        assert code == 2 and "--allow-outside: expected a folder" in err
+    finally:
+        from analysis import paths
+        paths.allow_outside()

@@ -164,7 +164,8 @@ def load_catalog(path: str | os.PathLike | None = None) -> Catalog:
     """
     p = Path(path) if path else default_catalog_path()
     if not p.is_file():
-        raise CatalogError(f"{p}: expected a catalog YAML file, found no such file")
+        found = "a folder" if p.is_dir() else "no regular file (a FIFO or device)" if p.exists() else "no such file"
+        raise CatalogError(f"{p}: expected a catalog YAML file, found {found}")
     return _load_cached(str(p.resolve()), p.stat().st_mtime)
 
 
@@ -197,7 +198,17 @@ SCHEMA = {
                        "additionalProperties": _INDICATOR},
         "metrics": {"type": "array", "description": "a list of metric definitions",
                     "items": {"type": "object", "description": "a mapping with code and kind", "required": ["code", "kind"],
-                              "properties": {"code": _TEXT, "kind": _TEXT}}},
+                              "properties": {"code": _TEXT, "kind": _TEXT, "zh": _TEXT, "en": _TEXT,
+                                             **{k: {**_TEXT, "description": "an indicator code"}
+                                                for k in ("part", "whole", "numerator", "denominator", "ratio",
+                                                          "target", "reconciles")},
+                                             "level": {"type": ["string", "array"], "items": _TEXT,
+                                                       "description": "an indicator code or a list of them"},
+                                             "measures": {"type": "array", "items": _TEXT,
+                                                          "description": "a list of measures (level, growth, share)"},
+                                             "scale": {"type": "number", "exclusiveMinimum": 0,
+                                                       "description": "a positive number (100 for percent)"},
+                                             "unit": {"type": "string", "description": "a unit such as %"}}}},
         "regions": {"type": "object", "description": "a mapping of region names (a fallback below regions.csv)",
                     "additionalProperties": {
                         "type": "object", "description": "a mapping with parent, level, en and aliases",

@@ -194,6 +194,14 @@ def _notebook_dirs(args) -> list[Path]:
     return dirs
 
 
+def _outside_dirs(args) -> list[Path]:
+    """``--allow-outside DIR`` (each must be a folder)."""
+    for d in args.allow_outside or []:
+        if not d.is_dir():
+            raise UsageError(f"--allow-outside: expected a folder, found {str(d)!r}, which is not a folder")
+    return list(args.allow_outside or [])
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -228,6 +236,8 @@ def _scheduler_address(text: str) -> str:
 
 
 def _cmd_batch(args) -> int:
+    from . import paths
+    paths.allow_outside(_outside_dirs(args))   # read by jobs.load_jobs: data and catalogs the jobs may name
     from .batch import run_batch, summary_table
     from .run import trim_imports
     trim_imports()
@@ -327,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--notebooks", action="append", type=Path, metavar="DIR",
                    help="another folder the jobs' notebooks may come from, besides the project's notebooks/ "
                         "(repeatable); a job's notebook anywhere else is refused")
+    b.add_argument("--allow-outside", action="append", type=Path, metavar="DIR",
+                   help="a folder outside the project whose files the jobs may name as data or catalog (repeatable); "
+                        "by default they must lie in the project or the jobs file's folder")
     b.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     b.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     b.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,

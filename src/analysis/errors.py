@@ -47,13 +47,26 @@ class Problem:
 
 
 class DataError(AnalysisError):
-    """Raised when input data is invalid; carries every problem found, not only the first."""
+    """Raised when input data is invalid; carries every problem found, not only the first.
+
+    The message lists the first :data:`~analysis.limits.MAX_PROBLEMS_SHOWN` and counts the rest by
+    column (a file of garbage has one problem per cell).
+    """
 
     def __init__(self, problems: list[Problem]):
+        from collections import Counter
+
+        from .limits import MAX_PROBLEMS_SHOWN
         self.problems = list(problems)
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} in the input data:"
-        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
+        lines = [head, *(f"  {p}" for p in self.problems[:MAX_PROBLEMS_SHOWN])]
+        if n > MAX_PROBLEMS_SHOWN:
+            rest = Counter(p.column or "the file" for p in self.problems[MAX_PROBLEMS_SHOWN:])
+            lines.append(f"  … and {n - MAX_PROBLEMS_SHOWN} more (" +
+                         ", ".join(f"{column}: {count}" for column, count in rest.most_common(6)) +
+                         (", …" if len(rest) > 6 else "") + ")")
+        super().__init__("\n".join(lines))
 
 
 class CatalogError(AnalysisError):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import paths
 from .request import FUTURE_MEASURES, ReportRequest
 
 FILES = ("observations", "metrics", "checks", "sources")
@@ -80,7 +81,7 @@ def prepare(request: ReportRequest) -> ReportData:
     own = shown[(shown["region"] == request.region) & ~shown["measure"].isin(FUTURE_MEASURES)]
     dates = sorted({d for s, d in zip(sources["id"], sources.get("date", pd.Series("", index=sources.index)))
                     if s in set(own["source"]) and d})
-    meta = {"data_file": request.data.name, "data_sha256": _sha256(request.data), "data_dates": dates,
+    meta = {"data_file": request.data.name, "data_sha256": _sha256(paths.data_file(request.data)), "data_dates": dates,
             "generated": _dt.date.today().isoformat(), "regions": obs.attrs.get("regions", {}),
             "encodings": obs.attrs.get("encodings", {}), "catalog": str(request.catalog)}
     return ReportData(request, shown, metrics, checks, sources, meta)

@@ -128,6 +128,7 @@ class _Job:
     parameters: dict      # as written under parameters (defaults merged)
     lang: str | None
     lang_at: str          # where lang was written: "lang" or "parameters.lang"
+    own: frozenset = frozenset()   # the job keys written in the job itself (the others come from defaults)
 
 
 def _expand(doc: dict, file: str) -> list[_Job]:
@@ -167,7 +168,7 @@ def _expand(doc: dict, file: str) -> list[_Job]:
                 lang, lang_at = level["parameters"]["lang"], "parameters.lang"
             elif "lang" in level:
                 lang, lang_at = level["lang"], "lang"
-        jobs.append(_Job(where, keys, params, lang, lang_at))
+        jobs.append(_Job(where, keys, params, lang, lang_at, frozenset(entry)))
     return jobs
 
 
@@ -178,24 +179,45 @@ def _differences(a: ReportRequest, b: ReportRequest) -> str:
 
 
 def load_jobs(path: str | os.PathLike, *, out: str | os.PathLike = "reports",
-              notebook_dirs=()) -> list[ReportRequest]:
+              notebook_dirs=(), input_dirs=None) -> list[ReportRequest]:
     """Read and check a jobs file; one :class:`ReportRequest` per job, in the file's order.
 
     Args:
         path: the jobs file; relative paths in it are relative to its folder, else to the project.
         out: the output folder of every request.
         notebook_dirs: folders the operator allows notebooks from (``--notebooks``), besides the project's.
+        input_dirs: folders the operator allows data and catalogs from (``--allow-outside``), besides
+            the project and the jobs file's folder (default: :func:`analysis.paths.allow_outside`'s).
 
     Raises:
         UsageError: (exit 2) for any problem, naming the key (``jobs.yaml: jobs[2].parameters.yaer``),
             before anything runs. Two jobs for the same report are a problem too, and so are two
-            jobs that differ (in title, data, …) but would write the same files.
+            jobs that differ (in title, data, …) but would write the same files, and a data file or
+            catalog outside the project, the jobs file's folder and the folders allowed.
     """
     with paths.remembered():
-        return _load_jobs(path, out, list(notebook_dirs))
+        return _load_jobs(path, out, list(notebook_dirs), input_dirs)
 
 
-def _load_jobs(path, out, notebook_dirs: list) -> list[ReportRequest]:
+def _check_inside(job: _Job, file: str, folder: Path, input_dirs) -> None:
+    """A job's data and catalog lie in the project, the jobs file's folder or a folder the operator
+    allowed (``--allow-outside``): a jobs file is a request from someone else, who may not make
+    the batch read (and show in a report) any file the operator can read."""
+    roots = paths.input_roots(folder.resolve(), None if input_dirs is None else tuple(input_dirs))
+    for key in ("data", "catalog"):
+        value = job.keys.get(key)
+        if not isinstance(value, (str, os.PathLike)) or value == "":
+            continue                       # absent (the project's) or of the wrong type (build says so)
+        target = paths.data_file(paths.resolve(value, base=folder))
+        if not paths.inside(target, roots):
+            where = job.where if key in job.own else "defaults"
+            shown = ", ".join(str(r) for r in roots)
+            raise UsageError(f"{file}: {where}.{key}: expected a file inside the project or the jobs file's folder "
+                             f"({shown}), or in a folder allowed with --allow-outside DIR, found {str(value)!r}, "
+                             f"which is {target}")
+
+
+def _load_jobs(path, out, notebook_dirs: list, input_dirs=None) -> list[ReportRequest]:
     file = str(path)
     requests: list[ReportRequest] = []
     seen: dict[str, str] = {}
@@ -214,6 +236,7 @@ def _load_jobs(path, out, notebook_dirs: list) -> list[ReportRequest]:
         if notebook is not None and paths.in_notebook_dirs(notebook, notebook_dirs):  # else build() says why not
             _validate(_parameters_validator(notebook, notebook.stat().st_mtime), job.parameters, file,
                       f"{job.where}.parameters")
+        _check_inside(job, file, folder, input_dirs)
         labels = {**jobs_labels(file, job.where), "lang": f"{file}: {job.where}.{job.lang_at}"}
         p = job.parameters
         request = build(region=p.get("region"), year=p.get("year"), title=p.get("title"), lang=job.lang,

@@ -93,7 +93,7 @@ def input_checksums(request: ReportRequest) -> dict[str, str]:
     settings = {"region": request.region, "year": request.year, "lang": request.lang, "title": request.title,
                 "parameters": request.parameters, "formats": sorted(request.formats)}
     out = {"notebook": sha256_file(request.notebook),
-           "data": sha256_file(request.data),
+           "data": sha256_file(paths.data_file(request.data)),   # book.xlsx#Sheet2: the workbook
            "catalog": sha256_file(request.catalog),
            "parameters": hashlib.sha256(json.dumps(settings, ensure_ascii=False, sort_keys=True).encode()).hexdigest(),
            "package": code_checksum()}

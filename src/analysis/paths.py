@@ -11,6 +11,7 @@ Every other module asks here; no module builds ``data/observations.csv`` itself.
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from functools import lru_cache, wraps
 from pathlib import Path
@@ -110,6 +111,25 @@ def catalog_path() -> Path:
     return _first(*([root / "data" / CATALOG_FILE] if root else []), defaults_root() / "data" / CATALOG_FILE)
 
 
+_SHEET = re.compile(r"^(.*\.xls[xm])#(.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def split_sheet(path: str | os.PathLike) -> tuple[Path, str | None]:
+    """A data path that names a workbook's sheet: ``book.xlsx#Sheet2`` → (``book.xlsx``, ``"Sheet2"``);
+    any other path → (path, None). A file whose own name contains ``#`` is that file when it exists."""
+    p = Path(path)
+    m = _SHEET.match(str(path))
+    if m and not p.exists():
+        return Path(m[1]), m[2]
+    return p, None
+
+
+def data_file(path: str | os.PathLike) -> Path:
+    """The file of a data path (``book.xlsx#Sheet2`` → ``book.xlsx``): what is checked, hashed and
+    looked beside for ``sources.csv``."""
+    return split_sheet(path)[0]
+
+
 def default_data_dirs() -> list[Path]:
     """Folders whose ``sources.csv``/``regions.csv`` apply to every data file (the project's data/)."""
     return [data_path().parent]
@@ -117,7 +137,7 @@ def default_data_dirs() -> list[Path]:
 
 def side_files(data: Path) -> list[Path]:
     """``sources.csv`` and ``regions.csv`` beside a data file (those that exist)."""
-    return [f for f in (data.parent / n for n in SIDE_FILES) if f.is_file()]
+    return [f for f in (data_file(data).parent / n for n in SIDE_FILES) if f.is_file()]
 
 
 @_remembered
@@ -179,9 +199,36 @@ def resolve(path: str | os.PathLike, *, base: Path | None = None) -> Path:
     if root is not None:
         bases.append(root)
     for b in bases:
-        if (b / p).exists():
+        if (b / p).exists() or data_file(b / p).exists():
             return (b / p).resolve()
     return (bases[0] / p).resolve()
+
+
+#: folders outside the project whose files a jobs file may name as ``data`` or ``catalog``: set by
+#: ``analysis batch --allow-outside DIR`` for the batch it starts (:func:`allow_outside`)
+_OUTSIDE: tuple[Path, ...] = ()
+
+
+def allow_outside(dirs=()) -> None:
+    """Let jobs files name data and catalogs in these folders too (``--allow-outside DIR``); each call
+    replaces the previous list (one command line, one list)."""
+    global _OUTSIDE
+    _OUTSIDE = tuple(Path(d).resolve() for d in dirs)
+
+
+@_remembered
+def input_roots(jobs_folder: Path, extra=None) -> tuple[Path, ...]:
+    """Where the data and catalog a jobs file names may lie: the project folder, the jobs file's
+    folder, and the folders allowed with ``--allow-outside`` (``extra``, default: those of
+    :func:`allow_outside`) — each resolved, so a link out of them counts as outside."""
+    roots = [project_root(), jobs_folder, *(_OUTSIDE if extra is None else extra)]
+    return tuple(dict.fromkeys(Path(r).resolve() for r in roots if r is not None))
+
+
+def inside(path: Path, roots) -> bool:
+    """Whether ``path`` (resolved: links followed, ``..`` gone) lies in one of ``roots``."""
+    target = Path(path).resolve()
+    return any(target == r or target.is_relative_to(r) for r in roots)
 
 
 def cache_dir() -> Path:

@@ -375,7 +375,7 @@ def build(*, region, year, notebook: str | os.PathLike | None = None, lang: str 
             raise _usage(labels, what, expected, value)
         else:
             p = paths.resolve(value, base=base)
-        if not p.is_file():
+        if not paths.data_file(p).is_file():   # data may name a workbook's sheet: book.xlsx#Sheet2
             raise _usage(labels, what, expected, str(value) if value not in (None, "") else str(default))
         return p
 

@@ -141,8 +141,11 @@ def read_text(path: str | os.PathLike, *, what: str, max_bytes: int,
         raise error(f"{p}: expected {what}, found {'a folder' if stat.S_ISDIR(st.st_mode) else 'no regular file'}")
     if st.st_size > max_bytes:
         raise error(f"{p}: expected {what} of at most {max_bytes} bytes, found {st.st_size} bytes")
-    try:
-        with open(p, "rb") as f:
+    try:   # without blocking, and checked again on the descriptor: a file swapped for a FIFO is refused too
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise error(f"{p}: expected {what}, found no regular file")
             data = f.read(max_bytes + 1)
     except OSError as exc:
         raise error(f"{p}: expected {what}, found a file that cannot be read ({exc.strerror})") from None

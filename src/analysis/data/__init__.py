@@ -70,9 +70,9 @@ def load_observations(paths: str | os.PathLike | list | None = None, *,
             continue
         name = _short(p)
         encodings[name] = res.encoding
-        frame, hp = _normalise_header(res.frame, name)
+        frame, hp, usable = _normalise_header(res.frame, name)
         problems += hp
-        if any(pr.column is None and pr.row == 1 for pr in hp):
+        if not usable:
             continue
         if frame.empty:
             if not res.problems:

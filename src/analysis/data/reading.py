@@ -12,15 +12,22 @@ import csv
 import difflib
 import io
 import os
+import re
+import stat
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 from charset_normalizer import from_bytes
 
+from .. import limits
 from .. import paths as _paths
 from ..errors import Problem
 from ..numbers import normalize_text
+from .xlsx import Workbook, WorkbookError, column_letter, open_workbook, read_sheet
 
 REQUIRED = ["region", "year", "indicator", "measure", "value", "unit", "source", "quote"]
 OPTIONAL = ["id", "entity", "base_year", "qualifier", "peer", "note"]
@@ -36,6 +43,9 @@ HEADER_ALIASES = {
 }
 
 ACCEPTED_ENCODINGS = "UTF-8 (with or without BOM), GBK or GB18030"
+#: control characters: none in names and codes; tab and line breaks allowed in quotes and notes
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass
@@ -58,14 +68,21 @@ def _gb_family(encoding: str) -> bool:
 
 
 def _decode(raw: bytes, name: str) -> tuple[str | None, str, list[Problem]]:
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        kind = "an .xlsx/.zip workbook" if raw.startswith(b"PK") else "binary content"
+    nul = raw.find(b"\x00", 0, 4096)
+    if nul >= 0 and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        line = raw.count(b"\n", 0, nul) + 1
+        kind = "an .xlsx/.zip workbook" if raw.startswith(b"PK") else f"binary content (a NUL byte in line {line})"
         return None, "", [Problem(name, None, None, f"a CSV text file in {ACCEPTED_ENCODINGS}",
                                   kind, "save it as CSV, or give the workbook an .xlsx name")]
     try:
         return raw.decode("utf-8-sig"), "UTF-8-BOM" if raw.startswith(b"\xef\xbb\xbf") else "UTF-8", []
     except UnicodeDecodeError as exc:
         utf8_error = exc
+    if raw.startswith(b"\xef\xbb\xbf"):   # says UTF-8, is not: a file pieced together from two encodings
+        return None, "", [Problem(name, None, None, f"text in {ACCEPTED_ENCODINGS}",
+                                  f"a UTF-8 byte-order mark followed by bytes that are not UTF-8 (byte "
+                                  f"0x{raw[utf8_error.start]:02x} at offset {utf8_error.start})",
+                                  "re-save the file as UTF-8 or GBK CSV")]
     matches = from_bytes(raw)
     best = matches.best()
     guess = best.encoding if best is not None else None
@@ -86,70 +103,280 @@ def _decode(raw: bytes, name: str) -> tuple[str | None, str, list[Problem]]:
                               "re-save the file as UTF-8 or GBK CSV")]
 
 
-def _read_csv(path: Path, required: list[str] = REQUIRED) -> ReadResult:
+# ------------------------------------------------------------------ opening: regular files within bounds
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "no regular file"
+
+
+def open_regular(path: Path, name: str, what: str, max_bytes: int) -> tuple[BinaryIO | None, Problem | None]:
+    """A regular file opened for reading, or the problem that keeps it from being read.
+
+    Only regular files of at most ``max_bytes`` bytes pass: a FIFO given as data would block the
+    reader until some writer appears (forever, under cron), a device may never end. The file is
+    opened without blocking and checked again on the open descriptor, so one swapped for a FIFO
+    between the two looks is refused too.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None, Problem(name, None, None, what, "no such file")
+    except OSError as exc:
+        return None, Problem(name, None, None, what, f"a file that cannot be read ({exc.strerror})")
+    if not stat.S_ISREG(st.st_mode):
+        return None, Problem(name, None, None, what, _kind_of(st.st_mode))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        return None, Problem(name, None, None, what, f"a file that cannot be read ({exc.strerror})")
+    f = os.fdopen(fd, "rb")
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        f.close()
+        return None, Problem(name, None, None, what, _kind_of(st.st_mode))
+    if st.st_size > max_bytes:
+        f.close()
+        return None, Problem(name, None, None, f"{what} of at most {_size(max_bytes)}",
+                             f"{_size(st.st_size)}", "split it into several files" if max_bytes >= 2**20 else "")
+    return f, None
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.0f} MB ({n} bytes)" if n >= 2**20 else f"{n} bytes"
+
+
+def read_bounded(path: Path, name: str, what: str, max_bytes: int) -> tuple[bytes | None, Problem | None]:
+    """The bytes of a regular file of at most ``max_bytes`` bytes (see :func:`open_regular`)."""
+    f, problem = open_regular(path, name, what, max_bytes)
+    if f is None:
+        return None, problem
+    try:
+        with f:
+            data = f.read(max_bytes + 1)
+    except OSError as exc:
+        return None, Problem(name, None, None, what, f"a file that cannot be read ({exc.strerror})")
+    if len(data) > max_bytes:  # grew since it was looked at
+        return None, Problem(name, None, None, f"{what} of at most {_size(max_bytes)}", "more")
+    return data, None
+
+
+# ------------------------------------------------------------------ CSV
+
+def _read_csv(path: Path, required: list[str] = REQUIRED, what: str = "a CSV file") -> ReadResult:
     name = _short(path)
-    raw = path.read_bytes()
+    raw, problem = read_bounded(path, name, what, limits.MAX_DATA_FILE_BYTES)
+    if raw is None:
+        return ReadResult(None, "", [problem])
     if not raw.strip():
         return ReadResult(None, "", [Problem(name, None, None, "a header row with columns " + ", ".join(required), "an empty file")])
     text, encoding, problems = _decode(raw, name)
+    del raw
     if text is None:
         return ReadResult(None, "", problems)
-    lines = text.splitlines()
-    header_line = next((ln for ln in lines if ln.strip()), "")
+    head = text[:65536].lstrip("\ufeff\r\n \t")
+    header_line = head.split("\n", 1)[0]
     if "," not in header_line:
         for delim, label in ((";", "';'"), ("\t", "tabs"), ("|", "'|'"), ("，", "full-width '，'")):
             if delim in header_line:
                 return ReadResult(None, encoding, [Problem(name, 1, None, "comma-separated columns", f"columns separated by {label}", "export the sheet as CSV (comma delimited)")])
+    reader = csv.reader(io.StringIO(text), strict=True)
+    header: list[str] | None = None
+    header_row = 0
+    width = 0
+    good, numbers = [], []
+    n = rows = 0
     try:
-        rows = list(csv.reader(io.StringIO(text), strict=True))
+        for n, r in enumerate(reader, start=1):
+            if not any(c.strip() for c in r):   # blank rows (and blank lines before the header) are skipped
+                continue
+            if header is None:
+                header, header_row, width = r, n, len(r)
+                if width > limits.MAX_DATA_COLUMNS:
+                    return ReadResult(None, encoding, [Problem(name, n, None, f"at most {limits.MAX_DATA_COLUMNS} columns",
+                                                               f"{width} columns")])
+                continue
+            rows += 1
+            if rows > limits.MAX_DATA_ROWS:
+                return ReadResult(None, encoding, [Problem(name, None, None, f"at most {limits.MAX_DATA_ROWS} data rows",
+                                                           "more", "split the data into several files")])
+            if len(r) != width:
+                problems.append(Problem(name, n, None, f"{width} fields like the header", f"{len(r)} fields",
+                                        "check for an unquoted comma"))
+                continue
+            good.append(r)
+            numbers.append(n)
     except csv.Error as exc:
-        return ReadResult(None, encoding, [Problem(name, None, None, "well-formed CSV", str(exc))])
-    rows_numbered = [(i + 1, r) for i, r in enumerate(rows)]
-    header = rows_numbered[0][1]
-    body = [(n, r) for n, r in rows_numbered[1:] if any(c.strip() for c in r)]
-    width = len(header)
-    problems = []
-    good = []
-    for n, r in body:
-        if len(r) != width:
-            problems.append(Problem(name, n, None, f"{width} fields like the header", f"{len(r)} fields", "check for an unquoted comma"))
-        else:
-            good.append((n, r))
-    frame = pd.DataFrame([r for _, r in good], columns=header, dtype=object)
-    frame.index = [n for n, _ in good]
-    return ReadResult(frame, encoding, problems)
+        row = n + 1
+        if "field larger than field limit" in str(exc):
+            return ReadResult(None, encoding, [Problem(name, row, None, f"cells of at most {limits.MAX_CELL_CHARS} "
+                                                       f"characters", f"one of more than {csv.field_size_limit()}")])
+        return ReadResult(None, encoding, [Problem(name, row, None, "well-formed CSV", str(exc),
+                                                   "a quote (\") opened in a cell is never closed" if "end of data" in str(exc) else "")])
+    if header is None:
+        return ReadResult(None, encoding, [Problem(name, None, None, "a header row with columns " + ", ".join(required),
+                                                   "only blank lines")])
+    if header_row != 1:
+        problems.append(Problem(name, header_row, None, "the header in the first row", f"{header_row - 1} blank "
+                                f"line{'s' if header_row > 2 else ''} before it", "delete the blank lines"))
+    frame = pd.DataFrame(good, columns=header, dtype=object)
+    frame.index = numbers
+    return ReadResult(frame, encoding, problems + _long_cells(frame, name))
 
 
-def _read_xlsx(path: Path) -> ReadResult:
-    name = _short(path)
-    try:
-        frame = pd.read_excel(path, sheet_name=0, dtype=str, engine="openpyxl", header=0)
-    except Exception as exc:  # openpyxl raises many types (zipfile.BadZipFile, KeyError, ...) for broken files
-        return ReadResult(None, "", [Problem(name, None, None, "an Excel .xlsx workbook", f"a file that cannot be read ({type(exc).__name__}: {exc})")])
-    frame = frame.dropna(how="all")
-    frame.index = frame.index + 2  # spreadsheet rows: header is row 1
-    frame = frame.astype(object).where(frame.notna(), "")
-    return ReadResult(frame, "xlsx", [])
+def _long_cells(frame: pd.DataFrame, name: str) -> list[Problem]:
+    """Cells longer than :data:`~analysis.limits.MAX_CELL_CHARS` (counted column by column)."""
+    out = []
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        lengths = col.str.len()
+        for row in col.index[lengths.to_numpy(dtype=float, na_value=0) > limits.MAX_CELL_CHARS]:
+            out.append(Problem(name, int(row), str(frame.columns[i]) or None,
+                               f"a cell of at most {limits.MAX_CELL_CHARS} characters", f"{len(col[row])} characters"))
+    return out
+
+
+# ------------------------------------------------------------------ .xlsx
+
+def _check_zip(z: zipfile.ZipFile, name: str) -> Problem | None:
+    """The workbook's parts as its zip directory declares them, before any is decompressed."""
+    infos = z.infolist()
+    what = "an .xlsx workbook"
+    if len(infos) > limits.MAX_XLSX_PARTS:
+        return Problem(name, None, None, f"{what} of at most {limits.MAX_XLSX_PARTS} parts", f"{len(infos)} parts")
+    total = sum(i.file_size for i in infos)
+    if total > limits.MAX_XLSX_UNCOMPRESSED_BYTES:
+        return Problem(name, None, None, f"{what} of at most {_size(limits.MAX_XLSX_UNCOMPRESSED_BYTES)} decompressed",
+                       f"{_size(total)} declared by its parts", "save the data as CSV, or split the workbook")
+    for i in infos:
+        if i.file_size > limits.XLSX_RATIO_FROM_BYTES and i.file_size > limits.MAX_XLSX_RATIO * max(i.compress_size, 1):
+            return Problem(name, None, None, f"{what} whose parts inflate at most {limits.MAX_XLSX_RATIO} times",
+                           f"{i.filename} inflating {i.file_size // max(i.compress_size, 1)} times "
+                           f"({_size(i.compress_size)} to {_size(i.file_size)}): a zip bomb, not a spreadsheet")
+    return None
+
+
+def _choose_sheet(wb: Workbook, name: str, sheet: str | None) -> tuple[str | None, Problem | None]:
+    """The sheet named after ``#``, else the only sheet, else the one named ``observations``."""
+    names = wb.names
+    listed = ", ".join(repr(n) for n in names)
+    if sheet is not None:
+        if sheet not in names:
+            return None, Problem(name, None, None, f"a sheet named {sheet!r}", f"the sheets {listed}")
+        return sheet, None
+    if len(names) == 1:
+        return names[0], None
+    chosen = next((n for n in names if n.strip().lower() == DEFAULT_SHEET), None)
+    if chosen is None:
+        return None, Problem(name, None, None, f"one sheet, or a sheet named {DEFAULT_SHEET!r}, or the sheet named "
+                             f"after '#' ({name}#SHEET)", f"{len(names)} sheets: {listed}" if names else "no sheet",
+                             f"name the one to read, e.g. {name}#{names[0]}" if names else "")
+    return chosen, None
+
+
+#: the sheet read from a workbook of several sheets when none is named
+DEFAULT_SHEET = "observations"
+
+
+def _read_xlsx(path: Path, sheet: str | None = None) -> ReadResult:
+    name = _short(path) + (f"#{sheet}" if sheet else "")
+    what = "an Excel .xlsx workbook"
+    f, problem = open_regular(path, name, what, limits.MAX_XLSX_BYTES)
+    if f is None:
+        return ReadResult(None, "", [problem])
+    with f:
+        try:
+            with zipfile.ZipFile(f) as z:
+                problem = _check_zip(z, name)
+                if problem is not None:
+                    return ReadResult(None, "", [problem])
+                return _read_workbook(z, name, sheet)
+        except WorkbookError as exc:
+            column = f"column {exc.column}" if exc.column else None
+            return ReadResult(None, "", [Problem(name, exc.row, column, exc.expected, exc.found, exc.hint)])
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError,
+                KeyError, zlib.error) as exc:   # not a zip, a part that lies about its size (CRC), an unknown method
+            return ReadResult(None, "", [Problem(name, None, None, what,
+                                                 f"a file that cannot be read ({type(exc).__name__}: {exc})")])
+
+
+def _read_workbook(z: zipfile.ZipFile, name: str, sheet: str | None) -> ReadResult:
+    """The chosen sheet's rows as text (:func:`analysis.data.xlsx.cell_text`), indexed by spreadsheet row."""
+    wb = open_workbook(z)
+    chosen, problem = _choose_sheet(wb, name, sheet)
+    if chosen is None:
+        return ReadResult(None, "", [problem])
+    data = read_sheet(wb, chosen)
+    if not data.rows:
+        return ReadResult(None, "xlsx", [Problem(name, None, None, "a header row", f"an empty sheet {chosen!r}")])
+    problems: list[Problem] = []
+    header_row, header_cells = data.rows[0]
+    width = max(header_cells)
+    header = [header_cells.get(i, "") for i in range(1, width + 1)]
+    if header_row != 1:
+        problems.append(Problem(name, header_row, None, "the header in the first row",
+                                f"{header_row - 1} blank row{'s' if header_row > 2 else ''} before it",
+                                "delete the blank rows"))
+    for ref, first, last in data.merged:
+        if last > header_row:
+            problems.append(Problem(name, max(first, header_row + 1), None, "cells that are not merged",
+                                    f"the merged cells {ref}", "unmerge them and fill every cell: only the first "
+                                    "cell of a merged range holds the value"))
+    for row, col in data.formulas_without_value:
+        problems.append(Problem(name, row, f"column {column_letter(col)}", "a value",
+                                "a formula saved without its value", "open the workbook in Excel or LibreOffice and "
+                                "save it, or paste the values"))
+    good, numbers = [], []
+    for n, cells in data.rows[1:]:
+        beyond = [c for c in cells if c > width]
+        if beyond:
+            problems.append(Problem(name, n, None, f"cells only under the header's {width} columns",
+                                    f"a cell in column {column_letter(min(beyond))}"))
+            continue
+        good.append([cells.get(i, "") for i in range(1, width + 1)])
+        numbers.append(n)
+    frame = pd.DataFrame(good, columns=header, dtype=object)
+    frame.index = numbers
+    return ReadResult(frame, "xlsx", problems + _long_cells(frame, name))
 
 
 def read_table(path: str | os.PathLike, *, what: str = "an observations file (.csv or .xlsx)",
                required: list[str] = REQUIRED) -> ReadResult:
     """Read one observations file (or a registry: ``what`` and ``required`` word its messages) into a
-    frame of strings indexed by spreadsheet row (the header is row 1)."""
-    p = Path(path)
-    if not p.is_file():
-        return ReadResult(None, "", [Problem(_short(p), None, None, what, "no such file")])
+    frame of strings indexed by spreadsheet row (the header is row 1).
+
+    ``book.xlsx#Sheet2`` reads that sheet of a workbook (see :func:`analysis.paths.split_sheet`); a workbook of one
+    sheet, or with a sheet named ``observations``, needs no name. Bounds (:mod:`analysis.limits`):
+    regular files only, file size, data rows, columns, cell length, an .xlsx's decompressed size and
+    compression ratio.
+    """
+    p, sheet = _paths.split_sheet(path)
     if p.suffix.lower() in (".xlsx", ".xlsm"):
-        return _read_xlsx(p)
-    return _read_csv(p, required)
+        return _read_xlsx(p, sheet)
+    return _read_csv(p, required, what)
 
 
 def _normalise_header(frame: pd.DataFrame, name: str, columns: list[str] = COLUMNS, required: list[str] = REQUIRED,
-                      aliases: dict[str, str] = HEADER_ALIASES) -> tuple[pd.DataFrame, list[Problem]]:
+                      aliases: dict[str, str] = HEADER_ALIASES) -> tuple[pd.DataFrame, list[Problem], bool]:
     """Column names as the code knows them (Chinese headers and case accepted); an unknown column is a
-    problem with the nearest known name, a missing required one a problem of the header row."""
+    problem with the nearest known name, a missing required one a problem of the header row, a known
+    column written twice (``region`` and ``地区``) a problem naming both.
+
+    Returns:
+        the renamed frame, the problems, and whether the rows can be read at all (no required column
+        missing, no known column twice).
+    """
     problems = []
-    renamed = {}
+    renamed = []
+    first: dict[str, str] = {}
+    usable = True
     for col in frame.columns:
         key = normalize_text(str(col)).lower().lstrip("\ufeff")
         key = aliases.get(key, key)
@@ -157,13 +384,20 @@ def _normalise_header(frame: pd.DataFrame, name: str, columns: list[str] = COLUM
             near = difflib.get_close_matches(key, columns, n=1)
             problems.append(Problem(name, 1, str(col), "a known column (" + ", ".join(columns) + ")",
                                     f"unknown column {str(col)!r}", f"did you mean {near[0]!r}?" if near else ""))
-        renamed[col] = key
-    frame = frame.rename(columns=renamed)
+        elif key in first:
+            problems.append(Problem(name, 1, str(col), "each column once",
+                                    f"{str(col)!r}, the same column as {first[key]!r}", "delete one of them"))
+            usable = False
+        else:
+            first[key] = str(col)
+        renamed.append(key)
+    frame = frame.set_axis(renamed, axis=1)
     missing = [c for c in required if c not in frame.columns]
     if missing:
         problems.append(Problem(name, 1, None, "columns " + ", ".join(required),
                                 "a header without " + ", ".join(missing)))
-    return frame, problems
+        usable = False
+    return frame, problems, usable
 
 
 def read_registry(path: Path, *, columns: list[str], required: list[str],
@@ -174,15 +408,21 @@ def read_registry(path: Path, *, columns: list[str], required: list[str],
     res = read_table(path, what=f"a {path.name} file", required=required)
     if res.frame is None:
         return None, res.problems
-    frame, problems = _normalise_header(res.frame, name, columns, required, aliases)
+    frame, problems, usable = _normalise_header(res.frame, name, columns, required, aliases)
     problems = res.problems + problems
-    if any(p.row == 1 and p.column is None for p in problems):   # a required column is missing
+    if not usable:
         return None, problems
-    frame = frame.loc[:, ~frame.columns.duplicated()]
+    frame = frame.loc[:, [c in columns for c in frame.columns]]
     present = [c for c in columns if c in frame.columns]
     for c in columns:
         frame[c] = frame[c].fillna("").astype(str).str.strip() if c in frame.columns else ""
     frame = frame[columns]
+    for c in present:
+        rx = CONTROL_IN_TEXT if c in ("note", "title") else CONTROL
+        for row, v in frame[c].items():
+            if rx.search(v):
+                problems.append(Problem(name, int(row), c, "text without control characters",
+                                        f"{rx.search(v).group()!r} in {v[:40]!r}"))
     frame.attrs["present"] = present     # the columns the header named (the others are filled with "")
     return frame, problems
 
@@ -200,7 +440,7 @@ def _registries(paths: list[Path], filename: str) -> list[Path]:
     out: dict[Path, None] = {}
     for base in [*(Path(p).parent for p in paths), *_paths.default_data_dirs()]:
         f = (base / filename)
-        if f.is_file():
+        if os.path.lexists(f):   # a folder, FIFO or broken link of that name is reported by the reader
             out.setdefault(f.resolve(), None)
     return list(out)
 
@@ -252,8 +492,9 @@ def _snapshot(registry: Path, row, file: str, problems: list[Problem]) -> str:
                                 "this sources.csv)", repr(file), "copy the snapshot into that folder, e.g. raw/"))
         return ""
     if not target.is_file():
+        kind = _kind_of(target.stat().st_mode) if target.exists() else "no such file"
         problems.append(Problem(_short(registry), int(row), "file", "a snapshot file that exists (relative to the folder "
-                                "of this sources.csv)", f"no such file {file!r}",
+                                "of this sources.csv)", f"{kind} {file!r}",
                                 "correct the path, or leave file empty when there is no snapshot"))
         return ""
     return str(target)

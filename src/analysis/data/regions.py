@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Problem
+from ..limits import MAX_NAME_CHARS
 from ..numbers import normalize_text
 from .reading import _registries, _short, read_registry, read_sources
 
@@ -98,6 +99,13 @@ def _read_file(f: Path, known_sources: set[str], problems: list[Problem]) -> dic
         if region in out:
             problems.append(Problem(name, row, "region", "each region once",
                                     f"{region!r} again (first at row {out[region].row})"))
+            continue
+        long = [(c, v) for c in ("region", "parent", "en") for v in [r[c]] if len(v) > MAX_NAME_CHARS] + \
+            [("aliases", a) for a in split_aliases(r["aliases"]) if len(a) > MAX_NAME_CHARS]
+        for column, v in long:   # names become headings and folder names, as in the data (analysis.limits)
+            problems.append(Problem(name, row, column, f"names of at most {MAX_NAME_CHARS} characters",
+                                    f"{len(v)} characters"))
+        if long:
             continue
         if r["parent"] == region:
             problems.append(Problem(name, row, "parent", "a parent other than the region itself", repr(region)))

@@ -16,10 +16,10 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import Problem
-from ..limits import MAX_NAME_CHARS
+from ..limits import MAX_ABS_VALUE, MAX_NAME_CHARS, MAX_SNAPSHOT_BYTES, MAX_SUGGESTIONS
 from ..numbers import (QUALIFIERS, UNITS, NumberFormatError, canonical_qualifier,
                        normalize_text, parse_value)
-from .reading import _decode, _short, read_sources
+from .reading import CONTROL, CONTROL_IN_TEXT, _decode, _short, read_bounded, read_sources
 from .regions import canonical_map
 
 #: measure → allowed unit dimensions (None: the indicator's own dimension)
@@ -46,22 +46,63 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+class _Row:
+    """One row of the raw frame, read from its columns (``r["value"]``) without building a Series."""
+
+    __slots__ = ("_cols", "_i")
+
+    def __init__(self, cols: dict, i: int):
+        self._cols, self._i = cols, i
+
+    def __getitem__(self, column: str):
+        return self._cols[column][self._i]
+
+
+class _Columns(dict):
+    """Column → its values as an array, made when a problem first reads the column (an array of
+    Python strings of every column of a large panel would cost hundreds of megabytes)."""
+
+    def __init__(self, raw: pd.DataFrame):
+        super().__init__()
+        self.raw = raw
+
+    def __missing__(self, column: str):
+        self[column] = values = self.raw[column].to_numpy()
+        return values
+
+
 class _Problems:
     """Problems found so far; ``bad(mask, column, …)`` adds one per flagged row of the raw frame."""
 
     def __init__(self, raw: pd.DataFrame):
         self.raw = raw
+        self.cols = _Columns(raw)
         self.list: list[Problem] = []
 
     def bad(self, mask, column, expected, found_fn, hint_fn=None) -> None:
+        file, row = self.cols["file"], self.cols["row"]
         for i in np.flatnonzero(np.asarray(mask)):
-            r = self.raw.iloc[i]
-            self.list.append(Problem(r["file"], int(r["row"]), column, expected, found_fn(r),
+            r = _Row(self.cols, i)
+            self.list.append(Problem(file[i], int(row[i]), column, expected, found_fn(r),
                                      hint_fn(r) if hint_fn else ""))
 
     def add(self, i: int, column: str, expected: str, found: str) -> None:
-        r = self.raw.iloc[i]
-        self.list.append(Problem(r["file"], int(r["row"]), column, expected, found))
+        self.list.append(Problem(self.cols["file"][i], int(self.cols["row"][i]), column, expected, found))
+
+
+class _Suggest:
+    """``fn(name)`` remembered per name, for at most :data:`~analysis.limits.MAX_SUGGESTIONS` names
+    (difflib takes milliseconds a name; a file of garbage has a new one on every row)."""
+
+    def __init__(self, fn):
+        self.fn, self.memo = fn, {}
+
+    def __call__(self, name: str) -> list[str]:
+        if name not in self.memo:
+            if len(self.memo) >= MAX_SUGGESTIONS:
+                return []
+            self.memo[name] = self.fn(name)
+        return self.memo[name]
 
 
 def _empty(r) -> str:
@@ -89,10 +130,11 @@ def _years(raw: pd.DataFrame, pr: _Problems) -> tuple[pd.Series, pd.Series]:
 def _indicators(raw: pd.DataFrame, pr: _Problems, catalog: Catalog) -> pd.Series:
     """Indicator codes from codes, 中文名 or aliases; unknown names with the nearest catalog names."""
     indicator = raw["indicator"].map({v: catalog.resolve(v) for v in raw["indicator"].unique()})
+    suggest = _Suggest(catalog.suggest)
     pr.bad(indicator.isna(), "indicator", "an indicator code, 中文名 or alias from the catalog",
            lambda r: repr(r["indicator"]) if r["indicator"] else "an empty cell",
-           lambda r: ("did you mean " + " or ".join(catalog.suggest(r["indicator"])) + "?")
-           if catalog.suggest(r["indicator"]) else f"add it to {catalog.path.name}")
+           lambda r: ("did you mean " + " or ".join(suggest(r["indicator"])) + "?")
+           if suggest(r["indicator"]) else f"add it to {catalog.path.name}")
     return indicator
 
 
@@ -113,21 +155,47 @@ def _values(raw: pd.DataFrame, pr: _Problems):
     plain = pd.to_numeric(raw["value"].where(raw["value"].str.fullmatch(r"-?\d+(\.\d+)?")), errors="coerce")
     value = plain.astype(float).to_numpy(copy=True)
     decimals = raw["value"].str.extract(r"\.(\d+)$")[0].str.len().fillna(0).to_numpy()
-    half = np.where(plain.notna(), 0.5 * 10.0 ** -decimals, np.nan)
     int_part = raw["value"].str.extract(r"^-?(\d+)")[0].fillna("")
     trailing = (int_part.str.len() - int_part.str.rstrip("0").str.len()).to_numpy()
-    step = np.where(decimals > 0, 10.0 ** -decimals, 10.0 ** trailing)
+    with np.errstate(over="ignore", under="ignore"):   # a value of 400 digits: refused by _bounded_values
+        half = np.where(plain.notna(), 0.5 * 10.0 ** -decimals, np.nan)
+        step = np.where(decimals > 0, 10.0 ** -decimals, 10.0 ** trailing)
     text_qual = np.full(len(raw), None, dtype=object)
     text_unit = np.full(len(raw), None, dtype=object)
+    parsed: dict[str, object] = {}     # each distinct text parsed once
+    texts = raw["value"].to_numpy()
     for i in np.flatnonzero(plain.isna().to_numpy()):
-        try:
-            pn = parse_value(raw["value"].iat[i])
-        except NumberFormatError as exc:
-            pr.add(i, "value", "a number (e.g. 4000, 4,000, 1.2万, 20%, 5.6倍, 超4000)", str(exc))
+        t = texts[i]
+        if t not in parsed:
+            try:
+                parsed[t] = parse_value(t)
+            except NumberFormatError as exc:
+                parsed[t] = exc
+            except (OverflowError, ValueError):   # a Chinese numeral of hundreds of digits
+                parsed[t] = NumberFormatError(f"{_clip(t)}, too large to be a number")
+        pn = parsed[t]
+        if isinstance(pn, NumberFormatError):
+            pr.add(i, "value", "a number (e.g. 4000, 4,000, 1.2万, 20%, 5.6倍, 超4000)", str(pn))
             continue
         value[i], half[i], step[i] = pn.value, pn.half_width, pn.round_step
         text_qual[i], text_unit[i] = pn.qualifier, pn.unit
     return value, half, step, pd.Series(text_qual, index=raw.index), pd.Series(text_unit, index=raw.index)
+
+
+def _bounded_values(raw: pd.DataFrame, pr: _Problems, value: np.ndarray, stated: np.ndarray) -> np.ndarray:
+    """Values that are finite and at most :data:`~analysis.limits.MAX_ABS_VALUE` in the base unit;
+    the others are problems (a 400-digit number is infinite as a float) and become NaN."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad = np.isfinite(stated) & ~np.isnan(value) & ~(np.abs(value) <= MAX_ABS_VALUE)   # NaN: an unknown unit
+        infinite = ~np.isfinite(stated) & ~np.isnan(stated)
+    pr.bad(infinite, "value", "a finite number", lambda r: f"{_clip(r['value'])}, too large to be a number")
+    pr.bad(bad & ~infinite, "value", f"a figure of at most {MAX_ABS_VALUE:.0e} in its base unit (元, 辆, %, …)",
+           lambda r: f"{_clip(r['value'])} {r['unit']}".rstrip(), lambda r: "check the value and its unit")
+    return np.where(bad | infinite, np.nan, value)
+
+
+def _clip(text: str, n: int = 40) -> str:
+    return repr(text) if len(text) <= n else f"{text[:n]!r}… ({len(text)} characters)"
 
 
 def _qualifiers(raw: pd.DataFrame, pr: _Problems, text_qual: pd.Series) -> pd.Series:
@@ -150,8 +218,7 @@ def _units(raw: pd.DataFrame, pr: _Problems, catalog: Catalog, text_unit: pd.Ser
     factor = unit_text.map(lambda u: uinfo[u][1] if uinfo[u] else np.nan).astype(float)
     dim = unit_text.map(lambda u: uinfo[u][2] if uinfo[u] else None)
 
-    def near(u):
-        return difflib.get_close_matches(normalize_text(u), list(UNITS), n=1)
+    near = _Suggest(lambda u: difflib.get_close_matches(normalize_text(u), list(UNITS), n=1))
     pr.bad(base_unit.isna(), "unit", "a known unit (" + ", ".join(list(UNITS)[:12]) + ", …)",
            lambda r: repr(r["unit"]) if r["unit"] else "an empty cell",
            lambda r: f"did you mean {near(r['unit'])[0]!r}?" if near(r["unit"]) else "units are listed in the README")
@@ -177,12 +244,13 @@ def _units(raw: pd.DataFrame, pr: _Problems, catalog: Catalog, text_unit: pd.Ser
 
 def _ids(raw: pd.DataFrame, pr: _Problems) -> pd.Series:
     """Stable ids: as given, else ``file:row``; unique."""
-    ids = raw["id"].where(raw["id"] != "", raw["file"].map(lambda f: Path(f).stem) + ":" + raw["row"].astype(str))
-    first_row = {}
-    for i, v in enumerate(ids):
-        first_row.setdefault(v, raw["row"].iat[i])
-    pr.bad(ids.duplicated(keep="first"), "id", "a unique id",
-           lambda r: f"{r['id']!r} again (first at row {first_row[r['id']]})")
+    stems = {f: Path(f).stem for f in raw["file"].unique()}
+    ids = raw["id"].where(raw["id"] != "", raw["file"].map(stems) + ":" + raw["row"].astype(str))
+    dup = ids.duplicated(keep="first").to_numpy()
+    if dup.any():
+        values = ids.to_numpy()
+        first_row = dict(zip(values[~dup], raw["row"].to_numpy()[~dup]))
+        pr.bad(dup, "id", "a unique id", lambda r: f"{r['id']!r} again (first at row {first_row.get(r['id'], '?')})")
     return ids
 
 
@@ -208,7 +276,11 @@ def _sources_and_quotes(raw: pd.DataFrame, pr: _Problems, paths: list[Path], che
             status[s["id"]] = "no-text"
             continue
         fp = Path(s["path"])
-        data = fp.read_bytes()
+        data, problem = read_bounded(fp, _short(fp), "a source snapshot", MAX_SNAPSHOT_BYTES)
+        if data is None:
+            pr.list.append(problem)
+            status[s["id"]] = "not-text"
+            continue
         digest = hashlib.sha256(data).hexdigest()
         if s.get("sha256") and digest != s["sha256"]:
             pr.list.append(Problem(_short(fp), None, None, f"sha256 {s['sha256'][:12]}… as recorded in sources.csv",
@@ -219,12 +291,45 @@ def _sources_and_quotes(raw: pd.DataFrame, pr: _Problems, paths: list[Path], che
             continue
         texts[s["id"]] = _squash(text)
         status[s["id"]] = "checked"
-    has_text = raw["source"].isin(list(texts))
-    missing_quote = [has_text.iat[i] and raw["quote"].iat[i] != "" and
-                     _squash(raw["quote"].iat[i]) not in texts[raw["source"].iat[i]] for i in range(len(raw))]
+    quotes, sources_of = raw["quote"].to_numpy(), raw["source"].to_numpy()
+    missing_quote = np.zeros(len(raw), dtype=bool)
+    looked: dict[tuple[str, str], bool] = {}    # each (source, quote) looked up once
+    for i in np.flatnonzero((raw["source"].isin(list(texts)) & (raw["quote"] != "")).to_numpy()):
+        key = (sources_of[i], quotes[i])
+        if key not in looked:
+            looked[key] = _squash(quotes[i]) not in texts[sources_of[i]]
+        missing_quote[i] = looked[key]
     pr.bad(missing_quote, "quote", "a quote that occurs verbatim in the source text",
            lambda r: repr(r["quote"][:40]), lambda r: "copy the clause from the source; whitespace and line breaks are ignored")
     return status
+
+
+#: dimensions of things counted or weighed, never negative
+COUNTED = ("vehicles", "units", "units_sets", "enterprises", "items", "chains", "persons", "tonnes", "years")
+
+
+def _control_characters(raw: pd.DataFrame, pr: _Problems) -> None:
+    """No NUL or other control character in a cell (names become folder names, headings, PDF text)."""
+    for col in [c for c in raw.columns if c not in ("file", "row")]:
+        rx = CONTROL_IN_TEXT if col in ("quote", "note") else CONTROL
+        bad = {v for v in raw[col].unique() if rx.search(v)}
+        if bad:
+            pr.bad(raw[col].isin(bad), col, "text without control characters",
+                   lambda r, c=col, x=rx: f"{x.search(r[c]).group()!r} in {_clip(r[c])}")
+
+
+def _counts_and_future(raw: pd.DataFrame, pr: _Problems, value, dim: pd.Series, measure: pd.Series,
+                       year: pd.Series) -> None:
+    """Counts are not negative, ranks start at 1; an observed figure is not of a later year than this one."""
+    import datetime
+    with np.errstate(invalid="ignore"):
+        pr.bad(dim.isin(COUNTED).to_numpy() & (value < 0), "value", "a count of at least 0 (firms, vehicles, items, …)",
+               lambda r: repr(r["value"]))
+        pr.bad((dim == "rank").to_numpy() & (value < 1), "value", "a rank of at least 1", lambda r: repr(r["value"]))
+    this_year = datetime.date.today().year
+    future = measure.notna() & ~measure.isin(["target", "projection", "plan"]) & (year > this_year)
+    pr.bad(future, "year", f"a year up to {this_year} for an observed figure (a later year needs measure target, "
+           "projection or plan)", lambda r: f"{r['year']} for measure {r['measure']!r}")
 
 
 def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quotes: bool,
@@ -237,6 +342,7 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
     for col in ("region", "entity"):  # names become folder names and headings: bounded (analysis.limits)
         pr.bad(raw[col].str.len() > MAX_NAME_CHARS, col, f"{col} names of at most {MAX_NAME_CHARS} characters",
                lambda r, c=col: f"{len(r[c])} characters")
+    _control_characters(raw, pr)
     aliases = canonical_map(regions or {})
     region = raw["region"].map({r: aliases.get(r, r) for r in raw["region"].unique()}) if aliases else raw["region"]
     year, base_year = _years(raw, pr)
@@ -245,14 +351,19 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
     value, half, step, text_qual, text_unit = _values(raw, pr)
     qualifier = _qualifiers(raw, pr, text_qual)
     unit_text, base_unit, factor, dim = _units(raw, pr, catalog, text_unit, indicator, measure)
+    _counts_and_future(raw, pr, value, dim, measure, year)
 
     # counts of enterprises, projects, chains, ranks and years are exact integers, not rounded figures
-    exact_count = dim.isin(["enterprises", "items", "chains", "rank", "years"]).to_numpy() & (np.mod(value, 1) == 0)
+    with np.errstate(invalid="ignore"):   # inf (a 400-digit value) is refused below
+        exact_count = dim.isin(["enterprises", "items", "chains", "rank", "years"]).to_numpy() & (np.mod(value, 1) == 0)
     half = np.where(exact_count, 0.0, half)
     # into the base unit; growth stated as N倍 ("增长5.6倍") is N×100 % growth
     is_times = ((measure == "growth") & (dim == "multiple")).to_numpy()
     scale = factor.to_numpy() * np.where(is_times, 100.0, 1.0)
-    value, half, step = value * scale, half * scale, step * scale
+    stated = value
+    with np.errstate(invalid="ignore", over="ignore"):
+        value, half, step = value * scale, half * scale, step * scale
+    value = _bounded_values(raw, pr, value, stated)
     base_unit = base_unit.where(~is_times, "%")
 
     pr.bad(raw["quote"] == "", "quote", "the verbatim quote stating the figure", _empty)
