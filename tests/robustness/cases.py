@@ -362,6 +362,26 @@ def _(tmp):
     return Run([_patched_sheet(tmp, xml)], names=["obs.xlsx:2", "rows in order"])
 
 
+@case("workbook", "zip of 20 000 parts")
+def _(tmp):
+    import zipfile
+    with zipfile.ZipFile(tmp / "obs.xlsx", "w") as z:
+        for i in range(20_000):
+            z.writestr(f"x/{i}", b"")
+    return Run([tmp / "obs.xlsx"], names=["obs.xlsx", "at most 10000 parts, found 20000 parts"])
+
+
+@case("workbook", "password-protected zip")
+def _(tmp):
+    data = bytearray((_book(tmp, rows(2))).read_bytes())
+    at = 0
+    while (at := data.find(b"PK\x01\x02", at)) >= 0:     # set the encrypted flag in every central record
+        data[at + 8] |= 1
+        at += 4
+    (tmp / "obs.xlsx").write_bytes(bytes(data))
+    return Run([tmp / "obs.xlsx"], names=["obs.xlsx", "found an encrypted one (save it without a password)"])
+
+
 @case("workbook", "a FIFO named .xlsx")
 def _(tmp):
     os.mkfifo(tmp / "obs.xlsx")

@@ -14,6 +14,7 @@ import io
 import os
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -293,6 +294,10 @@ def _read_xlsx(path: Path, sheet: str | None = None) -> ReadResult:
         return ReadResult(None, "", [problem])
     with f:
         try:
+            parts = _declared_parts(f)
+            if parts is not None and parts > limits.MAX_XLSX_PARTS:   # before zipfile builds an object per part
+                return ReadResult(None, "", [Problem(name, None, None, f"an .xlsx workbook of at most "
+                                                     f"{limits.MAX_XLSX_PARTS} parts", f"{parts} parts")])
             with zipfile.ZipFile(f) as z:
                 problem = _check_zip(z, name)
                 if problem is not None:
@@ -302,9 +307,31 @@ def _read_xlsx(path: Path, sheet: str | None = None) -> ReadResult:
             column = f"column {exc.column}" if exc.column else None
             return ReadResult(None, "", [Problem(name, exc.row, column, exc.expected, exc.found, exc.hint)])
         except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError,
-                KeyError, zlib.error) as exc:   # not a zip, a part that lies about its size (CRC), an unknown method
+                KeyError, RuntimeError, zlib.error) as exc:
+            # not a zip, a part that lies about its size (CRC), an unknown method, a password (RuntimeError)
+            if isinstance(exc, RuntimeError) and "encrypted" in str(exc):
+                return ReadResult(None, "", [Problem(name, None, None, what, "an encrypted one",
+                                                     "save it without a password")])
             return ReadResult(None, "", [Problem(name, None, None, what,
                                                  f"a file that cannot be read ({type(exc).__name__}: {exc})")])
+
+
+def _declared_parts(f: BinaryIO) -> int | None:
+    """The number of parts the zip's end record declares (None when there is no such record)."""
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    f.seek(max(0, size - 65_557))      # the end record (22 bytes) and a comment of at most 65 535 bytes
+    tail = f.read()
+    f.seek(0)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 12:
+        return None
+    count = struct.unpack("<H", tail[at + 10:at + 12])[0]
+    if count == 0xFFFF:                 # ZIP64: the count is in the ZIP64 end record
+        at64 = tail.rfind(b"PK\x06\x06", 0, at)
+        if at64 >= 0 and len(tail) >= at64 + 40:
+            count = struct.unpack("<Q", tail[at64 + 32:at64 + 40])[0]
+    return count
 
 
 def _read_workbook(z: zipfile.ZipFile, name: str, sheet: str | None) -> ReadResult:
