@@ -153,6 +153,28 @@ def test_a_failure_after_the_kernel_started_shuts_it_down(tmp_path, monkeypatch)
     assert not (tmp_path / "out").exists() and not run.ACTIVE
 
 
+def test_a_kernel_that_cannot_start_is_tried_twice_then_a_clear_error(tmp_path, monkeypatch, caplog):
+    """The kernel started ahead failing (a heartbeat missed on a loaded machine once read as its death)
+    is started once more the same way, never left to papermill, whose kernel would not die with us."""
+    from analysis import kernel, run
+    from analysis.errors import ReportError
+    from analysis.request import build
+    tries = []
+
+    def failing_start(self):
+        tries.append(self)
+        self._error = RuntimeError("Kernel died before replying to kernel_info")
+    monkeypatch.setattr(kernel.WarmKernel, "_start", failing_start)
+    with pytest.raises(ReportError) as err:
+        run.run_request(build(region="渝北区", year=2024, out=tmp_path / "out", formats=["html"]))
+    assert len(tries) == 2
+    assert str(err.value) == ("notebook industry_report.ipynb: the kernel python3 could not be started "
+                              "(RuntimeError: Kernel died before replying to kernel_info)")
+    assert "the kernel started ahead failed (RuntimeError: Kernel died before replying to kernel_info); " \
+           "starting another" in caplog.text
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()] and not run.ACTIVE
+
+
 @pytest.mark.parametrize("sig, wait_for", [(signal.SIGTERM, "staging"), (signal.SIGINT, "staging"),
                                            (signal.SIGTERM, "kernel"), (signal.SIGINT, "kernel")])
 def test_an_interrupted_report_leaves_no_kernel_no_staging_and_no_traceback(tmp_path, sig, wait_for):

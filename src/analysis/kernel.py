@@ -79,7 +79,6 @@ class WarmKernel:
     def _start(self) -> None:
         km = None
         try:
-            from jupyter_client import BlockingKernelClient
             from jupyter_client.manager import AsyncKernelManager
             from jupyter_client.utils import run_sync
             import tempfile
@@ -102,8 +101,9 @@ class WarmKernel:
                 run_sync(km.start_kernel)(cwd=self.cwd, env=env, stdout=self._log, stderr=self._log,
                                           **({"preexec_fn": die_with_us} if die_with_us else {}))
                 self._launched = km
-            kc = BlockingKernelClient()
-            kc.load_connection_info(km.get_connection_info())
+            # a client of the manager: it asks the process whether the kernel lives; a bare client would
+            # go by heartbeats, and one missed while a loaded machine starts the kernel read as its death
+            kc = km.blocking_client()
             kc.start_channels()
             try:
                 kc.wait_for_ready(timeout=60)
@@ -113,14 +113,36 @@ class WarmKernel:
             with self._lock:
                 if not self._stopped:
                     self._km = km
-        except BaseException as exc:  # reported by km(): the caller falls back to papermill's own kernel
+        except BaseException as exc:  # reported by km() and error: the caller tries again or gives up
             self._error = exc
+            code = self.poll()
+            tail = self._log_tail()
+            if code is not None or tail:   # what the kernel said, and how it ended
+                self._error = RuntimeError(f"{exc}; the kernel process "
+                                           f"{'ended with status ' + str(code) if code is not None else 'runs'}"
+                                           f"{': ' + tail if tail else ''}")
             with self._lock:
                 if km is not None and self._km is None and not self._stopped:
                     self._kill(km)     # started but never warm: nobody else would stop it
 
+    def _log_tail(self, lines: int = 3) -> str:
+        """The last lines the kernel wrote to its log (empty when there is none)."""
+        if not self._ipc_dir:
+            return ""
+        try:
+            with open(os.path.join(self._ipc_dir, "kernel.log"), "rb") as f:
+                text = f.read()[-4000:].decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+        return " | ".join(ln.strip() for ln in text.strip().splitlines()[-lines:])
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why starting the kernel failed, once :meth:`km` returned None."""
+        return self._error
+
     def km(self):
-        """The started kernel manager, or None when starting failed (papermill then starts its own)."""
+        """The started kernel manager, or None when starting failed (see :attr:`error`)."""
         self._warm.wait()
         return self._km
 

@@ -12,6 +12,7 @@ notebook, so their import time overlaps the execution instead of adding to it.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import signal
@@ -26,6 +27,8 @@ from pathlib import Path
 from .errors import AnalysisError, ReportError
 from .handover import ReportData
 from .request import ReportRequest
+
+log = logging.getLogger(__name__)
 
 #: what a run has under way (staging folder, kernel), for abort() when a worker is told to stop
 ACTIVE: dict = {}
@@ -178,6 +181,19 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
             km = kernel.km()
             if stop.is_set():
                 raise Interrupted("stopped before the notebook ran")
+            if km is None:   # one more try the same way; papermill's own kernel would not die with us
+                log.warning("the kernel started ahead failed (%s: %s); starting another",
+                            type(kernel.error).__name__, kernel.error)
+                kernel.shutdown()
+                kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent))
+                ACTIVE.update(kernel=kernel)
+                km = kernel.km()
+                if stop.is_set():
+                    raise Interrupted("stopped before the notebook ran")
+                if km is None:
+                    raise ReportError(f"notebook {request.notebook.name}: the kernel "
+                                      f"{kernel_name or kernel.kernel_name} could not be started "
+                                      f"({type(kernel.error).__name__}: {kernel.error})")
             pm.execute_notebook(_literal(request.notebook), _literal(executed),
                                 parameters=request.notebook_parameters(frames), engine_name=_engine(),
                                 kernel_name=kernel_name, progress_bar=False, log_output=False,
