@@ -83,6 +83,11 @@ def _declared(path: str, mtime: float) -> tuple[NotebookParameter, ...]:
         raise UsageError(f"{path}: expected a Jupyter notebook, found a file papermill cannot read ({exc})") from None
     if not found:
         raise UsageError(f"{path}: expected a cell tagged 'parameters', found none")
+    spec = (json.loads(Path(path).read_text(encoding="utf-8")).get("metadata") or {}).get("kernelspec")
+    name = spec.get("name") if isinstance(spec, dict) else spec
+    if not isinstance(name, str) or not name:   # papermill would fail on it mid-run (a TraitError)
+        raise UsageError(f"{path}: metadata.kernelspec.name: expected a kernel name (text, e.g. python3), "
+                         f"found {_kind(name)}")
     return tuple(NotebookParameter(p["name"], p.get("inferred_type_name", "") or "", str(p.get("default", "")),
                                    p.get("help", "") or "") for p in found.values())
 

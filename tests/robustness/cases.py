@@ -585,6 +585,17 @@ def _(tmp):
                code=2, names=["cut.ipynb", "expected a Jupyter notebook"], out=tmp / "out")
 
 
+@case("report options", "notebook whose kernelspec name is a number")
+def _(tmp):
+    import json
+    nb = json.loads((ROOT / "notebooks" / "industry_report.ipynb").read_text(encoding="utf-8"))
+    nb["metadata"]["kernelspec"] = {"name": 5, "display_name": "x", "language": "python"}
+    (tmp / "ks.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    return Run(["--region", "渝北区", "--year", "2024", "--out", tmp / "out", "--notebook", tmp / "ks.ipynb"],
+               command="report", code=2, names=["ks.ipynb: metadata.kernelspec.name: expected a kernel name"],
+               out=tmp / "out")
+
+
 @case("report options", "notebook without a parameters cell")
 def _(tmp):
     import json
