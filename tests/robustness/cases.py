@@ -455,16 +455,21 @@ _beside("region name of 10 000 characters", "regions.csv", _REG + "区" * 10_000
 
 # ------------------------------------------------------------------ catalogs
 
+def _put(f, text) -> None:
+    """Write a case's file: text, bytes, or a callable that makes it (a FIFO, a folder)."""
+    if callable(text):
+        text(f)
+    elif isinstance(text, bytes):
+        f.write_bytes(text)
+    else:
+        f.write_text(text, encoding="utf-8")
+
+
 def _catalog(name: str, text, *names: str, code: int = 1, **kw):
     @case("catalog", name)
     def _(tmp):
         f = tmp / "catalog.yaml"
-        if callable(text):
-            text(f)
-        elif isinstance(text, bytes):
-            f.write_bytes(text)
-        else:
-            f.write_text(text, encoding="utf-8")
+        _put(f, text)
         return Run([DATA, "--catalog", f], code=code, names=["catalog.yaml", *names], **kw)
 
 
@@ -504,12 +509,7 @@ def _jobs(name: str, text, *names: str, code: int = 2, **kw):
     @case("jobs file", name)
     def _(tmp):
         f = tmp / "jobs.yaml"
-        if callable(text):
-            text(f)
-        elif isinstance(text, bytes):
-            f.write_bytes(text)
-        else:
-            f.write_text(text, encoding="utf-8")
+        _put(f, text)
         return Run([f, "--out", tmp / "out"], command="batch", code=code, names=["jobs.yaml", *names],
                    out=tmp / "out", **kw)
 
