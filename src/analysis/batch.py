@@ -356,10 +356,15 @@ class _Run:
         failed = check_data([r for r, _ in todo])
         log.debug("checked %d request(s) against their data in %.2f s: %d failed", len(todo),
                   time.perf_counter() - t, len(failed))
-        for request, inputs in todo:
-            if request.key in failed:
-                self.finish(request, inputs, {"status": "failed", "started": started, "seconds": 0.0,
-                                              "outputs": {}, "error": str(failed[request.key])})
+        if failed:   # recorded together, the manifest written once (10⁴ failures: not 10⁴ rewrites)
+            with _signals_deferred():
+                for request, inputs in todo:
+                    if request.key in failed:
+                        self._row(request, self.manifest.record(
+                            request, inputs=inputs, write=False,
+                            result={"status": "failed", "started": started, "seconds": 0.0, "outputs": {},
+                                    "error": str(failed[request.key])}))
+                self.manifest.write()
         return [(r, i) for r, i in todo if r.key not in failed]
 
 

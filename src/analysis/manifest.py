@@ -140,8 +140,9 @@ class Manifest:
         """The entry of a request key, or None."""
         return self.data["jobs"].get(key)
 
-    def record(self, request: ReportRequest, *, inputs: dict[str, str], result: dict) -> dict:
-        """Record a job's result (status, started, seconds, outputs, error …) and write the file.
+    def record(self, request: ReportRequest, *, inputs: dict[str, str], result: dict, write: bool = True) -> dict:
+        """Record a job's result (status, started, seconds, outputs, error …) and write the file
+        (``write=False``: the caller writes once after recording many, e.g. jobs that failed validation).
 
         Call it only once the job's outputs are in place: the file says they are.
 
@@ -152,7 +153,8 @@ class Manifest:
         entry = {"request": recorded, "inputs": inputs, "finished": _now(), **result}
         self.data["jobs"][request.key] = entry
         self.data["updated"] = entry["finished"]
-        self.write()
+        if write:
+            self.write()
         return entry
 
     def write(self) -> None:
