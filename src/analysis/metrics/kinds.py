@@ -361,7 +361,10 @@ def parents_of(obs_regions: dict, catalog: Catalog) -> dict[str, str]:
 
 
 def _parents(res: Results) -> dict[str, str]:
-    return parents_of(res.obs_regions, res.catalog)
+    """The hierarchy's parents, built once per computation (ranks, shares and gaps of every indicator use them)."""
+    if getattr(res, "_parents", None) is None:
+        res._parents = parents_of(res.obs_regions, res.catalog)
+    return res._parents
 
 
 def _interval_ranks(group: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray):
