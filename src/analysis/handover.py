@@ -92,15 +92,10 @@ def comparison_rows(obs: pd.DataFrame, region: str, year: int, catalog) -> pd.Se
     growth rates and shares of the indicators the region states, for its parent and for the regions
     ranked with it (those sharing its parent; without a parent, the other regions without one). The
     kernel draws its charts from these rows and computes nothing."""
-    from .metrics.kinds import RANKED, parents_of
-    parents = parents_of(obs.attrs.get("regions", {}), catalog)
-    parent = parents.get(region, "")
+    from .metrics.kinds import RANKED, parents_of, rank_group
     regions = obs["region"].astype(str)
-    names = set(regions.unique())
-    # as analysis.metrics ranks them: the parent's members; without a parent, the regions without one
-    group = {r for r in names if r == parent or parents.get(r, "") == parent} if parent else \
-        {r for r in names if r not in parents}
-    group = regions.isin(group)
+    parent, members = rank_group(region, parents_of(obs.attrs.get("regions", {}), catalog), regions.unique())
+    group = regions.isin({parent, *members} - {""})
     mine = obs[(regions == region) & (obs["year"] == year) & (obs["entity"] == "")]
     return (group & (obs["year"] == year) & (obs["entity"] == "") & obs["measure"].isin(list(RANKED))
             & obs["indicator"].isin(set(mine["indicator"])))

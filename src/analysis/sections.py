@@ -284,14 +284,10 @@ COMPARED = ("rank", "region_share", "parent_gap")
 
 
 def _hierarchy(rep: Report) -> tuple[str, list[str]]:
-    """The region's parent and the regions ranked with it (as :mod:`analysis.metrics` ranks them: the
-    parent's members; without a parent, the regions of the data that have none)."""
-    from .metrics.kinds import parents_of
-    parents = parents_of(rep.observations.attrs.get("regions", {}), rep.catalog)
-    parent = parents.get(rep.region, "")
-    if parent:
-        return parent, [r for r, p in parents.items() if p == parent]
-    return "", [r for r in dict.fromkeys(rep.observations["region"].astype(str)) if r not in parents]
+    """The region's parent and the regions ranked with it (:func:`analysis.metrics.kinds.rank_group`)."""
+    from .metrics.kinds import parents_of, rank_group
+    return rank_group(rep.region, parents_of(rep.observations.attrs.get("regions", {}), rep.catalog),
+                      rep.observations["region"].astype(str))
 
 
 def _compared_measure(rep: Report, ms: pd.DataFrame) -> list[str]:

@@ -360,6 +360,15 @@ def parents_of(obs_regions: dict, catalog: Catalog) -> dict[str, str]:
     return {r: e["parent"] for r, e in regions.items() if e.get("parent")}
 
 
+def rank_group(region: str, parents: dict[str, str], in_data) -> tuple[str, list[str]]:
+    """The regions a region is ranked with, as :func:`k_rank` groups them: its parent and the parent's
+    members (listed in the hierarchy); without a parent, ("", the regions of ``in_data`` that have none)."""
+    parent = parents.get(region, "")
+    if parent:
+        return parent, [r for r, p in parents.items() if p == parent]
+    return "", [r for r in dict.fromkeys(in_data) if r not in parents]
+
+
 def _parents(res: Results) -> dict[str, str]:
     """The hierarchy's parents, built once per computation (ranks, shares and gaps of every indicator use them)."""
     if getattr(res, "_parents", None) is None:
