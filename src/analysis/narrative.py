@@ -101,6 +101,9 @@ def figure(row, lang: str) -> str:
         key = "figures.more_than_n_years" if row["unit"] == "年" else "figures.more_than_n"
         return msg(key, v=format_number(row["value"] / factor, dec, lang), unit=name,
                    hi=format_number(row["upper"] / factor, dec, lang))
+    if row.get("qualifier", "") == "近":   # 近600亿元 reads as written (just below 600), not as a range about it
+        name, factor = display_scale(str(row["unit"]), row["value"], lang)
+        return msg("bounds.near", v=format_number(row["value"] / factor, dec, lang), unit=name)
     if row.get("qualifier", "") == "exact":  # a stated figure is shown as stated, not as its rounding interval
         return describe(row["value"], row["value"], row["value"], row["unit"], lang=lang, decimals=dec)
     return describe(row["value"], row["lower"], row["upper"], row["unit"], lang=lang, decimals=dec,
@@ -291,9 +294,10 @@ def indicator_parts(rows: pd.DataFrame, lang: str, place) -> list[str]:
 
 
 def headline(obs: pd.DataFrame, catalog: Catalog, region: str, year: int, lang: str,
-             indicators: list[str] | None = None, place=str) -> list[str]:
+             indicators: list[str] | None = None, place=str, refs: Callable[[str], str] | None = None) -> list[str]:
     """One sentence per indicator with figures for the region and year: level, growth, rank and streak
-    together; the year and region said once, in the first sentence."""
+    together; the year and region said once, in the first sentence. ``refs(id)`` gives a note
+    reference for a stated figure (a rank the data contradict), put after the sentence's figures."""
     msg = messages(lang)
     sel = obs[(obs["region"] == region) & (obs["year"] == year) & (obs["entity"] == "")]
     codes = indicators or list(dict.fromkeys(sel["indicator"]))
@@ -304,7 +308,8 @@ def headline(obs: pd.DataFrame, catalog: Catalog, region: str, year: int, lang: 
             continue
         name = catalog.name(code, lang)
         subject = msg("prose.opening", year=year, region=place(region)) + msg.mid(name) if not out else name
-        out.append(msg("prose.sentence", subject=subject, parts=parts_text(parts, lang)))
+        tail = "".join(dict.fromkeys(refs(i) for i in sel.loc[sel["indicator"] == code, "id"])) if refs else ""
+        out.append(msg("prose.sentence", subject=subject, parts=parts_text(parts, lang) + tail))
     return out
 
 

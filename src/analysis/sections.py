@@ -167,7 +167,8 @@ def headline(rep: Report, *, indicators: list[str] | None = None, measures=HEADL
     msg, lang = rep.msg, rep.lang
     rep.heading(msg("sections.headline"), "sec-headline")
     rep.paragraphs(narrative.headline(rep.observations, rep.catalog, rep.region, rep.year, lang,
-                                      indicators or rep.catalog.report.get("headline"), place=rep.place))
+                                      indicators or rep.catalog.report.get("headline"), place=rep.place,
+                                      refs=lambda i: _contradicted(rep, i)))
     rep.table(_cols(rep, "indicator", "measure", "value", "id"),
               [[rep.name(r["indicator"]), narrative.measure_label(r, lang, rep.place),
                 narrative.figure(r, lang) + _contradicted(rep, r["id"]), r["id"]] for _, r in region_rows.iterrows()],
