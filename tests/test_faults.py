@@ -42,7 +42,10 @@ while gate and not os.path.exists(gate) and time.time() - t0 < 120:
 if kill_worker and (kill_worker == "always" or not os.path.exists(kill_worker)):
     if kill_worker != "always":
         pathlib.Path(kill_worker).write_text("killed once")
-    os.kill(os.getppid(), signal.SIGKILL)
+    worker = os.getppid()
+    if b"forkserver" in pathlib.Path(f"/proc/{worker}/cmdline").read_bytes():   # forked from the worker's template
+        worker = int(pathlib.Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    os.kill(worker, signal.SIGKILL)
     time.sleep(30)'''
 SHOW = '''import html
 from IPython.display import HTML, display

@@ -97,7 +97,11 @@ def marked_processes(marker: str) -> list[str]:
             continue
         try:
             if marker.encode() in (d / "environ").read_bytes():
-                found.append(f"{d.name}: " + (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                # the name too: a batch's kernels are forks of a template whose command line they keep,
+                # and call themselves ipykernel (analysis.kernelfork)
+                name = (d / "comm").read_bytes().decode(errors="replace").strip()
+                found.append(f"{d.name}: " + (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                             + f" [{name}]")
         except OSError:  # gone, or a zombie
             continue
     return found

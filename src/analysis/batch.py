@@ -7,7 +7,8 @@ file exits 2), skips what the manifest (:mod:`analysis.manifest`) shows up to da
 other requests against their data: a request for a region or year the data lacks is recorded as
 failed and the others go on. Only what remains runs, in worker processes
 (``concurrent.futures.ProcessPoolExecutor``; each worker imports papermill, nbconvert and
-WeasyPrint once and runs job after job, each in its own kernel) or, with ``--scheduler``, on an
+WeasyPrint once and runs job after job, each in its own kernel, forked from a warm template the
+worker keeps: :mod:`analysis.kernelfork`) or, with ``--scheduler``, on an
 existing ``dask.distributed`` cluster through its Client, a futures executor too. When nothing
 remains, no worker starts. The output folder's lock (:mod:`analysis.lock`, taken by ``analysis
 report`` too) keeps a second writer out: it exits 2 at once.
@@ -100,8 +101,9 @@ def _worker_init(parent_pid: int | None = None, slots=None) -> None:
     _SLOTS = slots
     from .run import _warm_exporters, trim_imports
     trim_imports()
+    from .kernel import use_template
+    use_template()     # the kernel template imports on the other core meanwhile (analysis.kernelfork)
     _warm_exporters()
-    import analysis.sections  # noqa: F401
 
 
 def _stop_worker(signum, frame):
@@ -206,7 +208,7 @@ def run_job(request: dict, labels: dict | None = None, slot: int | None = None, 
             res = run_request(req, lock=False, stop=stopping)   # the batch holds the folder's lock
             return {"status": "ok", "started": started, "seconds": round(time.perf_counter() - t0, 2),
                     "outputs": mf.output_checksums(res.outputs, req.out),
-                    "timings": {k: round(v, 2) for k, v in res.timings.items()}, "error": ""}
+                    "timings": {k: round(v, 2) for k, v in res.timings.items()}, "usage": res.usage, "error": ""}
         except Interrupted as exc:
             return outcome("interrupted", str(exc))
         except AnalysisError as exc:
@@ -331,7 +333,8 @@ class _Run:
     def _row(self, request: ReportRequest, entry: dict) -> None:
         self.progress.job(request.key, entry)
         self.result.rows.append({"job": request.key, "status": entry["status"],
-                                 "seconds": entry.get("seconds", 0.0), "detail": _detail(entry)})
+                                 "seconds": entry.get("seconds", 0.0), "detail": _detail(entry),
+                                 "usage": entry.get("usage", {}) if entry["status"] == "ok" else {}})
 
     def finish(self, request: ReportRequest, inputs: dict, outcome: dict) -> None:
         """Record a job's outcome in the manifest (its outputs are in place by now), its log line and its row."""
@@ -611,6 +614,13 @@ def summary_table(result: BatchResult) -> str:
     ok = sum(r["status"] == "ok" for r in result.rows)
     skipped = sum(r["status"] == "skipped" for r in result.rows)
     tail = f"{ok} ok, {skipped} skipped, {result.failed} failed in {result.seconds:.1f} s"
+    peaks = [(r["usage"].get("process_peak_mb"), r["usage"].get("kernel_peak_mb")) for r in result.rows
+             if r.get("usage")]
+    worker = max((w for w, _ in peaks if w), default=None)
+    kernel = max((k for _, k in peaks if k), default=None)
+    if worker or kernel:
+        tail += "; peak memory " + ", ".join(
+            f"{what} {mb:,.0f} MB" for what, mb in (("per worker", worker), ("per kernel", kernel)) if mb)
     if result.interrupted:
         tail += " — interrupted: unfinished jobs left no files and will run next time"
     return render_table(rows, ["job", "status", "seconds", "outputs or error"], max_width=70) + "\n" + tail

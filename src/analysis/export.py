@@ -27,6 +27,10 @@ from .request import LANGS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
+#: the key of a displayed output's metadata where a section says what the output is (``toc``, ``role``);
+#: defined here, not in analysis.report, so that exporting never imports the report's charting
+META_KEY = "analysis"
+
 
 #: a number or range with its unit, or an identifier: never broken across lines in a table
 #: (55–65%, 2439.1–2445.6亿元, 50—100亿级, 243.91–244.56, yb-016)
@@ -126,7 +130,6 @@ def report_parts(nb) -> tuple[object, dict]:
     """
     import copy
     from nbconvert.preprocessors import TagRemovePreprocessor
-    from .report import META_KEY
     nb = copy.deepcopy(nb)
     nb, _ = TagRemovePreprocessor(remove_cell_tags=REMOVE_TAGS, enabled=True).preprocess(nb, {})
     info = {"title": "", "title_html": "", "toc": []}

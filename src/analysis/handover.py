@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paths
+from .shared import shared
 from .request import FUTURE_MEASURES, ReportRequest
 
 FILES = ("observations", "metrics", "checks", "sources")
@@ -133,7 +134,7 @@ def read(folder: str | os.PathLike) -> ReportData:
     info = json.loads((folder / META).read_text(encoding="utf-8"))
     frames = {name: _read_parquet(folder / f"{name}.parquet") for name in FILES}
     obs = frames["observations"]
-    obs.attrs["regions"] = info["meta"].get("regions", {})
+    obs.attrs["regions"] = shared(info["meta"].get("regions", {}))
     return ReportData(ReportRequest.from_dict(info["request"]), meta=info["meta"], **frames)
 
 

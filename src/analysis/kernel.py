@@ -24,8 +24,21 @@ import shutil
 import threading
 
 #: what every report's kernel needs, imported while the parent prepares the frames
-WARM_CODE = ("import analysis.sections, pyarrow.parquet  # warm-up: pandas, matplotlib, fonts, analysis\n"
-             "from analysis.catalog import _validator; _validator()  # the catalog's schema checker")
+WARM_CODE = "import analysis.kernelboot  # warm-up: pandas, matplotlib, fonts, analysis"
+
+#: start kernels by forking a warm template (:mod:`analysis.kernelfork`) instead of a new interpreter;
+#: set by :func:`use_template` in processes that run many reports (batch workers)
+_TEMPLATE = {"on": False}
+
+
+def use_template() -> None:
+    """From now on this process's kernels fork from a warm template, which starts now (unless
+    ``$ANALYSIS_KERNEL_TEMPLATE`` is ``0``: each kernel is then a new interpreter, as for one report)."""
+    if os.environ.get("ANALYSIS_KERNEL_TEMPLATE", "1").strip() == "0":
+        return
+    from . import kernelfork
+    kernelfork.prestart()
+    _TEMPLATE["on"] = True
 
 
 #: the kernel's folder (sockets, connection file, log) is ``$TMPDIR/analysis-kernel-*``; its ``owner``
@@ -49,6 +62,22 @@ def _sweep_orphans() -> None:
             continue
 
 
+def usage(pid: int | None) -> dict[str, float]:
+    """CPU seconds (user + system) and peak resident memory (MB) of a live process, from ``/proc``
+    (empty where there is none): what a report's kernel cost, read just before it is stopped."""
+    if not pid:
+        return {}
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        with open(f"/proc/{pid}/status", "rb") as f:
+            hwm = next((line.split()[1] for line in f if line.startswith(b"VmHWM:")), b"0")
+        ticks = os.sysconf("SC_CLK_TCK")
+        return {"cpu_s": round((int(fields[11]) + int(fields[12])) / ticks, 2), "peak_mb": round(int(hwm) / 1024, 1)}
+    except (OSError, ValueError, IndexError, StopIteration):
+        return {}
+
+
 class WarmKernel:
     """Start a kernel in a background thread; ``km()`` waits for it; ``shutdown()`` stops it."""
 
@@ -65,6 +94,7 @@ class WarmKernel:
         self._warm = threading.Event()    # set once the kernel is warm, or starting it failed
         self._done = threading.Event()    # set by shutdown(): the starting thread may end
         self.returncode: int | None = None   # the kernel process's exit status once it is gone (-9: SIGKILL)
+        self.usage: dict[str, float] = {}    # the kernel's CPU seconds and peak memory, read before it is stopped
         self._thread = threading.Thread(target=self._run, daemon=True, name="warm-kernel")
         self._thread.start()
 
@@ -81,6 +111,9 @@ class WarmKernel:
         try:
             from jupyter_client.manager import AsyncKernelManager
             from jupyter_client.utils import run_sync
+            if _TEMPLATE["on"]:
+                from .kernelfork import manager_class
+                AsyncKernelManager = manager_class()   # noqa: N806
             import tempfile
             with self._lock:
                 if self._stopped:
@@ -185,6 +218,8 @@ class WarmKernel:
             self._km = None
             km = self._launched
             if km is not None:
+                if not fast:
+                    self.usage = usage(getattr(getattr(km, "provisioner", None), "pid", None)) or self.usage
                 code = self._kill(km, fast=fast)
                 if self.returncode is None:
                     self.returncode = code

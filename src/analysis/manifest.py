@@ -53,7 +53,9 @@ SCHEMA = {
                                      "description": "a mapping of output files to sha256"},
                          "error": {"type": "string"},
                          "seconds": {"type": "number"},
-                         "worker_deaths": {"type": "integer", "minimum": 0}}}}}}
+                         "worker_deaths": {"type": "integer", "minimum": 0},
+                         "usage": {"type": "object", "additionalProperties": {"type": "number"},
+                                   "description": "a mapping of resource names to numbers"}}}}}}
 
 
 @lru_cache(maxsize=256)

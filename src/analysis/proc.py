@@ -73,3 +73,26 @@ def preexec():
         if os.getppid() != parent:
             os._exit(1)
     return set_pdeathsig
+
+
+def set_pdeathsig() -> None:
+    """In a forked child (no exec): SIGKILL when the parent's thread that forked it dies; exit now if
+    the parent is already gone."""
+    parent = os.getppid()
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    elif parent != 1:
+        threading.Thread(target=_watch, args=(parent,), daemon=True, name="parent-watchdog").start()
+    if os.getppid() != parent or parent == 1:
+        os._exit(1)
+
+
+PR_SET_NAME = 15
+
+
+def name_process(name: str) -> None:
+    """The name ``ps``, ``top`` and ``/proc/PID/comm`` show for this process (15 bytes at most; Linux only)."""
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)

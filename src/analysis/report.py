@@ -22,13 +22,12 @@ from functools import lru_cache
 import pandas as pd
 
 from . import charts
+from .export import META_KEY  # the display metadata key the exporter reads
 from .catalog import Catalog, load_catalog
 from .handover import ReportData
 from .messages import Messages, messages
 from .request import FUTURE_MEASURES, NOTEBOOK_LABELS, ReportRequest
 
-#: display metadata key read by :mod:`analysis.export`
-META_KEY = "analysis"
 
 
 @lru_cache(maxsize=1)

@@ -60,6 +60,8 @@ class ReportResult:
     outputs: dict[str, Path] = field(default_factory=dict)    # kind (html, pdf, ipynb, metrics.csv …) → file
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    #: the kernel's CPU seconds and peak memory, and this process's peak memory (MB): what the report cost
+    usage: dict[str, float] = field(default_factory=dict)
 
 
 def _literal(path: Path) -> str:
@@ -236,7 +238,10 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         handover.publish(data, staging, stem)
         shutil.rmtree(frames)
         _record_provenance(request, nb, executed, staging)
-        result = ReportResult(request, timings=timings)
+        import resource
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KB on Linux
+        result = ReportResult(request, timings=timings, usage={
+            **{f"kernel_{k}": v for k, v in kernel.usage.items()}, "process_peak_mb": round(peak, 1)})
         if stop.is_set():
             raise Interrupted("stopped before the report was published")
         with _publishing():   # a signal now waits: the outputs move into place all together

@@ -18,6 +18,7 @@ import pandas as pd
 from .. import paths as _paths
 from ..catalog import Catalog, load_catalog
 from ..errors import DataError, Problem
+from ..shared import shared
 from .reading import (COLUMNS, OPTIONAL, REQUIRED, ReadResult, _normalise_header, _short, load_sources,
                       read_sources, read_table)
 from .regions import Hierarchy, read_regions
@@ -95,9 +96,9 @@ def load_observations(paths: str | os.PathLike | list | None = None, *,
     problems += rp + vp
     if problems:
         raise DataError(problems)
-    out.attrs["encodings"] = encodings
-    out.attrs["regions"] = regions
-    out.attrs["quotes"] = quotes
+    out.attrs["encodings"] = shared(encodings)   # shared by every frame derived from this one (see analysis.shared)
+    out.attrs["regions"] = shared(regions)
+    out.attrs["quotes"] = shared(quotes)
     return out
 
 

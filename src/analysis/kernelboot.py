@@ -1,0 +1,24 @@
+"""What every report's kernel imports before the notebook runs: ipykernel, pandas, matplotlib (off
+screen), pyarrow and :mod:`analysis`'s sections, and the catalog's schema checker.
+
+Imported once by a batch worker's kernel template (:mod:`analysis.kernelfork`), whose forks are
+kernels that start warm; and by a kernel started the usual way as its warm-up (:data:`analysis.kernel.WARM_CODE`),
+while the parent prepares the report's frames.
+"""
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from analysis.run import trim_imports  # noqa: E402
+
+trim_imports()   # before jsonschema's first import: skips a grammar build nobody uses
+
+import ipykernel.ipkernel  # noqa: E402,F401
+import ipykernel.kernelapp  # noqa: E402,F401
+import pyarrow.parquet  # noqa: E402,F401
+
+import analysis.report  # noqa: E402,F401
+import analysis.sections  # noqa: E402,F401
+from analysis.catalog import _validator  # noqa: E402
+
+_validator()
