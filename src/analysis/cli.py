@@ -165,13 +165,25 @@ def _cmd_report(args) -> int:
     for opt in ("region", "year"):
         if getattr(args, opt) is None:
             raise UsageError(f"--{opt}: expected a value, found none (analysis report --region 渝北区 --year 2024)")
-    request = build(region=args.region, year=args.year, notebook=args.notebook, lang=args.lang, data=args.data,
-                    catalog=args.catalog, formats=args.format, out=args.out, title=args.title,
-                    parameters={name: value for name, value in (args.param or [])}, notebook_dirs=dirs,
-                    from_text=True)
-    from .run import interruptible
+    from .run import ACTIVE, interruptible, start_kernel
     with interruptible():   # SIGTERM, Ctrl-C: kernel stopped, staging removed, exit 130
-        res = run_request(request)
+        # the kernel starts first and warms up while the request is checked and the data prepared
+        nb = paths.notebook_path(args.notebook or paths.DEFAULT_NOTEBOOK, dirs)
+        kernel = start_kernel(nb) if nb is not None else None
+        try:
+            request = build(region=args.region, year=args.year, notebook=args.notebook, lang=args.lang,
+                            data=args.data, catalog=args.catalog, formats=args.format, out=args.out,
+                            title=args.title, parameters={name: value for name, value in (args.param or [])},
+                            notebook_dirs=dirs, from_text=True)
+            if kernel is not None and kernel.cwd != str(request.notebook.parent):   # a symlink resolved elsewhere
+                kernel.shutdown()
+                kernel = None
+        except BaseException:
+            if kernel is not None:
+                kernel.shutdown()
+                ACTIVE.clear()
+            raise
+        res = run_request(request, kernel=kernel)
     for kind, path in sorted(res.outputs.items()):
         print(f"{kind:>11}  {path}")
     print(f"done in {res.seconds:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in res.timings.items()) + ")")

@@ -22,3 +22,10 @@ import analysis.sections  # noqa: E402,F401
 from analysis.catalog import _validator  # noqa: E402
 
 _validator()
+
+try:   # the project's catalog, parsed once (cached by path and modification time: a changed file is read again)
+    from analysis.catalog import load_catalog
+
+    load_catalog()
+except Exception:  # no project here, or a catalog with errors: the notebook reports it where it is used
+    pass

@@ -54,6 +54,27 @@ def _warm_exporters() -> None:
     export.warm()
 
 
+class _Background(threading.Thread):
+    """Work done in a thread while the kernel runs the notebook; :meth:`join` re-raises its error."""
+
+    def __init__(self, *steps):
+        super().__init__(daemon=True, name="report-background")
+        self.steps, self.error = steps, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            for step in self.steps:
+                step()
+        except BaseException as exc:   # re-raised in the run's thread by join()
+            self.error = exc
+
+    def join(self, timeout: float | None = None, *, raise_error: bool = True) -> None:
+        super().join(timeout)
+        if raise_error and self.error is not None:
+            raise self.error
+
+
 @dataclass
 class ReportResult:
     request: ReportRequest
@@ -106,9 +127,18 @@ def _engine():
     return "analysis"
 
 
+def start_kernel(notebook: Path, kernel_name: str | None = None):
+    """A kernel for a report of ``notebook``, starting now in the background (:class:`analysis.kernel.WarmKernel`):
+    ``analysis report`` starts it before it checks the request, so that it warms up meanwhile."""
+    from .kernel import WarmKernel
+    kernel = WarmKernel(kernel_name, cwd=str(notebook.parent))
+    ACTIVE.update(kernel=kernel)     # a signal meanwhile stops it (abort)
+    return kernel
+
+
 def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
                 kernel_name: str | None = None, lock: bool = True,
-                stop: threading.Event | None = None) -> ReportResult:
+                stop: threading.Event | None = None, kernel=None) -> ReportResult:
     """Produce one report: prepare the frames once, execute the notebook on them, export, publish.
 
     The kernel started ahead is shut down and the staging folder removed on every way out (the
@@ -119,6 +149,8 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
             and passes False.
         stop: set (with :func:`stop_current`) when the run must stop: it then raises
             :class:`Interrupted` before exporting or publishing, and a kernel killed for it is no failure.
+        kernel: a kernel already starting for this request's notebook (:func:`start_kernel`); the run
+            owns it from now on and stops it on every way out.
 
     Raises:
         DataError, AnalysisError: bad data, a region or year not in it (before anything is written).
@@ -134,24 +166,28 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
     stop = stop or threading.Event()
     final_dir = request.folder
     folder_lock = FolderLock(request.out, "analysis report", label=request.labels["out"])
-    if lock and request.out.is_dir():
-        folder_lock.acquire()        # at once: a batch writing there stops us before a kernel starts
-        ACTIVE.update(lock=folder_lock)
+    if kernel is not None:
+        ACTIVE.update(kernel=kernel)
     try:
+        if lock and request.out.is_dir():
+            folder_lock.acquire()        # at once: a batch writing there stops us before a kernel starts
+            ACTIVE.update(lock=folder_lock)
         chars = report_chars(request)
         trim_imports()
         from .kernel import WarmKernel
         font_proc = fontcache.start(chars)            # a font subset for this data, built on the other core
         ACTIVE.update(font=font_proc)
-        kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent))   # kernel starts and imports meanwhile
-        ACTIVE.update(kernel=kernel)
+        if kernel is None:
+            kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent))   # starts and imports meanwhile
+            ACTIVE.update(kernel=kernel)
     except BaseException:
+        if kernel is not None:
+            kernel.shutdown()
         folder_lock.release()
         raise
     staging: Path | None = None
+    side: _Background | None = None
     try:
-        warm = threading.Thread(target=_warm_exporters, daemon=True)
-        warm.start()
         data = prepared or handover.prepare(request)
         timings["prepare"] = time.perf_counter() - t0
 
@@ -175,6 +211,9 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
             raise AnalysisError(f"{request.labels['out']} {request.out}: expected a folder the report can be "
                                 f"written to, found that {final_dir} cannot be created ({exc.strerror})") from None
         frames = handover.write(data, (staging / ".handover").resolve())   # the kernel runs in the notebook's folder
+        # while the kernel runs the notebook, this process (otherwise waiting) imports the exporters and
+        # writes the metrics and checks files; started only now, they do not slow the preparation down
+        side = _Background(_warm_exporters, lambda: handover.publish(data, staging, stem))
         import papermill as pm
         from nbclient.exceptions import DeadKernelError
         executed = staging / f"{stem}.ipynb"
@@ -196,7 +235,7 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
                     raise ReportError(f"notebook {request.notebook.name}: the kernel "
                                       f"{kernel_name or kernel.kernel_name} could not be started "
                                       f"({type(kernel.error).__name__}: {kernel.error})")
-            pm.execute_notebook(_literal(request.notebook), _literal(executed),
+            nb = pm.execute_notebook(_literal(request.notebook), _literal(executed),
                                 parameters=request.notebook_parameters(frames), engine_name=_engine(),
                                 kernel_name=kernel_name, progress_bar=False, log_output=False,
                                 cwd=str(request.notebook.parent),
@@ -224,9 +263,7 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         timings["execute"] = time.perf_counter() - t
         if stop.is_set():
             raise Interrupted("stopped after the notebook ran")
-        import nbformat
-        nb = nbformat.read(str(executed), as_version=4)
-        warm.join()
+        side.join()
         from . import export
         font, font_file = fontcache.wait(font_proc, chars)
         font_proc = None
@@ -235,7 +272,6 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         timings.update(export.export(nb, lang=request.lang, base_dir=staging, font=font, font_file=font_file,
                                      html_path=staging / f"{stem}.html" if "html" in request.formats else None,
                                      pdf_path=staging / f"{stem}.pdf" if "pdf" in request.formats else None))
-        handover.publish(data, staging, stem)
         shutil.rmtree(frames)
         _record_provenance(request, nb, executed, staging)
         import resource
@@ -258,6 +294,8 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         raise _write_failed(request, exc) from None
     finally:
         kernel.shutdown()
+        if side is not None:
+            side.join(raise_error=False)
         if font_proc is not None:
             font_proc.wait()
         if staging is not None:
@@ -302,7 +340,9 @@ def _record_provenance(request: ReportRequest, nb, executed: Path, staging: Path
         "inputs": manifest.input_checksums(request),
         "outputs": siblings,
         "finished": _dt.datetime.now().isoformat(timespec="seconds")}
-    # as nbformat writes it, without validating the whole notebook again
+    # as nbformat writes it (transient display ids removed), without validating the whole notebook again
+    from nbformat.v4.rwbase import strip_transient
+    nb = strip_transient(nb)
     executed.write_text(json.dumps(nb, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 

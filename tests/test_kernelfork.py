@@ -1,0 +1,112 @@
+"""Kernels forked from a warm template (analysis.kernelfork), as batch workers start them.
+
+Each case runs in its own interpreter (the template is per process), through the same
+``WarmKernel`` and jupyter_client calls a report makes.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+
+from conftest import BIN, ROOT
+
+SCRIPT = textwrap.dedent('''
+    import json, os, signal, sys, time
+    from jupyter_client.utils import run_sync
+    from analysis import kernel
+
+    def run(km, code):
+        """Execute code in the kernel; its stdout."""
+        kc = km.blocking_client(); kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=60)
+            out = []
+            kc.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(m["content"].get("text", ""))
+                                   if m["msg_type"] == "stream" else None)
+            return "".join(out)
+        finally:
+            kc.stop_channels()
+
+    def main():
+        kernel.use_template()
+        result = {}
+        k1 = kernel.WarmKernel(cwd=sys.argv[1])
+        km = k1.km()
+        assert km is not None, k1.error
+        pid1 = km.provisioner.pid
+        result["first"] = json.loads(run(km, "import os, sys, json; leaked = 42; "
+            "print(json.dumps({'cwd': os.getcwd(), 'ppid': os.getppid(), 'pid': os.getpid(), "
+            "'comm': open('/proc/self/comm').read().strip(), 'warm': 'analysis.sections' in sys.modules, "
+            "'mpl': os.environ.get('MPLBACKEND'), 'marker': os.environ.get('KF_MARKER')}))"))
+        result["first"]["parent"] = os.getpid()
+        k1.shutdown()
+        result["first_exit"] = k1.returncode
+        result["first_gone"] = not os.path.exists(f"/proc/{pid1}")
+
+        k2 = kernel.WarmKernel(cwd=sys.argv[1])
+        km2 = k2.km()
+        result["second"] = run(km2, "print('leaked' in globals())").strip()
+        pid2 = km2.provisioner.pid
+        os.kill(pid2, signal.SIGKILL)              # killed from outside, as the OOM killer would
+        deadline = time.time() + 20
+        while k2.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        result["killed_status"] = k2.poll()
+        k2.shutdown()
+
+        template = result["first"]["ppid"]
+        k3 = kernel.WarmKernel(cwd=sys.argv[1])
+        km3 = k3.km()
+        pid3 = km3.provisioner.pid
+        os.kill(template, signal.SIGKILL)          # the template dies: its kernels die with it
+        deadline = time.time() + 20
+        while k3.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        result["orphan_status"] = k3.poll()
+        k3.shutdown()
+        k4 = kernel.WarmKernel(cwd=sys.argv[1])    # a new template is started for the next kernel
+        result["after_template_death"] = run(k4.km(), "print(1 + 1)").strip()
+        k4.shutdown()
+        print(json.dumps(result))
+
+    if __name__ == "__main__":
+        main()
+''')
+
+
+def test_forked_kernels_are_fresh_warm_and_die_as_they_should(tmp_path):
+    script = tmp_path / "fork_check.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    env = {"PATH": str(BIN), "KF_MARKER": "kf-1", "HOME": str(tmp_path), "ANALYSIS_HOME": str(ROOT)}
+    proc = subprocess.run([str(BIN / "python"), str(script), str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    first = r["first"]
+    assert first["cwd"] == str(tmp_path)               # the report's folder, not the template's
+    assert first["comm"] == "ipykernel"                # what ps shows for a forked kernel
+    assert first["warm"] is True                       # imported by the template, before the fork
+    assert first["mpl"] == "Agg" and first["marker"] == "kf-1"   # the environment the manager passed
+    assert first["ppid"] != first["parent"]            # forked by the template, not started by the worker
+    assert r["first_exit"] is not None and r["first_gone"]
+    assert r["second"] == "False"                      # nothing carries over from one kernel to the next
+    assert r["killed_status"] == -9                    # a kernel killed outright reads as SIGKILL
+    assert r["orphan_status"] is not None              # the template's death took its kernel along
+    assert r["after_template_death"] == "2"
+
+
+def test_a_batch_records_kernel_cpu_and_peak_memory(tmp_path):
+    """The manifest records what each job's kernel and worker cost; the summary the peak memory."""
+    out = tmp_path / "out"
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("defaults: {formats: [html]}\nmatrix: {region: [渝北区], year: [2024], lang: [zh, en]}\n",
+                    encoding="utf-8")
+    proc = subprocess.run([str(BIN / "analysis"), "batch", str(jobs), "--workers", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "peak memory per worker" in proc.stdout
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    for entry in manifest["jobs"].values():
+        usage = entry["usage"]
+        assert usage["kernel_cpu_s"] > 0 and usage["kernel_peak_mb"] > 50 and usage["process_peak_mb"] > 50
