@@ -110,3 +110,51 @@ def test_a_batch_records_kernel_cpu_and_peak_memory(tmp_path):
     for entry in manifest["jobs"].values():
         usage = entry["usage"]
         assert usage["kernel_cpu_s"] > 0 and usage["kernel_peak_mb"] > 50 and usage["process_peak_mb"] > 50
+
+
+OWNER = textwrap.dedent('''
+    import json, sys, time
+    from analysis import kernel
+
+    def main():
+        kernel.use_template()
+        k = kernel.WarmKernel(cwd=sys.argv[1])
+        km = k.km()
+        import os
+        print(json.dumps({"kernel": km.provisioner.pid, "template": int(open(f"/proc/{km.provisioner.pid}/stat")
+                          .read().rsplit(")", 1)[1].split()[1])}), flush=True)
+        time.sleep(120)
+
+    if __name__ == "__main__":
+        main()
+''')
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_process_killed_outright_leaves_no_template_and_no_kernel(tmp_path):
+    """SIGKILL to the process that owns the template (a batch worker killed by the OOM killer): the
+    template and the kernels forked from it end too."""
+    import signal
+    import time
+    script = tmp_path / "owner.py"
+    script.write_text(OWNER, encoding="utf-8")
+    proc = subprocess.Popen([str(BIN / "python"), str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    try:
+        pids = json.loads(proc.stdout.readline())
+        assert _alive(pids["kernel"]) and _alive(pids["template"])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.time() + 20
+        while (_alive(pids["kernel"]) or _alive(pids["template"])) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _alive(pids["kernel"]) and not _alive(pids["template"])
+    finally:
+        proc.kill()

@@ -169,7 +169,7 @@ def _cmd_report(args) -> int:
     with interruptible():   # SIGTERM, Ctrl-C: kernel stopped, staging removed, exit 130
         # the kernel starts first and warms up while the request is checked and the data prepared
         nb = paths.notebook_path(args.notebook or paths.DEFAULT_NOTEBOOK, dirs)
-        kernel = start_kernel(nb) if nb is not None else None
+        kernel = start_kernel(paths.real(nb)) if nb is not None else None
         try:
             request = build(region=args.region, year=args.year, notebook=args.notebook, lang=args.lang,
                             data=args.data, catalog=args.catalog, formats=args.format, out=args.out,

@@ -69,6 +69,7 @@ def forkable(cmd: list[str]) -> bool:
 def _kernel_main(argv: list[str], cwd: str | None, env: dict, log: str | None) -> None:
     """In the forked child: become the kernel of the connection file in ``argv``."""
     os.setsid()                     # its own session, as jupyter_client starts kernels
+    _drop_inherited()
     from .proc import name_process, set_pdeathsig
     set_pdeathsig()                 # the template's death (hence the worker's) kills the kernel
     name_process("ipykernel")
@@ -87,6 +88,22 @@ def _kernel_main(argv: list[str], cwd: str | None, env: dict, log: str | None) -
         del sys.path[0]
     from ipykernel import kernelapp
     kernelapp.launch_new_instance(argv=argv)
+
+
+def _drop_inherited() -> None:
+    """Close what multiprocessing hands every forked child so that it could start processes itself:
+    the template's keep-alive pipe (a kernel holding it would keep the template alive after its
+    worker died, and the template's death is what ends the kernel) and the resource tracker's pipe."""
+    from multiprocessing import forkserver, resource_tracker
+    server = forkserver._forkserver
+    for owner, attr in ((server, "_forkserver_alive_fd"), (resource_tracker._resource_tracker, "_fd")):
+        fd = getattr(owner, attr, None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            setattr(owner, attr, None)
 
 
 class Forked:
