@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from analysis.catalog import load_catalog
 from analysis.data import load_observations
@@ -205,3 +206,45 @@ def test_growth_from_money_levels_is_marked_nominal(tmp_path):
     m = compute(obs, year=2024).set_index("metric")
     assert "current-prices" in list(m.loc["growth:gdp", "flags"])
     assert "current-prices" not in list(m.loc["growth:rd_platforms", "flags"])   # a count has no prices
+
+
+def _brute_ranks(group, v, lo, hi):
+    n = len(v)
+    same = group[:, None] == group[None, :]
+    other = ~np.eye(n, dtype=bool)
+    point = 1 + (same & (v[None, :] > v[:, None])).sum(axis=1)
+    best = 1 + (same & (lo[None, :] > hi[:, None])).sum(axis=1)
+    worst = 1 + (same & other & (hi[None, :] > lo[:, None])).sum(axis=1)
+    return point, best, worst
+
+
+_VALUES = [-np.inf, -3.0, -0.0, 0.0, 0.5, 1.0, 2.0, 1e300, np.inf]
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(_VALUES), st.sampled_from([0.0, 0.5, 1.0, np.inf]),
+                          st.sampled_from([0.0, 0.5, 1.0, np.inf])), min_size=1, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_interval_ranks_match_brute_force(rows):
+    """Ties, ±0, infinite bounds and many groups: the sorted-key counts equal the pairwise definition."""
+    from analysis.metrics.kinds import _interval_ranks
+    group = pd.factorize(np.array([r[0] for r in rows]))[0]
+    v = np.array([r[1] for r in rows])
+    with np.errstate(invalid="ignore"):
+        lo = np.where(np.isinf(v), v, v - np.array([r[2] for r in rows]))
+        hi = np.where(np.isinf(v), v, v + np.array([r[3] for r in rows]))
+    got = _interval_ranks(group, v, lo, hi)
+    for g, b, what in zip(got, _brute_ranks(group, v, lo, hi), ("point", "best", "worst")):
+        assert g.tolist() == b.tolist(), what
+
+
+def test_ranks_of_a_large_panel_match_brute_force():
+    """Thousands of regions under a few parents, lowest-first and highest-first: ranks equal the pairwise counts."""
+    from analysis.metrics.kinds import _interval_ranks
+    rng = np.random.default_rng(7)
+    n = 3000
+    group = rng.integers(0, 5, n)
+    v = np.round(rng.uniform(0, 100, n), 0)            # many ties
+    lo = v - np.where(rng.random(n) < 0.1, np.inf, 0.5)
+    hi = v + np.where(rng.random(n) < 0.1, np.inf, 0.5)
+    for g, b in zip(_interval_ranks(group, v, lo, hi), _brute_ranks(group, v, lo, hi)):
+        assert np.array_equal(g, b)

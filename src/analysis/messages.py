@@ -19,7 +19,8 @@ FOLDER = Path(__file__).resolve().parent / "messages"
 def _load(lang: str) -> dict:
     if lang not in LANGS:
         raise ValueError(f"language: expected one of {', '.join(LANGS)}, found {lang!r}")
-    return yaml.safe_load((FOLDER / f"{lang}.yaml").read_text(encoding="utf-8"))
+    # the package's own files (trusted): the C loader reads them in a tenth of the time
+    return yaml.load((FOLDER / f"{lang}.yaml").read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 class Messages:
