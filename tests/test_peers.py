@@ -248,3 +248,25 @@ def test_ranks_of_a_large_panel_match_brute_force():
     hi = v + np.where(rng.random(n) < 0.1, np.inf, 0.5)
     for g, b in zip(_interval_ranks(group, v, lo, hi), _brute_ranks(group, v, lo, hi)):
         assert np.array_equal(g, b)
+
+
+def test_report_from_a_file_of_many_regions_publishes_what_the_regions_own_file_does(tmp_path):
+    """A region's report computes from its own rows, its parent's and its peers': a file with hundreds
+    of other regions (under another parent) gives the same published metrics and checks."""
+    from analysis import handover
+    from analysis.request import build
+    stated = [("甲区", 2024, "ind_va_above", "growth_rank", 1, "位", "exact", "")]
+    others = [f"他县{k:03d}" for k in range(300)]
+    big_regions = REGIONS + "他市,,市,Other City\n" + "".join(f"{r},他市,县,\n" for r in others)
+    extra = [(r, y, "ind_output_above", "level", 100 + k, "亿元", "exact", "")
+             for k, r in enumerate(others) for y in (2023, 2024)]
+    extra += [(r, 2024, "ind_va_above", "growth", 5 + k % 7, "%", "exact", "") for k, r in enumerate(others)]
+    small = _write(tmp_path / "small", _rows(stated=stated))
+    big = _write(tmp_path / "big", _rows(stated=stated) + extra, regions=big_regions)
+    out = {}
+    for name, f in (("small", small), ("big", big)):
+        frames = handover.published(handover.prepare(build(region="甲区", year=2024, data=f)))
+        out[name] = {k: handover._flat(v).to_csv(index=False) for k, v in frames.items()}
+    assert out["big"]["metrics"] == out["small"]["metrics"]
+    assert out["big"]["checks"] == out["small"]["checks"]
+    assert "growth_rank:ind_va_above" in out["big"]["metrics"] and "stated-rank" in out["big"]["checks"]
