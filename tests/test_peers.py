@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from analysis.catalog import load_catalog
 from analysis.data import load_observations
@@ -205,3 +206,67 @@ def test_growth_from_money_levels_is_marked_nominal(tmp_path):
     m = compute(obs, year=2024).set_index("metric")
     assert "current-prices" in list(m.loc["growth:gdp", "flags"])
     assert "current-prices" not in list(m.loc["growth:rd_platforms", "flags"])   # a count has no prices
+
+
+def _brute_ranks(group, v, lo, hi):
+    n = len(v)
+    same = group[:, None] == group[None, :]
+    other = ~np.eye(n, dtype=bool)
+    point = 1 + (same & (v[None, :] > v[:, None])).sum(axis=1)
+    best = 1 + (same & (lo[None, :] > hi[:, None])).sum(axis=1)
+    worst = 1 + (same & other & (hi[None, :] > lo[:, None])).sum(axis=1)
+    return point, best, worst
+
+
+_VALUES = [-np.inf, -3.0, -0.0, 0.0, 0.5, 1.0, 2.0, 1e300, np.inf]
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(_VALUES), st.sampled_from([0.0, 0.5, 1.0, np.inf]),
+                          st.sampled_from([0.0, 0.5, 1.0, np.inf])), min_size=1, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_interval_ranks_match_brute_force(rows):
+    """Ties, ±0, infinite bounds and many groups: the sorted-key counts equal the pairwise definition."""
+    from analysis.metrics.kinds import _interval_ranks
+    group = pd.factorize(np.array([r[0] for r in rows]))[0]
+    v = np.array([r[1] for r in rows])
+    with np.errstate(invalid="ignore"):
+        lo = np.where(np.isinf(v), v, v - np.array([r[2] for r in rows]))
+        hi = np.where(np.isinf(v), v, v + np.array([r[3] for r in rows]))
+    got = _interval_ranks(group, v, lo, hi)
+    for g, b, what in zip(got, _brute_ranks(group, v, lo, hi), ("point", "best", "worst")):
+        assert g.tolist() == b.tolist(), what
+
+
+def test_ranks_of_a_large_panel_match_brute_force():
+    """Thousands of regions under a few parents, lowest-first and highest-first: ranks equal the pairwise counts."""
+    from analysis.metrics.kinds import _interval_ranks
+    rng = np.random.default_rng(7)
+    n = 3000
+    group = rng.integers(0, 5, n)
+    v = np.round(rng.uniform(0, 100, n), 0)            # many ties
+    lo = v - np.where(rng.random(n) < 0.1, np.inf, 0.5)
+    hi = v + np.where(rng.random(n) < 0.1, np.inf, 0.5)
+    for g, b in zip(_interval_ranks(group, v, lo, hi), _brute_ranks(group, v, lo, hi)):
+        assert np.array_equal(g, b)
+
+
+def test_report_from_a_file_of_many_regions_publishes_what_the_regions_own_file_does(tmp_path):
+    """A region's report computes from its own rows, its parent's and its peers': a file with hundreds
+    of other regions (under another parent) gives the same published metrics and checks."""
+    from analysis import handover
+    from analysis.request import build
+    stated = [("甲区", 2024, "ind_va_above", "growth_rank", 1, "位", "exact", "")]
+    others = [f"他县{k:03d}" for k in range(300)]
+    big_regions = REGIONS + "他市,,市,Other City\n" + "".join(f"{r},他市,县,\n" for r in others)
+    extra = [(r, y, "ind_output_above", "level", 100 + k, "亿元", "exact", "")
+             for k, r in enumerate(others) for y in (2023, 2024)]
+    extra += [(r, 2024, "ind_va_above", "growth", 5 + k % 7, "%", "exact", "") for k, r in enumerate(others)]
+    small = _write(tmp_path / "small", _rows(stated=stated))
+    big = _write(tmp_path / "big", _rows(stated=stated) + extra, regions=big_regions)
+    out = {}
+    for name, f in (("small", small), ("big", big)):
+        frames = handover.published(handover.prepare(build(region="甲区", year=2024, data=f)))
+        out[name] = {k: handover._flat(v).to_csv(index=False) for k, v in frames.items()}
+    assert out["big"]["metrics"] == out["small"]["metrics"]
+    assert out["big"]["checks"] == out["small"]["checks"]
+    assert "growth_rank:ind_va_above" in out["big"]["metrics"] and "stated-rank" in out["big"]["checks"]

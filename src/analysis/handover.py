@@ -66,7 +66,10 @@ def prepare(request: ReportRequest) -> ReportData:
     obs = load_observations(request.data, catalog=catalog)
     _trace("load")
     request.check_data(obs)
-    everything = compute(obs, catalog=catalog)          # ranks and parents need the other regions
+    # the region's metrics and checks need its own rows, its parent's (shares of the parent, growth
+    # gaps) and those of the regions it is ranked with — not the rest of a file of thousands of regions
+    obs = obs[report_regions(obs, request.region, catalog)]
+    everything = compute(obs, catalog=catalog)
     _trace("compute")
     mine = everything[everything["region"] == request.region]
     own_obs = obs[obs["region"] == request.region]
@@ -86,6 +89,26 @@ def prepare(request: ReportRequest) -> ReportData:
             "generated": _dt.date.today().isoformat(), "regions": obs.attrs.get("regions", {}),
             "encodings": obs.attrs.get("encodings", {}), "catalog": str(request.catalog)}
     return ReportData(request, shown, metrics, checks, sources, meta)
+
+
+def report_regions(obs: pd.DataFrame, region: str, catalog) -> pd.Series:
+    """The rows a region's report computes from (a bool mask of ``obs``): the region's, its parent's,
+    those of the regions ranked with it (:func:`~analysis.metrics.kinds.rank_group`) and of the
+    members of every peer set its stated ranks name (:func:`~analysis.metrics.reconcile.peer_members`)."""
+    from .data.regions import Hierarchy
+    from .metrics.kinds import parents_of, rank_group
+    from .metrics.reconcile import peer_members
+    regions = obs["region"].astype(str)
+    parent, members = rank_group(region, parents_of(obs.attrs.get("regions", {}), catalog), regions.unique())
+    keep = {region, parent, *members}
+    named = set(obs.loc[regions == region, "peer"].astype(str)) - {""}
+    if named:
+        hierarchy = Hierarchy.of(obs, catalog)
+        for peer in named:
+            found = peer_members(region, peer, hierarchy)
+            if found:
+                keep |= {found[0], *found[1]}
+    return regions.isin(keep - {""})
 
 
 def comparison_rows(obs: pd.DataFrame, region: str, year: int, catalog) -> pd.Series:

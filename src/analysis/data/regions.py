@@ -90,7 +90,7 @@ def _read_file(f: Path, known_sources: set[str], problems: list[Problem]) -> dic
         return {}
     has_level = "level" in frame.attrs.get("present", [])
     out: dict[str, _Entry] = {}
-    for row, r in frame.iterrows():
+    for row, r in zip(frame.index, frame.to_dict("records")):   # dicts: iterrows builds a Series a row
         row = int(row)
         region = r["region"]
         if not region:

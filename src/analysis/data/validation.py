@@ -46,6 +46,38 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+#: punctuation ending a clause: a quote equal to a whole clause of a source text is found by a set look-up
+_CLAUSE_BREAK = re.compile(r"[。；;！!？?，,、：:\n]")
+
+
+def _has_space(texts: np.ndarray) -> np.ndarray:
+    """Which texts contain whitespace as ``re``'s ``\\s`` means it (vectorised over Arrow; the
+    characters are those ``str.isspace`` accepts, so it agrees with :func:`_squash`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    if not len(texts):
+        return np.zeros(0, bool)
+    return np.asarray(pc.match_substring_regex(pa.array(texts, type=pa.string()), _space_class()), dtype=bool)
+
+
+def _space_class() -> str:
+    global _SPACE_CLASS
+    if _SPACE_CLASS is None:
+        _SPACE_CLASS = "[" + "".join(f"\\x{{{c:x}}}" for c in range(0x3100) if chr(c).isspace()) + "]"
+    return _SPACE_CLASS
+
+
+_SPACE_CLASS = None
+
+
+def _map_unique(s: pd.Series, fn) -> pd.Series:
+    """``s.map(fn)`` with ``fn`` called once per distinct value (a million rows have a few hundred):
+    codes by hashing, one Python call per distinct value, then a take."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=False)
+    return pd.Series(np.array([fn(u) for u in uniq], dtype=object)[codes] if len(uniq) else np.empty(0, object),
+                     index=s.index)
+
+
 class _Row:
     """One row of the raw frame, read from its columns (``r["value"]``) without building a Series."""
 
@@ -111,8 +143,10 @@ def _empty(r) -> str:
 
 def _to_year(s: pd.Series) -> pd.Series:
     """Four-digit years (2024年 and full-width digits accepted); NaN otherwise."""
-    cleaned = s.map(lambda x: normalize_text(x).removesuffix("年").removesuffix(".0"))
-    return pd.to_numeric(cleaned.where(cleaned.str.fullmatch(r"\d{4}"), None), errors="coerce")
+    def year(x):
+        x = normalize_text(x).removesuffix("年").removesuffix(".0")
+        return float(x) if re.fullmatch(r"\d{4}", x) else np.nan
+    return _map_unique(s, year).astype(float)
 
 
 def _years(raw: pd.DataFrame, pr: _Problems) -> tuple[pd.Series, pd.Series]:
@@ -129,7 +163,7 @@ def _years(raw: pd.DataFrame, pr: _Problems) -> tuple[pd.Series, pd.Series]:
 
 def _indicators(raw: pd.DataFrame, pr: _Problems, catalog: Catalog) -> pd.Series:
     """Indicator codes from codes, 中文名 or aliases; unknown names with the nearest catalog names."""
-    indicator = raw["indicator"].map({v: catalog.resolve(v) for v in raw["indicator"].unique()})
+    indicator = _map_unique(raw["indicator"], catalog.resolve)
     suggest = _Suggest(catalog.suggest)
     pr.bad(indicator.isna(), "indicator", "an indicator code, 中文名 or alias from the catalog",
            lambda r: repr(r["indicator"]) if r["indicator"] else "an empty cell",
@@ -143,43 +177,54 @@ def _measures(raw: pd.DataFrame, pr: _Problems) -> pd.Series:
         k = normalize_text(m).lower()
         k = MEASURE_ALIASES.get(k, k)
         return k if k in MEASURES else None
-    measure = raw["measure"].map({m: to_measure(m) for m in raw["measure"].unique()})
+    measure = _map_unique(raw["measure"], to_measure)
     pr.bad(measure.isna(), "measure", "one of " + ", ".join(MEASURES),
            lambda r: repr(r["measure"]) if r["measure"] else "an empty cell")
     return measure
 
 
+_PLAIN = re.compile(r"-?([0-9]+)(\.[0-9]+)?")
+
+
 def _values(raw: pd.DataFrame, pr: _Problems):
-    """Values, rounding half-widths and steps: plain numbers vectorised, the rest through the
-    Chinese number parser (which also finds a qualifier or unit written in the value)."""
-    plain = pd.to_numeric(raw["value"].where(raw["value"].str.fullmatch(r"-?\d+(\.\d+)?")), errors="coerce")
-    value = plain.astype(float).to_numpy(copy=True)
-    decimals = raw["value"].str.extract(r"\.(\d+)$")[0].str.len().fillna(0).to_numpy()
-    int_part = raw["value"].str.extract(r"^-?(\d+)")[0].fillna("")
-    trailing = (int_part.str.len() - int_part.str.rstrip("0").str.len()).to_numpy()
-    with np.errstate(over="ignore", under="ignore"):   # a value of 400 digits: refused by _bounded_values
-        half = np.where(plain.notna(), 0.5 * 10.0 ** -decimals, np.nan)
-        step = np.where(decimals > 0, 10.0 ** -decimals, 10.0 ** trailing)
-    text_qual = np.full(len(raw), None, dtype=object)
-    text_unit = np.full(len(raw), None, dtype=object)
-    parsed: dict[str, object] = {}     # each distinct text parsed once
-    texts = raw["value"].to_numpy()
-    for i in np.flatnonzero(plain.isna().to_numpy()):
-        t = texts[i]
-        if t not in parsed:
-            try:
-                parsed[t] = parse_value(t)
-            except NumberFormatError as exc:
-                parsed[t] = exc
-            except (OverflowError, ValueError):   # a Chinese numeral of hundreds of digits
-                parsed[t] = NumberFormatError(f"{_clip(t)}, too large to be a number")
-        pn = parsed[t]
-        if isinstance(pn, NumberFormatError):
-            pr.add(i, "value", "a number (e.g. 4000, 4,000, 1.2万, 20%, 5.6倍, 超4000)", str(pn))
+    """Values, rounding half-widths and steps: each distinct text read once (a plain decimal by
+    ``float``, the rest through the Chinese number parser, which also finds a qualifier or unit
+    written in the value), then taken for every row."""
+    codes, uniq = pd.factorize(raw["value"], use_na_sentinel=False)
+    uniq = np.asarray(uniq, dtype=object)
+    k = len(uniq)
+    u_value, u_half, u_step = np.full(k, np.nan), np.full(k, np.nan), np.full(k, np.nan)
+    u_dec, u_trail = np.zeros(k), np.zeros(k)
+    u_qual, u_unit = np.full(k, None, dtype=object), np.full(k, None, dtype=object)
+    u_error: dict[int, str] = {}
+    for j, t in enumerate(uniq):
+        m = _PLAIN.fullmatch(t)
+        if m:
+            u_value[j] = float(t)
+            digits, frac = m.group(1), m.group(2)
+            u_dec[j] = len(frac) - 1 if frac else 0
+            u_trail[j] = len(digits) - len(digits.rstrip("0"))
             continue
-        value[i], half[i], step[i] = pn.value, pn.half_width, pn.round_step
-        text_qual[i], text_unit[i] = pn.qualifier, pn.unit
-    return value, half, step, pd.Series(text_qual, index=raw.index), pd.Series(text_unit, index=raw.index)
+        try:
+            pn = parse_value(t)
+        except NumberFormatError as exc:
+            u_error[j] = str(exc)
+            continue
+        except (OverflowError, ValueError):   # a Chinese numeral of hundreds of digits
+            u_error[j] = str(NumberFormatError(f"{_clip(t)}, too large to be a number"))
+            continue
+        u_value[j], u_half[j], u_step[j], u_qual[j], u_unit[j] = pn.value, pn.half_width, pn.round_step, pn.qualifier, pn.unit
+    plain = np.array([_PLAIN.fullmatch(t) is not None for t in uniq], dtype=bool) if k else np.zeros(0, bool)
+    with np.errstate(over="ignore", under="ignore"):   # a value of 400 digits: refused by _bounded_values
+        u_half = np.where(plain, 0.5 * 10.0 ** -u_dec, u_half)
+        u_step = np.where(plain, np.where(u_dec > 0, 10.0 ** -u_dec, 10.0 ** u_trail), u_step)
+    if u_error:
+        bad = np.zeros(k, bool)
+        bad[list(u_error)] = True
+        for i in np.flatnonzero(bad[codes]):
+            pr.add(i, "value", "a number (e.g. 4000, 4,000, 1.2万, 20%, 5.6倍, 超4000)", u_error[codes[i]])
+    return (u_value[codes], u_half[codes], u_step[codes], pd.Series(u_qual[codes], index=raw.index),
+            pd.Series(u_unit[codes], index=raw.index))
 
 
 def _bounded_values(raw: pd.DataFrame, pr: _Problems, value: np.ndarray, stated: np.ndarray) -> np.ndarray:
@@ -200,7 +245,7 @@ def _clip(text: str, n: int = 40) -> str:
 
 def _qualifiers(raw: pd.DataFrame, pr: _Problems, text_qual: pd.Series) -> pd.Series:
     """The qualifier column, or the word carried in the value text (超4000); they must agree."""
-    qual_col = raw["qualifier"].map({q: canonical_qualifier(q) for q in raw["qualifier"].unique()})
+    qual_col = _map_unique(raw["qualifier"], canonical_qualifier)
     pr.bad(qual_col.isna(), "qualifier", "one of " + ", ".join(QUALIFIERS) + " or a word such as 超/近/约/余",
            lambda r: repr(r["qualifier"]))
     clash = text_qual.notna() & qual_col.notna() & (qual_col != "exact") & (qual_col != text_qual)
@@ -214,24 +259,35 @@ def _units(raw: pd.DataFrame, pr: _Problems, catalog: Catalog, text_unit: pd.Ser
     """Known units, matching the value text and allowed for the measure and indicator."""
     unit_text = raw["unit"].where(raw["unit"] != "", text_unit.fillna(""))
     uinfo = {u: UNITS.get(normalize_text(u)) for u in unit_text.unique()}
-    base_unit = unit_text.map(lambda u: uinfo[u][0] if uinfo[u] else None)
-    factor = unit_text.map(lambda u: uinfo[u][1] if uinfo[u] else np.nan).astype(float)
-    dim = unit_text.map(lambda u: uinfo[u][2] if uinfo[u] else None)
+    base_unit = _map_unique(unit_text, lambda u: uinfo[u][0] if uinfo[u] else None)
+    factor = _map_unique(unit_text, lambda u: uinfo[u][1] if uinfo[u] else np.nan).astype(float)
+    dim = _map_unique(unit_text, lambda u: uinfo[u][2] if uinfo[u] else None)
 
     near = _Suggest(lambda u: difflib.get_close_matches(normalize_text(u), list(UNITS), n=1))
     pr.bad(base_unit.isna(), "unit", "a known unit (" + ", ".join(list(UNITS)[:12]) + ", …)",
            lambda r: repr(r["unit"]) if r["unit"] else "an empty cell",
            lambda r: f"did you mean {near(r['unit'])[0]!r}?" if near(r["unit"]) else "units are listed in the README")
-    tu_dim = text_unit.map(lambda u: UNITS[u][2] if isinstance(u, str) else None)
+    tu_dim = _map_unique(text_unit, lambda u: UNITS[u][2] if isinstance(u, str) else None)
     pr.bad(text_unit.notna() & dim.notna() & (tu_dim != dim) & (raw["unit"] != ""), "unit",
            "a unit matching the value text", lambda r: f"{r['unit']!r} for value {r['value']!r}")
-    ind_dim = indicator.map(lambda c: catalog[c].dimension if isinstance(c, str) else None)
-    allowed = measure.map(lambda m: MEASURES.get(m) if isinstance(m, str) else None)
-
     def _na(x):
         return x is None or (isinstance(x, float) and np.isnan(x))
-    ok_dim = [_na(d) or _na(m) or (_na(ad) and (_na(idim) or d == idim)) or (not _na(ad) and d in ad)
-              for d, m, ad, idim in zip(dim, measure, allowed, ind_dim)]
+
+    def ok(combo):
+        d, m, c = combo
+        ad = MEASURES.get(m) if isinstance(m, str) else None
+        idim = catalog[c].dimension if isinstance(c, str) else None
+        return _na(d) or _na(m) or (_na(ad) and (_na(idim) or d == idim)) or (not _na(ad) and d in ad)
+    # one check per distinct (dimension, measure, indicator): a few hundred, not a million
+    parts = [pd.factorize(c.to_numpy(object), use_na_sentinel=False) for c in (dim, measure, indicator)]
+    key = np.zeros(len(dim), np.int64)
+    for codes, uniq in parts:
+        key = key * max(len(uniq), 1) + codes
+    kcodes, kuniq = pd.factorize(key)
+    first = np.zeros(len(kuniq), np.int64)
+    first[kcodes[::-1]] = np.arange(len(key))[::-1]          # a row of each combination
+    verdict = np.array([ok(tuple(u[c[i]] for c, u in parts)) for i in first], dtype=bool)
+    ok_dim = verdict[kcodes] if len(key) else np.ones(0, bool)
     for i in np.flatnonzero(~np.asarray(ok_dim)):
         m = measure.iat[i]
         if MEASURES[m] is None:
@@ -267,7 +323,7 @@ def _sources_and_quotes(raw: pd.DataFrame, pr: _Problems, paths: list[Path], che
     pr.bad((raw["source"] != "") & ~raw["source"].isin(known), "source",
            "a source id listed in sources.csv beside the data file (" + ", ".join(sorted(known)) + ")",
            lambda r: repr(r["source"]))
-    used = [s for s in dict.fromkeys(raw["source"]) if s in known]
+    used = [s for s in pd.unique(raw["source"].to_numpy(object)) if s in known]
     if not check_quotes:
         return {s: "off" for s in used}
     texts, status = {}, {}
@@ -291,14 +347,26 @@ def _sources_and_quotes(raw: pd.DataFrame, pr: _Problems, paths: list[Path], che
             continue
         texts[s["id"]] = _squash(text)
         status[s["id"]] = "checked"
-    quotes, sources_of = raw["quote"].to_numpy(), raw["source"].to_numpy()
     missing_quote = np.zeros(len(raw), dtype=bool)
-    looked: dict[tuple[str, str], bool] = {}    # each (source, quote) looked up once
-    for i in np.flatnonzero((raw["source"].isin(list(texts)) & (raw["quote"] != "")).to_numpy()):
-        key = (sources_of[i], quotes[i])
-        if key not in looked:
-            looked[key] = _squash(quotes[i]) not in texts[sources_of[i]]
-        missing_quote[i] = looked[key]
+    todo = np.flatnonzero((raw["source"].isin(list(texts)) & (raw["quote"] != "")).to_numpy())
+    if len(todo):
+        # each (source, quote) looked up once; a quote that is a whole clause of the text is found by a
+        # set look-up, any other by a search of the text (a search per quote of a long text was most of
+        # the time of a million-row file)
+        s_codes, s_uniq = pd.factorize(raw["source"].to_numpy(object)[todo])
+        s_uniq = np.asarray(s_uniq, dtype=object)
+        q_codes, q_uniq = pd.factorize(raw["quote"].to_numpy(object)[todo])
+        q_uniq = np.asarray(q_uniq, dtype=object)
+        key = s_codes.astype(np.int64) * len(q_uniq) + q_codes
+        k_codes, k_uniq = pd.factorize(key)
+        clauses = {sid: set(_CLAUSE_BREAK.split(texts[sid])) for sid in s_uniq}
+        spaced = _has_space(q_uniq)
+        missing = np.zeros(len(k_uniq), bool)
+        for j, kk in enumerate(k_uniq):
+            sid, qi = s_uniq[kk // len(q_uniq)], kk % len(q_uniq)
+            q = _squash(q_uniq[qi]) if spaced[qi] else q_uniq[qi]
+            missing[j] = q not in clauses[sid] and q not in texts[sid]
+        missing_quote[todo] = missing[k_codes]
     pr.bad(missing_quote, "quote", "a quote that occurs verbatim in the source text",
            lambda r: repr(r["quote"][:40]), lambda r: "copy the clause from the source; whitespace and line breaks are ignored")
     return status
@@ -312,7 +380,8 @@ def _control_characters(raw: pd.DataFrame, pr: _Problems) -> None:
     """No NUL or other control character in a cell (names become folder names, headings, PDF text)."""
     for col in [c for c in raw.columns if c not in ("file", "row")]:
         rx = CONTROL_IN_TEXT if col in ("quote", "note") else CONTROL
-        bad = {v for v in raw[col].unique() if rx.search(v)}
+        hit = raw[col].str.contains(rx.pattern, regex=True).to_numpy(bool)   # Arrow's RE2 on Arrow strings
+        bad = {v for v in raw[col][hit].unique() if rx.search(v)} if hit.any() else set()
         if bad:
             pr.bad(raw[col].isin(bad), col, "text without control characters",
                    lambda r, c=col, x=rx: f"{x.search(r[c]).group()!r} in {_clip(r[c])}")
@@ -344,7 +413,7 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
                lambda r, c=col: f"{len(r[c])} characters")
     _control_characters(raw, pr)
     aliases = canonical_map(regions or {})
-    region = raw["region"].map({r: aliases.get(r, r) for r in raw["region"].unique()}) if aliases else raw["region"]
+    region = _map_unique(raw["region"], lambda r: aliases.get(r, r)) if aliases else raw["region"]
     year, base_year = _years(raw, pr)
     indicator = _indicators(raw, pr, catalog)
     measure = _measures(raw, pr)

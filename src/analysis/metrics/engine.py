@@ -169,9 +169,18 @@ class IdLists:
     def of(self, *positions: np.ndarray) -> pd.Series:
         """One list per row: the ids of the observations at these positions, in argument order (-1: none).
 
-        Built in Arrow from the position arrays (no per-row Python).
+        Built in Arrow from the position arrays (no per-row Python), a million rows at a time (the
+        intermediate arrays of millions of results would otherwise double the memory the lists need).
         """
-        pos = np.stack([np.asarray(p) for p in positions], axis=1)   # int32 from Results: half the memory
+        n = len(positions[0])
+        step = 1 << 20
+        chunks = [self._of([np.asarray(p[s:s + step]) for p in positions]) for s in range(0, n, step)]
+        if not chunks:
+            chunks = [self._of([np.asarray(p) for p in positions])]
+        return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks)), copy=False)
+
+    def _of(self, positions: list[np.ndarray]) -> pa.ListArray:
+        pos = np.stack(positions, axis=1)   # int32 from Results: half the memory
         valid = pos >= 0
         if self.offsets is None:
             counts = valid.sum(axis=1)
@@ -186,8 +195,7 @@ class IdLists:
             take = np.arange(ends[-1] if len(ends) else 0) + np.repeat(first - (ends - n_ids), n_ids)
         offsets = np.zeros(len(pos) + 1, np.int64)
         np.cumsum(counts, out=offsets[1:])
-        lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), self.values.take(pa.array(take)))
-        return pd.Series(pd.arrays.ArrowExtensionArray(lists), copy=False)
+        return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), self.values.take(pa.array(take)))
 
 
 class Panel:
@@ -236,6 +244,14 @@ class Panel:
         # indicator codes: the data's, then catalog indicators absent from the data (a target's indicator)
         seen = set(self.indicators)
         self.indicator_labels = np.append(self.indicators, [c for c in catalog.indicators if c not in seen]).astype(object)
+
+    def release_joins(self) -> None:
+        """Free what only the kinds' joins use (hash indexes, keys, values, bounds): building the results
+        frame of a large panel needs the memory."""
+        self._index_cache.clear()
+        self._groups.clear()
+        for a in ("key", "base_year", "value", "lower", "upper", "q"):
+            setattr(self, a, None)
 
     def indicator_code(self, code: str) -> int:
         """Integer code of an indicator (in :attr:`indicator_labels`)."""
@@ -341,12 +357,13 @@ class Results:
             value=np.asarray(value, float), lower=np.asarray(lower, float), upper=np.asarray(upper, float),
             unit=np.broadcast_to(np.asarray(unit_code, np.int32), (n,)),
             in0=np.asarray(inputs[0], np.int32),
-            in1=np.asarray(inputs[1], np.int32) if len(inputs) > 1 else np.full(n, -1, np.int32),
-            in2=np.asarray(inputs[2], np.int32) if len(inputs) > 2 else np.full(n, -1, np.int32),
-            in3=np.asarray(inputs[3], np.int32) if len(inputs) > 3 else np.full(n, -1, np.int32),
+            in1=np.asarray(inputs[1], np.int32) if len(inputs) > 1 else np.broadcast_to(np.int32(-1), (n,)),
+            in2=np.asarray(inputs[2], np.int32) if len(inputs) > 2 else np.broadcast_to(np.int32(-1), (n,)),
+            in3=np.asarray(inputs[3], np.int32) if len(inputs) > 3 else np.broadcast_to(np.int32(-1), (n,)),
             flags=np.broadcast_to(np.asarray(flags, np.int32), (n,)),
             reason=reason,
-            rind=np.where(reason != 0, np.broadcast_to(np.asarray(reason_indicator, np.int32), (n,)), -1).astype(np.int32),
+            rind=(np.broadcast_to(np.int32(-1), (n,)) if not reason.any() else
+                  np.where(reason != 0, np.broadcast_to(np.asarray(reason_indicator, np.int32), (n,)), -1).astype(np.int32)),
             peer=np.broadcast_to(np.asarray(-1 if peer is None else peer, np.int32), (n,)),
             peer_n=np.broadcast_to(np.asarray(-1 if peer_n is None else peer_n, np.int32), (n,)),
             peer_cov=np.broadcast_to(np.asarray(-1 if peer_covered is None else peer_covered, np.int32), (n,))))
@@ -354,10 +371,14 @@ class Results:
     def frame(self) -> pd.DataFrame:
         if not self.parts:
             return empty_results()
-        cat = {}
-        for k in list(self.parts[0]):  # concatenate column by column, freeing the pieces as we go
-            cat[k] = np.concatenate([d.pop(k) for d in self.parts])
+        parts = self.parts
         self.parts = []
+        self.p.release_joins()
+
+        class _Columns:   # each column concatenated when it is used, its pieces freed: one at a time in memory
+            def pop(self, k):
+                return np.concatenate([d.pop(k) for d in parts])
+        cat = _Columns()
         p = self.p
         names = np.array(self.names, dtype=object)
         name = cat.pop("name")

@@ -376,20 +376,53 @@ def _parents(res: Results) -> dict[str, str]:
     return res._parents
 
 
+def _sortable(x: np.ndarray) -> np.ndarray:
+    """float64 → int64 in the same order (integer sorts are much faster than float ones): the bits of
+    a non-negative float already sort as integers; a negative one's other bits are flipped. −0.0
+    counts as 0.0 and every NaN as one value above +inf (as ``np.unique`` orders them)."""
+    x = x + 0.0                                   # −0.0 → +0.0
+    bits = x.view(np.int64)
+    out = np.where(bits < 0, bits ^ np.int64(0x7FFFFFFFFFFFFFFF), bits)
+    out[np.isnan(x)] = np.iinfo(np.int64).max
+    return out
+
+
 def _interval_ranks(group: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     """Within each group (dense codes 0…g−1), higher first: the point rank 1 + #(v_j > v_i), the best
-    rank 1 + #(lo_j > hi_i) and the worst rank 1 + #(hi_j > lo_i, j ≠ i). One dense ranking of all the
-    values and three sorts of int64 keys (group, value): no loop over groups."""
-    n = len(v)
-    _, dense = np.unique(np.concatenate([v, lo, hi]), return_inverse=True)
-    u = int(dense.max()) + 2 if n else 1
-    base = group.astype(np.int64) * u
-    dv, dlo, dhi = base + dense[:n], base + dense[n:2 * n], base + dense[2 * n:]
+    rank 1 + #(lo_j > hi_i) and the worst rank 1 + #(hi_j > lo_i, j ≠ i). No loop over groups.
 
-    def greater(keys: np.ndarray, query: np.ndarray) -> np.ndarray:   # keys of the same group above query
-        srt = np.sort(keys)
-        return np.searchsorted(srt, base + u, "left") - np.searchsorted(srt, query, "right")
-    return 1 + greater(dv, dv), 1 + greater(dlo, dhi), 1 + greater(dhi, dlo) - (hi > lo)
+    One dense code for every distinct value of v, lo and hi (one integer sort), so that (group, code)
+    is one int64 key; each of the three key arrays sorted once; each count is then a search of the
+    sorted queries in the sorted keys (sorted queries keep the search cache-friendly: random ones
+    cost several times more on millions of rows).
+    """
+    n = len(v)
+    if not n:
+        return (np.empty(0, np.int64),) * 3
+    bits = _sortable(np.concatenate([v, lo, hi]))
+    order = np.argsort(bits)
+    codes = bits[order]
+    del bits
+    step = np.empty(3 * n, bool)
+    step[0] = False
+    np.not_equal(codes[1:], codes[:-1], out=step[1:])
+    np.cumsum(step, out=codes)                        # dense codes, in sorted order (reusing the buffer)
+    del step
+    dense = np.empty(3 * n, np.int64)
+    dense[order] = codes
+    del order, codes
+    base = group.astype(np.int64) * (int(dense.max()) + 1)
+    keys = [base + dense[k * n:(k + 1) * n] for k in range(3)]        # value, lower, upper
+    del dense, base
+    orders = [np.argsort(k) for k in keys]
+    keys = [k[o] for k, o in zip(keys, orders)]
+    group_end = np.cumsum(np.bincount(group))   # each group's end in every sorted key array
+
+    def above(of: int, query: int) -> np.ndarray:   # per row: keys `of` in its group above its key `query`
+        out = np.empty(n, np.int64)
+        out[orders[query]] = group_end[group[orders[query]]] - np.searchsorted(keys[of], keys[query], "right")
+        return out
+    return 1 + above(0, 0), 1 + above(1, 2), 1 + above(2, 1) - (hi > lo)
 
 
 def k_rank(res, entry):
@@ -415,35 +448,39 @@ def k_rank(res, entry):
     sign_of_ind = np.array([-1.0 if (cat.indicators.get(c) and cat.indicators[c].rank_first == "lowest") else 1.0
                             for c in p.indicators] or [1.0])
     zh, en = messages("zh"), messages("en")
+    blank = np.zeros(max(len(p.entities), 1), bool)
+    blank[p.blank_entity] = True
     for measure in entry.get("measures") or ["level", "growth"]:
         metric = RANKED[measure]
-        pos = p.rows(measure)
-        pos = pos[np.isin(p.e[pos], p.blank_entity) & ~np.isnan(p.value[pos])]
-        if len(pos) < 2:
-            continue
-        par = par_code[p.r[pos]]
-        grp = (p.i[pos].astype(np.int64) * len(par_uniq) + par) * p.Y + (p.year[pos] - p.ymin)
-        _, grp, counts = np.unique(grp, return_inverse=True, return_counts=True)
-        keep = counts[grp] >= 2
-        pos, par, grp, covered = pos[keep], par[keep], grp[keep], counts[grp][keep]
-        if not len(pos):
-            continue
-        sign = sign_of_ind[p.i[pos]]
-        v = p.value[pos] * sign
-        lo = np.where(sign > 0, p.lower[pos], -p.upper[pos])
-        hi = np.where(sign > 0, p.upper[pos], -p.lower[pos])
-        value, best, worst = _interval_ranks(grp, v, lo, hi)
-        ids = {}
-        for code in np.unique(p.i[pos]):
-            c = p.indicators[code]
+        # one indicator at a time (its groups are its own): small arrays, sorted in cache
+        for c in p.indicators_with(measure):
+            pos = p.rows(measure, c)
+            pos = pos[blank[p.e[pos]] & ~np.isnan(p.value[pos])]
+            if len(pos) < 2:
+                continue
+            code = p.i[pos[0]]
+            par = par_code[p.r[pos]]
+            grp = par.astype(np.int64) * p.Y + (p.year[pos] - p.ymin)
+            grp = pd.factorize(grp)[0]            # dense group codes (hashing, no sort)
+            counts = np.bincount(grp)
+            covered = counts[grp]
+            keep = covered >= 2
+            if not keep.all():
+                pos, par, grp, covered = pos[keep], par[keep], grp[keep], covered[keep]
+                if not len(pos):
+                    continue
+                grp = pd.factorize(grp)[0]
+            if sign_of_ind[code] > 0:
+                value, best, worst = _interval_ranks(grp, p.value[pos], p.lower[pos], p.upper[pos])
+            else:
+                value, best, worst = _interval_ranks(grp, -p.value[pos], -p.upper[pos], -p.lower[pos])
             first = "lowest" if sign_of_ind[code] < 0 else "highest"
-            ids[code] = res.name_id(f"{metric}:{c}", "rank", zh(f"rank_names.{metric}", name=cat.name(c, "zh")),
-                                    en(f"rank_names.{metric}", name=cat.name(c, "en")), zh(f"rank_formulas.{first}"),
-                                    en(f"rank_formulas.{first}"))
-        name = np.array([ids.get(c, -1) for c in range(len(p.indicators))], dtype=np.int64)[p.i[pos]]
-        res.add(name=name, rows=pos, value=value, lower=best, upper=worst, unit="位", inputs=[pos],
-                flags=p.qflags(pos), peer=peer_of_par[par], peer_n=np.maximum(listed_of_par[par], covered),
-                peer_covered=covered)
+            name = res.name_id(f"{metric}:{c}", "rank", zh(f"rank_names.{metric}", name=cat.name(c, "zh")),
+                               en(f"rank_names.{metric}", name=cat.name(c, "en")), zh(f"rank_formulas.{first}"),
+                               en(f"rank_formulas.{first}"))
+            res.add(name=name, rows=pos, value=value, lower=best, upper=worst, unit="位", inputs=[pos],
+                    flags=p.qflags(pos), peer=peer_of_par[par], peer_n=np.maximum(listed_of_par[par], covered),
+                    peer_covered=covered)
 
 
 def _with_parent(res, measure: str, code: str) -> tuple[np.ndarray, np.ndarray]:

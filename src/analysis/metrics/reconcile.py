@@ -47,6 +47,11 @@ def reconcile(observations: pd.DataFrame, metrics: pd.DataFrame | None = None, *
     catalog = catalog or load_catalog()
     if metrics is None:
         metrics = compute(observations, catalog=catalog)
+    # pandas deep-copies attrs (the region hierarchy: thousands of entries) into every frame and row
+    # taken from these: the hierarchy is read once here, the frames below carry no attrs
+    regions = (observations if peers is None else peers).attrs.get("regions") or {}
+    observations = _bare(observations)
+    peers = None if peers is None else _bare(peers)
     best = best_observations(observations)
     ids = IdLists(best)
     blocks = [_stated_twice(observations),
@@ -55,7 +60,7 @@ def reconcile(observations: pd.DataFrame, metrics: pd.DataFrame | None = None, *
         if e.get("kind") == "ratio" and e.get("reconciles"):
             blocks += [_ratio(best, ids, e, shift) for shift in (0, 1)]
     blocks.append(_against_metric(best, ids, metrics, measure="share", kind="share", check="share"))
-    blocks.append(_stated_ranks(best, ids, observations if peers is None else peers, catalog))
+    blocks.append(_stated_ranks(best, ids, observations if peers is None else peers, catalog, regions))
     blocks = [b for b in blocks if len(b)]
     if not blocks:
         return _typed(pd.DataFrame({c: [] for c in RECONCILE_COLUMNS}))
@@ -171,6 +176,13 @@ def _ratio(best: pd.DataFrame, ids: IdLists, entry: dict, shift: int) -> pd.Data
                   denominator_year=best["year"].to_numpy(np.int64)[d])
 
 
+def _bare(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame without attrs (a shallow copy: no data copied)."""
+    out = frame.copy(deep=False)
+    out.attrs = {}
+    return out
+
+
 def peer_members(region: str, peer: str, hierarchy) -> tuple[str, list[str]] | None:
     """The peer set a stated rank names, as (name, members): a peer set the catalog declares
     (``peer_sets:``), a parent region's name (its members), or — when no peer is named — the
@@ -184,7 +196,8 @@ def peer_members(region: str, peer: str, hierarchy) -> tuple[str, list[str]] | N
     return (parent, hierarchy.children(parent)) if parent else None
 
 
-def _stated_ranks(best: pd.DataFrame, ids: IdLists, peers: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+def _stated_ranks(best: pd.DataFrame, ids: IdLists, peers: pd.DataFrame, catalog: Catalog,
+                  regions: dict) -> pd.DataFrame:
     """A stated rank (全市第一, 居第2位) against the rank computed over its peer set from the data: the
     set the observation's ``peer`` names (or the regions sharing its parent), in the indicator's
     direction, with interval bounds (best = 1 + members certainly above, worst = 1 + possibly above).
@@ -196,7 +209,7 @@ def _stated_ranks(best: pd.DataFrame, ids: IdLists, peers: pd.DataFrame, catalog
                                 & (best["entity"].to_numpy(object) == ""))
     if not len(stated_pos):
         return pd.DataFrame()
-    hierarchy = Hierarchy.of(peers, catalog)
+    hierarchy = Hierarchy(regions, catalog)
     # the figures ranked: (region, year, indicator, measure) → position (blank entity, the narrowest statement)
     st = best.iloc[stated_pos]
     ranked = peers[peers["measure"].isin(list(RANKED)) & (peers["entity"] == "")
@@ -205,6 +218,7 @@ def _stated_ranks(best: pd.DataFrame, ids: IdLists, peers: pd.DataFrame, catalog
     look = pd.Series(np.arange(len(ranked)), index=pd.MultiIndex.from_frame(
         ranked[["region", "year", "indicator", "measure"]].astype({"year": np.int64})))
     look = look[~look.index.duplicated()]
+    look = dict(zip(look.index, look.to_numpy().tolist()))   # a dict: one Series.get per member was most of the time
     val, lo, hi = (ranked[c].to_numpy(float) for c in ("value", "lower", "upper"))
     rows = []
     for s in stated_pos:
@@ -216,7 +230,8 @@ def _stated_ranks(best: pd.DataFrame, ids: IdLists, peers: pd.DataFrame, catalog
         row = dict(s=s, peer=found[0] if found else r["peer"], n=np.nan, k=np.nan, v=np.nan, b=np.nan, w=np.nan,
                    own=-1 if own is None else int(own))
         if found:
-            members = [m for m in found[1] if m != r["region"]] + [r["region"]]
+            region = r["region"]
+            members = [m for m in found[1] if m != region] + [region]
             at = [look.get((m, year, ind, measure)) for m in members]
             have = np.array([a for a in at if a is not None], dtype=np.int64)
             if own is None:        # the region's own figure is not in the data: coverage only
