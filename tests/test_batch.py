@@ -250,7 +250,8 @@ def test_job_without_observed_data_fails_in_the_parent_without_a_pool(tmp_path, 
 def test_quiet_keeps_only_failures(tmp_path, cli):
     """-q silences the lines of jobs that went well (cron mails only trouble); a failure is a
     warning and keeps its line, with the whole error the summary table may cut."""
-    f = write_jobs(tmp_path / "jobs.yaml", "jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n"
+    f = write_jobs(tmp_path / "jobs.yaml", "defaults: {formats: [html]}\njobs:\n"
+                                          "  - {parameters: {region: 渝北区, year: 2024}}\n"
                                           "  - {parameters: {region: 江北区, year: 2024}}\n")
     code, out, err = cli("batch", f, "--out", tmp_path / "a")
     assert code == 1 and "failed  江北区/2024/zh" in err and "ok      渝北区/2024/zh" in err
