@@ -85,9 +85,30 @@ GROUPS = {"yubei_zh": "reports", "yubei_en": "reports", "example_a": "reports",
           "wheel": "package", "venv": "package"}
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         groups = sorted({GROUPS[f] for f in getattr(item, "fixturenames", ()) if f in GROUPS})
         if groups:
             item.add_marker(pytest.mark.xdist_group(groups[0]))
+    result = yield
+    if getattr(config.option, "loadgroup", False):     # an xdist worker, --dist loadgroup
+        for item in items:
+            _group_suffix(item)
+    return result
+
+
+def _group_suffix(item):
+    """What pytest-xdist's loadgroup does on a worker and, with pytest-xdist 3.8 on pytest 9.2, fails to
+    do (it sets ``item._nodeid``, which pytest 9.2 no longer reads): end the test's node id with
+    ``@group``, which the scheduler reads as the group."""
+    names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                    for m in item.iter_markers("xdist_group")})
+    suffix = "@" + "_".join(names)
+    if not names or item.nodeid.endswith(suffix):
+        return
+    if hasattr(item, "_id"):          # pytest ≥ 9.2: a structured NodeId
+        from _pytest.nodeid import coerce_node_id
+        item._id = coerce_node_id(item.nodeid + suffix)
+    else:
+        item._nodeid = item.nodeid + suffix
