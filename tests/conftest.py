@@ -85,6 +85,11 @@ GROUPS = {"yubei_zh": "reports", "yubei_en": "reports", "example_a": "reports",
           "wheel": "package", "venv": "package"}
 
 
+def pytest_configure(config):
+    # pytest-xdist registers it too; known here also when the suite runs without it (-p no:xdist)
+    config.addinivalue_line("markers", "xdist_group(name): tests run by one pytest-xdist worker")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
