@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, each against the baseline its issue names, in one run.
 
 Prints the figures and writes them to benchmarks/RESULTS.md (machine, date, figures).
-Run a single one with `python benchmarks/run.py panel|report|batch|extract|scale`.
+Run some with `python benchmarks/run.py panel|report|batch|extract|scale|suite` (`BENCH_ROUNDS=N` alternating
+rounds for report and batch; suite: the test suite, `SUITE_RUNS=N` for the median of N runs).
 """
 from __future__ import annotations
 
@@ -121,13 +122,27 @@ def main(which: list[str]) -> int:
             ["step", "seconds", "CPU s", "peak memory", "target"], rows,
             f"One region's report from the 1 M-row file takes **{rp['ratio']:.2f}×** the time from its own file "
             "(target ≤ 1.5×).")
+    if "suite" in which:
+        import suite
+        repeats = int(os.environ.get("SUITE_RUNS", "1"))
+        print(f"Test suite, as `make test` runs it (median of {repeats}; several minutes each):", flush=True)
+        t = suite.run(repeats)
+        rows = [[f"run {i + 1}", f"{r['seconds']:.0f}", f"{r['load_before']:.1f} / {r['load_after']:.1f}", r["summary"]]
+                for i, r in enumerate(t["runs"])]
+        lines += section(
+            "Test suite (issue 12)",
+            f"`python -m pytest -q -p no:cacheprovider` (what `make test` runs) from a warm environment, on "
+            f"{t['cores']} cores; load = the load average before / after the run (other processes on the same cores).",
+            ["run", "seconds", "load", "pytest"], rows,
+            f"Median **{t['seconds']:.0f} s** ({t['seconds'] / 60:.1f} min; target ≤ 4 min: "
+            f"**{'met' if t['meets'] else 'NOT met'}**){'' if t['passed'] else '; NOT every run passed'}.")
     # each benchmark keeps its own section; RESULTS.md shows the latest of each
     sections = HERE / "results"
     sections.mkdir(exist_ok=True)
     body = "\n".join(lines[4:])
     for part in body.split("## ")[1:]:
         key = {"Metrics": "1-panel", "One": "2-report", "Batch": "3-batch", "Extraction": "4-extract",
-               "Scale": "5-scale"}[part.split()[0]]
+               "Scale": "5-scale", "Test": "6-suite"}[part.split()[0]]
         (sections / f"{key}.md").write_text("## " + part.rstrip() + "\n", encoding="utf-8")
     out = HERE / "RESULTS.md"
     out.write_text("\n".join(lines[:4]) + "\n" + "\n".join(f.read_text(encoding="utf-8") for f in sorted(sections.glob("*.md"))),
@@ -137,4 +152,4 @@ def main(which: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:] or ["panel", "report", "batch", "extract", "scale"]))
+    raise SystemExit(main(sys.argv[1:] or ["panel", "report", "batch", "extract", "scale", "suite"]))

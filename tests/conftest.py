@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,3 +36,84 @@ def cli(capsys):
 def obs():
     from analysis.data import load_observations
     return load_observations(DATA)
+
+
+# ------------------------------------------------------------------ reports shared by the whole session
+# A real report (papermill runs the real notebook, then HTML and PDF export) takes 10-30 s. Tests that
+# only read one report's outputs share one execution of it; a test that changes files works on a copy
+# (copy_report_folder). Under pytest-xdist every test using one of these fixtures is sent to the same
+# worker (the xdist_group marks added in pytest_collection_modifyitems), so each runs once per session.
+
+def _report(tmp_path_factory, name, *args):
+    out = tmp_path_factory.mktemp(name)
+    res = run_cli("report", *args, "--format", "html,pdf", "--out", out)
+    assert res.returncode == 0, res.stderr
+    return res, out
+
+
+@pytest.fixture(scope="session")
+def yubei_zh(tmp_path_factory):
+    """渝北区 2024 in Chinese from the shipped data, HTML and PDF: (folder, the finished process)."""
+    res, out = _report(tmp_path_factory, "yubei-zh", "--region", "渝北区", "--year", "2024")
+    return out / "渝北区" / "2024", res
+
+
+@pytest.fixture(scope="session")
+def yubei_en(tmp_path_factory):
+    """渝北区 2024 in English from the shipped data, HTML and PDF: (folder, the finished process)."""
+    res, out = _report(tmp_path_factory, "yubei-en", "--region", "渝北区", "--year", "2024", "--lang", "en")
+    return out / "渝北区" / "2024", res
+
+
+@pytest.fixture(scope="session")
+def example_a(tmp_path_factory):
+    """示例区A 2024 from examples/two_regions.csv, HTML and PDF: (folder, the finished process)."""
+    res, out = _report(tmp_path_factory, "example-a", "--region", "示例区A", "--year", "2024",
+                       "--data", ROOT / "examples" / "two_regions.csv")
+    return out / "示例区A" / "2024", res
+
+
+def copy_report_folder(folder: Path, to: Path, *, skip=()) -> Path:
+    """A copy of a shared report's folder (``skip``: file names left out), for a test that changes it."""
+    shutil.copytree(folder, to, ignore=lambda _d, names: [n for n in names if n in skip])
+    return to
+
+
+#: expensive fixtures → the xdist group of every test that uses them (directly or through another fixture)
+GROUPS = {"yubei_zh": "reports", "yubei_en": "reports", "example_a": "reports",
+          "peer_reports": "peer-reports", "own_report": "reports", "failing_batch": "failing-batch",
+          "wheel": "package", "venv": "package"}
+
+
+def pytest_configure(config):
+    # pytest-xdist registers it too; known here also when the suite runs without it (-p no:xdist)
+    config.addinivalue_line("markers", "xdist_group(name): tests run by one pytest-xdist worker")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        groups = sorted({GROUPS[f] for f in getattr(item, "fixturenames", ()) if f in GROUPS})
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups[0]))
+    result = yield
+    if getattr(config.option, "loadgroup", False):     # an xdist worker, --dist loadgroup
+        for item in items:
+            _group_suffix(item)
+    return result
+
+
+def _group_suffix(item):
+    """What pytest-xdist's loadgroup does on a worker and, with pytest-xdist 3.8 on pytest 9.2, fails to
+    do (it sets ``item._nodeid``, which pytest 9.2 no longer reads): end the test's node id with
+    ``@group``, which the scheduler reads as the group."""
+    names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                    for m in item.iter_markers("xdist_group")})
+    suffix = "@" + "_".join(names)
+    if not names or item.nodeid.endswith(suffix):
+        return
+    if hasattr(item, "_id"):          # pytest ≥ 9.2: a structured NodeId
+        from _pytest.nodeid import coerce_node_id
+        item._id = coerce_node_id(item.nodeid + suffix)
+    else:
+        item._nodeid = item.nodeid + suffix

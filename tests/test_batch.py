@@ -78,22 +78,6 @@ def test_rerun_retries_only_the_failed_job(failing_batch):
     assert "nothing to run: no worker started" in res.stderr and "worker process" not in res.stderr
 
 
-def test_example_jobs_then_resume_skips_everything(tmp_path):
-    out = tmp_path / "out"
-    res = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", out)
-    assert res.returncode == 0, res.stderr
-    assert (out / "渝北区" / "2024" / "industry_report.pdf").is_file()
-    assert (out / "渝北区" / "2024" / "industry_report_en.pdf").is_file()
-    mtimes = {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file()}
-    again = run_cli("-v", "batch", ROOT / "jobs" / "example.yaml", "--out", out)
-    assert again.returncode == 0 and "0 ok, 2 skipped" in again.stdout
-    assert {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"} == \
-        {p: m for p, m in mtimes.items() if p.name != "manifest.json"}
-    assert "nothing to run: no worker started" in again.stderr   # no worker, no kernel
-    forced = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", out, "--force", "--workers", "2")
-    assert forced.returncode == 0 and "2 ok, 0 skipped" in forced.stdout
-
-
 def test_changed_data_reruns_only_affected_jobs(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     for d in (a, b):
@@ -118,13 +102,14 @@ jobs:
     assert re.search(r"skipped\s+渝北区/2024/zh @\S*/a/obs.csv", res.stderr), res.stderr
 
 
-def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path):
-    jobs = write_jobs(tmp_path / "jobs.yaml", """
-matrix: {region: [渝北区], year: [2024], lang: [zh, en]}
-defaults: {formats: [html, pdf]}
-""")
+def test_example_jobs_interrupted_then_resumed_then_skipped_then_forced(tmp_path):
+    """jobs/example.yaml (渝北区 2024, zh and en, HTML and PDF) in one folder, four runs: SIGTERM while
+    the first job executes leaves no partial file; the resume runs what is left; a third run skips
+    everything without starting a worker; --force runs both again."""
+    example = ROOT / "jobs" / "example.yaml"
     out = tmp_path / "out"
-    proc = subprocess.Popen([str(BIN / "analysis"), "batch", str(jobs), "--out", str(out), "--workers", "1"],
+    # 1. interrupted: one worker, SIGTERM while the first job executes its notebook
+    proc = subprocess.Popen([str(BIN / "analysis"), "batch", str(example), "--out", str(out), "--workers", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.rglob(".staging-*")) and proc.poll() is None:
@@ -139,10 +124,21 @@ defaults: {formats: [html, pdf]}
     m = manifest(out) if (out / "manifest.json").exists() else {}
     listed = {f for e in m.values() if e["status"] == "ok" for f in e["outputs"]}
     assert set(files_under(out)) == listed  # every file present belongs to a finished job
-    res = run_cli("batch", jobs, "--out", out, "--workers", "1")
+    # 2. resumed: what the interrupted run left is done
+    res = run_cli("batch", example, "--out", out, "--workers", "1")
     assert res.returncode == 0, res.stderr
     assert (out / "渝北区" / "2024" / "industry_report.pdf").is_file()
     assert (out / "渝北区" / "2024" / "industry_report_en.pdf").is_file()
+    # 3. again: everything is up to date
+    mtimes = {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file()}
+    again = run_cli("-v", "batch", example, "--out", out)
+    assert again.returncode == 0 and "0 ok, 2 skipped" in again.stdout
+    assert {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"} == \
+        {p: m for p, m in mtimes.items() if p.name != "manifest.json"}
+    assert "nothing to run: no worker started" in again.stderr   # no worker, no kernel
+    # 4. forced: both run again, on two workers
+    forced = run_cli("batch", example, "--out", out, "--force", "--workers", "2")
+    assert forced.returncode == 0 and "2 ok, 0 skipped" in forced.stdout
 
 
 def test_lock_keeps_a_second_batch_out(tmp_path):
@@ -250,7 +246,8 @@ def test_job_without_observed_data_fails_in_the_parent_without_a_pool(tmp_path, 
 def test_quiet_keeps_only_failures(tmp_path, cli):
     """-q silences the lines of jobs that went well (cron mails only trouble); a failure is a
     warning and keeps its line, with the whole error the summary table may cut."""
-    f = write_jobs(tmp_path / "jobs.yaml", "jobs:\n  - {parameters: {region: 渝北区, year: 2024}}\n"
+    f = write_jobs(tmp_path / "jobs.yaml", "defaults: {formats: [html]}\njobs:\n"
+                                          "  - {parameters: {region: 渝北区, year: 2024}}\n"
                                           "  - {parameters: {region: 江北区, year: 2024}}\n")
     code, out, err = cli("batch", f, "--out", tmp_path / "a")
     assert code == 1 and "failed  江北区/2024/zh" in err and "ok      渝北区/2024/zh" in err

@@ -12,8 +12,10 @@ not the point, and runs are shared between assertions.
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -243,20 +245,30 @@ def test_a_full_disk_fails_the_report_and_leaves_the_earlier_one(tmp_path, tiny)
 
 # ------------------------------------------------------------------ analysis batch
 
-def test_signals_to_a_batch_then_resume_and_a_second_writer(tmp_path, tiny):
+@pytest.fixture
+def kernel_tmp():
+    """A temporary folder of the test's own for the kernel folders of its runs (their TMPDIR): what
+    another test or test process kills outright meanwhile (in parallel) leaves no orphan in it."""
+    tmp = tempfile.mkdtemp(prefix="faults-")       # short: the kernels' Unix sockets are made in it
+    yield tmp
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_signals_to_a_batch_then_resume_and_a_second_writer(tmp_path, tiny, kernel_tmp):
     """One folder, four runs: SIGTERM (while a second batch and a report try the folder), Ctrl-C to the
     process group, SIGKILL (no worker or kernel survives), then a resume with a truncated manifest."""
     out, s1, s2, gate = tmp_path / "out", tmp_path / "s1", tmp_path / "s2", tmp_path / "gate"
     jobs = jobs_file(tmp_path / "jobs.yaml", tiny, f"{{parameters: {{region: 渝北区, year: 2024, started: '{s1}'}}}}",
                      f"{{parameters: {{region: 渝北区, year: 2024, started: '{s2}', gate: '{gate}'}}, lang: en}}")
     batch = ("batch", jobs, "--out", out, "--workers", 1, "--notebooks", tiny.parent)
+    env = {"TMPDIR": kernel_tmp}
 
     # 1. SIGTERM to the batch while its second job runs; meanwhile a second batch and a report are kept out
-    r = Run(*batch)
+    r = Run(*batch, env=env)
     r.wait_for(s2)
     for args in [batch, ("report", "--notebook", tiny, "--region", "渝北区", "--year", 2024, "--format", "html",
                          "--out", out)]:
-        code, stdout, err, seconds = run(*args, timeout=60)
+        code, stdout, err, seconds = run(*args, timeout=60, env=env)
         assert code == 2, err
         assert (f"error: --out {out}: expected a folder no other report or batch is writing to, found it in use by "
                 f"analysis batch (pid {r.proc.pid}, started ") in err, err
@@ -274,7 +286,7 @@ def test_signals_to_a_batch_then_resume_and_a_second_writer(tmp_path, tiny):
 
     # 2. Ctrl-C reaches the whole process group (the workers ignore it; the batch stops them)
     s2.unlink()
-    r = Run(*batch, session=True)
+    r = Run(*batch, session=True, env=env)
     r.wait_for(s2)
     os.killpg(r.proc.pid, signal.SIGINT)
     code, stdout, err, seconds = r.finish(timeout=60)
@@ -284,7 +296,7 @@ def test_signals_to_a_batch_then_resume_and_a_second_writer(tmp_path, tiny):
 
     # 3. SIGKILL to the batch: its worker and that worker's kernel die with it
     s2.unlink()
-    r = Run(*batch)
+    r = Run(*batch, env=env)
     r.wait_for(s2)
     assert any("ipykernel" in p for p in marked_processes(r.marker))
     r.proc.kill()
@@ -296,7 +308,7 @@ def test_signals_to_a_batch_then_resume_and_a_second_writer(tmp_path, tiny):
     gate.write_text("open")
     m = out / "manifest.json"
     m.write_bytes(m.read_bytes()[:100])
-    code, stdout, err, seconds = run(*batch)
+    code, stdout, err, seconds = run(*batch, env=env)
     assert code == 0, err
     assert f"{m}: expected a batch manifest, found text that is not JSON or is cut short" in err
     assert "rebuilt the manifest from the reports in the folder (1 found whose files match" in err
@@ -305,14 +317,13 @@ def test_signals_to_a_batch_then_resume_and_a_second_writer(tmp_path, tiny):
     assert sorted((e["request"]["lang"], e["status"]) for e in jobs_now.values()) == [("en", "ok"), ("zh", "ok")]
     assert {k: v for k, v in files_under(out).items() if k in done} == done      # the finished job untouched
     assert len(list(out.glob("manifest.json.broken-*"))) == 1
-    assert not orphaned_kernel_folders()     # the SIGKILLed kernel's folder went with the next run's kernel
+    assert not orphaned_kernel_folders(kernel_tmp)   # the SIGKILLed kernel's folder went with the next run's kernel
 
 
-def orphaned_kernel_folders() -> list[str]:
-    """Kernel folders (analysis.kernel) whose owner process is gone."""
-    import tempfile
+def orphaned_kernel_folders(tmp: str) -> list[str]:
+    """Kernel folders (analysis.kernel) in the temporary folder tmp whose owner process is gone."""
     found = []
-    for folder in Path(tempfile.gettempdir()).glob("analysis-kernel-*"):
+    for folder in Path(tmp).glob("analysis-kernel-*"):
         try:
             os.kill(int((folder / "owner").read_text()), 0)
         except ProcessLookupError:

@@ -1,6 +1,7 @@
 """``analysis lint`` on real reports: each rule finds what a broken copy of a real report breaks, at its place.
 
-The three real reports (渝北区 zh and en, 示例区A from examples/) are generated once for the module.
+The three real reports (渝北区 zh and en, 示例区A from examples/) are generated once for the session
+(conftest.py: yubei_zh, yubei_en, example_a, shared with test_report and test_notebook).
 Each rule is tested on a real report that is clean for that rule and on a copy of it broken in one
 place; the broken copy must give exactly one new finding, of that rule, at that place. The reports
 as generated (numbered sections, 图N/表N captions with a 资料来源 line, caveats as numbered notes said
@@ -17,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from analysis import lint as L
-from conftest import ROOT, run_cli
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -101,17 +101,12 @@ def render_pdf(html: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ fixture
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lint-reports")
-    for args in (["--region", "渝北区", "--year", "2024"],
-                 ["--region", "渝北区", "--year", "2024", "--lang", "en"],
-                 ["--region", "示例区A", "--year", "2024", "--data", ROOT / "examples" / "two_regions.csv"]):
-        res = run_cli("report", *args, "--format", "html,pdf", "--out", out)
-        assert res.returncode == 0, res.stderr
-    return {"zh": out / "渝北区" / "2024" / "industry_report.html",
-            "en": out / "渝北区" / "2024" / "industry_report_en.html",
-            "example": out / "示例区A" / "2024" / "industry_report.html"}
+@pytest.fixture
+def reports(yubei_zh, yubei_en, example_a):
+    """The session's shared reports (conftest), HTML and PDF; tests break copies of them, never these."""
+    return {"zh": yubei_zh[0] / "industry_report.html",
+            "en": yubei_en[0] / "industry_report_en.html",
+            "example": example_a[0] / "industry_report.html"}
 
 
 # --------------------------------------------------------------------------- every generated report

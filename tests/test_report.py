@@ -9,7 +9,7 @@ import shutil
 import pytest
 from pypdf import PdfReader
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, copy_report_folder, run_cli
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -33,12 +33,10 @@ def fonts_embedded(path):
     return out
 
 
-@pytest.fixture(scope="module")
-def default_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    res = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", out)
-    assert res.returncode == 0, res.stderr
-    return out / "渝北区" / "2024", res
+@pytest.fixture
+def default_report(yubei_zh):
+    """渝北区 2024 zh, HTML and PDF (the session's shared run, conftest.yubei_zh): (folder, process)."""
+    return yubei_zh
 
 
 def test_default_report_files(default_report):
@@ -134,16 +132,23 @@ def test_metrics_files_agree_with_cli(default_report, cli):
     assert sheet.loc["share_auto_output", "display"] == cli_m.loc["share_auto_output", "display"] == "不超过47.5%"
 
 
-def test_english_report(tmp_path):
-    res = run_cli("report", "--region", "渝北区", "--year", "2024", "--lang", "en", "--format", "pdf", "--out", tmp_path)
-    assert res.returncode == 0, res.stderr
-    pdf = tmp_path / "渝北区" / "2024" / "industry_report_en.pdf"
+def test_english_report(yubei_en):
+    folder, res = yubei_en
+    assert "Traceback" not in res.stderr
+    pdf = folder / "industry_report_en.pdf"
     text = pdf_text(pdf)
     assert "Key figures" in text and "Contents" in text and "Page 2 of" in text
     flat = text.replace("\n", " ")
     assert "at most 47.5%" in flat and "Yubei District" in flat and "Figure 1." in flat and "Table 1." in flat
     assert "4,000" in flat or "400 bn yuan" in flat
-    assert not (tmp_path / "渝北区" / "2024" / "industry_report_en.html").exists()
+
+
+def test_format_pdf_writes_the_pdf_alone(peer_reports):
+    """--format pdf (the solo run of peer_reports): the PDF and the data files, no HTML."""
+    folder = peer_reports["solo"].parent
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "industry_report.ipynb", "industry_report.pdf", "industry_report_checks.csv", "industry_report_metrics.csv",
+        "industry_report_metrics.xlsx"]
 
 
 def test_second_region_from_a_data_file_with_escaping(tmp_path):
@@ -175,11 +180,10 @@ def _failing_notebook(tmp_path):
     return path
 
 
-def test_failing_notebook_keeps_earlier_report(tmp_path):
+def test_failing_notebook_keeps_earlier_report(tmp_path, yubei_zh):
     out = tmp_path / "out"
-    ok = run_cli("report", "--region", "渝北区", "--year", "2024", "--format", "html", "--out", out)
-    assert ok.returncode == 0, ok.stderr
-    folder = out / "渝北区" / "2024"
+    folder = out / "渝北区" / "2024"    # an earlier HTML report: the shared one's files, its PDF left out
+    copy_report_folder(yubei_zh[0], folder, skip={"industry_report.pdf"})
     before = hashlib.sha256((folder / "industry_report.html").read_bytes()).hexdigest()
     bad = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", out, "--notebook", _failing_notebook(tmp_path))
     assert bad.returncode == 1
