@@ -213,7 +213,8 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         frames = handover.write(data, (staging / ".handover").resolve())   # the kernel runs in the notebook's folder
         # while the kernel runs the notebook, this process (otherwise waiting) imports the exporters and
         # writes the metrics and checks files; started only now, they do not slow the preparation down
-        side = _Background(_warm_exporters, lambda: handover.publish(data, staging, stem))
+        # (an absolute folder: papermill changes the working folder to the notebook's while it runs)
+        side = _Background(_warm_exporters, lambda folder=staging.absolute(): handover.publish(data, folder, stem))
         import papermill as pm
         from nbclient.exceptions import DeadKernelError
         executed = staging / f"{stem}.ipynb"
