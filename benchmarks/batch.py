@@ -94,7 +94,7 @@ def run(rounds: int | None = None) -> dict:
         jobs.write_text(f"defaults: {{formats: [html, pdf], data: {data}}}\n"
                         f"matrix: {{region: [{', '.join(regions)}], year: [2024]}}\n", encoding="utf-8")
         bad = tmp / "jobs_bad.yaml"
-        bad.write_text(jobs.read_text(encoding="utf-8") + f"jobs: [{{region: 不存在区, year: 2024, data: {data}}}]\n",
+        bad.write_text(jobs.read_text(encoding="utf-8") + f"jobs: [{{parameters: {{region: 不存在区, year: 2024}}, data: {data}}}]\n",
                        encoding="utf-8")
         for i in range(rounds):
             ours.append(_ours(jobs, tmp / "ours"))
