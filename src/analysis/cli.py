@@ -57,8 +57,6 @@ def _cmd_check_data(args) -> int:
 def _summary(obs, catalog, paths: list[Path]) -> str:
     """A one-screen summary of a valid observations frame."""
     from .data import load_sources
-    attrs, obs = obs.attrs, obs.copy(deep=False)
-    obs.attrs = {}     # pandas deep-copies attrs (the region hierarchy) into every frame derived from obs
     def counts(s, limit=8):
         vc = s.value_counts()
         items = [f"{k} ({v})" for k, v in vc.head(limit).items()]
@@ -76,14 +74,14 @@ def _summary(obs, catalog, paths: list[Path]) -> str:
         lines.append(f"  entities    {ents.nunique()} firms, plants or projects ({len(ents)} figures)")
     srcs = load_sources(list(paths or []))
     titles = dict(zip(srcs["id"], srcs["title"]))
-    quotes = attrs.get("quotes", {})
+    quotes = obs.attrs.get("quotes", {})
     said = {"checked": "quotes checked", "no-text": "quotes not checked (no source text)",
             "not-text": "quotes not checked (the snapshot is not text)", "off": "quotes not checked"}
     for sid, n in obs["source"].value_counts().items():
         title = titles.get(sid, "")
         title = (title[:28] + "…") if len(title) > 28 else title
         lines.append(f"  source      {sid} {title} — {n} figures, {said.get(quotes.get(sid), 'quotes not checked')}")
-    regions = attrs.get("regions", {})
+    regions = obs.attrs.get("regions", {})
     if regions:
         listed = sum(r in regions for r in obs["region"].unique())
         lines.append(f"  hierarchy   {len(regions)} regions in regions.csv and the catalog; "

@@ -13,11 +13,9 @@ from analysis.run import trim_imports  # noqa: E402
 
 trim_imports()   # before jsonschema's first import: skips a grammar build nobody uses
 
-import ipykernel.ipkernel  # noqa: E402,F401
 import ipykernel.kernelapp  # noqa: E402,F401
 import pyarrow.parquet  # noqa: E402,F401
 
-import analysis.report  # noqa: E402,F401
 import analysis.sections  # noqa: E402,F401
 from analysis.catalog import _validator  # noqa: E402
 

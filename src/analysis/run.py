@@ -170,7 +170,7 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         ACTIVE.update(kernel=kernel)
     try:
         if lock and request.out.is_dir():
-            folder_lock.acquire()        # at once: a batch writing there stops us before a kernel starts
+            folder_lock.acquire()        # at once: a batch writing there stops us before any work is done
             ACTIVE.update(lock=folder_lock)
         chars = report_chars(request)
         trim_imports()
