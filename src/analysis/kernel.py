@@ -93,6 +93,7 @@ class WarmKernel:
         self._lock = threading.RLock()    # reentrant: a signal handler may interrupt shutdown() itself
         self._warm = threading.Event()    # set once the kernel is warm, or starting it failed
         self._done = threading.Event()    # set by shutdown(): the starting thread may end
+        self._launched_event = threading.Event()   # set once the kernel process exists, or starting it failed
         self.returncode: int | None = None   # the kernel process's exit status once it is gone (-9: SIGKILL)
         self.usage: dict[str, float] = {}    # the kernel's CPU seconds and peak memory, read before it is stopped
         self._thread = threading.Thread(target=self._run, daemon=True, name="warm-kernel")
@@ -102,6 +103,7 @@ class WarmKernel:
         try:
             self._start()
         finally:
+            self._launched_event.set()
             self._warm.set()
         # the kernel gets SIGKILL when this thread ends (its parent-death signal): wait for shutdown()
         self._done.wait()
@@ -109,11 +111,10 @@ class WarmKernel:
     def _start(self) -> None:
         km = None
         try:
-            from jupyter_client.manager import AsyncKernelManager
             from jupyter_client.utils import run_sync
-            if _TEMPLATE["on"]:
-                from .kernelfork import manager_class
-                AsyncKernelManager = manager_class()   # noqa: N806
+
+            from .kernelfork import manager_class
+            AsyncKernelManager = manager_class(fork=_TEMPLATE["on"])   # noqa: N806  (starts warm: see there)
             import tempfile
             with self._lock:
                 if self._stopped:
@@ -134,6 +135,7 @@ class WarmKernel:
                 run_sync(km.start_kernel)(cwd=self.cwd, env=env, stdout=self._log, stderr=self._log,
                                           **({"preexec_fn": die_with_us} if die_with_us else {}))
                 self._launched = km
+            self._launched_event.set()
             # a client of the manager: it asks the process whether the kernel lives; a bare client would
             # go by heartbeats, and one missed while a loaded machine starts the kernel read as its death
             kc = km.blocking_client()
@@ -173,6 +175,11 @@ class WarmKernel:
     def error(self) -> BaseException | None:
         """Why starting the kernel failed, once :meth:`km` returned None."""
         return self._error
+
+    def wait_launched(self, timeout: float | None = None) -> None:
+        """Wait until the kernel's process has been started (or starting it failed): the caller's own
+        imports then no longer compete with the launch for this process's interpreter."""
+        self._launched_event.wait(timeout)
 
     def km(self):
         """The started kernel manager, or None when starting failed (see :attr:`error`)."""

@@ -6,8 +6,12 @@ kernels that start warm; and by a kernel started the usual way as its warm-up (:
 while the parent prepares the report's frames.
 """
 import os
+import sys
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# a report's kernel is driven by papermill, which never debugs: without debugpy (≈ 0.2 s of imports per
+# kernel) ipykernel starts the kernel without its debugger. Only report kernels import this module.
+sys.modules.setdefault("debugpy", None)
 
 from analysis.run import trim_imports  # noqa: E402
 

@@ -9,8 +9,8 @@ fresh ``fork()`` of it that becomes the kernel (``IPKernelApp`` with the connect
 jupyter_client wrote). Nothing carries over between reports: every kernel is forked from the same
 untouched template, not reused.
 
-jupyter_client still manages the kernel: :class:`ForkingKernelManager` is an ``AsyncKernelManager``
-whose provisioner (:class:`ForkProvisioner`, a ``LocalProvisioner``) launches through the template
+jupyter_client still manages the kernel: :func:`manager_class` gives an ``AsyncKernelManager``
+whose provisioner (a ``LocalProvisioner``) launches through the template
 when the kernelspec's command is this interpreter running ``ipykernel_launcher`` — any other kernel
 is started as jupyter_client always does. The forked kernel is not a child of the worker but of the
 template: :class:`Forked` gives the provisioner the ``Popen``-like handle it expects (its exit
@@ -150,15 +150,24 @@ def launch(cmd: list[str], *, cwd: str | None, env: dict | None, log: str | None
     return Forked(process)
 
 
-def _provisioner_class():
+#: the module a report's kernel runs instead of ``ipykernel_launcher`` when it is not forked
+LAUNCHER = "analysis.kernellaunch"
+
+
+@functools.lru_cache(maxsize=2)
+def _provisioner_class(fork: bool):
     from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
-    class ForkProvisioner(LocalProvisioner):
-        """A LocalProvisioner that forks this interpreter's ipykernel from the template."""
+    class ReportProvisioner(LocalProvisioner):
+        """A LocalProvisioner that starts this interpreter's ipykernel warm: forked from the template
+        (``fork``), else as ``python -m analysis.kernellaunch`` (:mod:`analysis.kernellaunch`)."""
 
         async def launch_kernel(self, cmd, **kwargs):
             if not forkable(cmd):
                 return await super().launch_kernel(cmd, **kwargs)
+            if not fork:
+                i = cmd.index("-m")
+                return await super().launch_kernel([*cmd[:i + 1], LAUNCHER, *cmd[i + 2:]], **kwargs)
             out = kwargs.get("stdout")
             self.process = launch(cmd, cwd=kwargs.get("cwd"), env=kwargs.get("env"),
                                   log=getattr(out, "name", None) if out is not None else None)
@@ -167,21 +176,22 @@ def _provisioner_class():
             self.cwd = kwargs.get("cwd")
             return self.connection_info
 
-    return ForkProvisioner
+    return ReportProvisioner
 
 
-@functools.lru_cache(maxsize=1)
-def manager_class():
-    """``AsyncKernelManager`` whose kernels fork from the template (see the module's docstring)."""
+@functools.lru_cache(maxsize=2)
+def manager_class(fork: bool = True):
+    """``AsyncKernelManager`` whose kernels start warm: forked from the template (``fork``, see the module's
+    docstring) or started as :data:`LAUNCHER`; any kernelspec but this interpreter's ipykernel as usual."""
     import uuid
     from jupyter_client.manager import AsyncKernelManager
-    provisioner = _provisioner_class()
+    provisioner = _provisioner_class(fork)
 
-    class ForkingKernelManager(AsyncKernelManager):
+    class ReportKernelManager(AsyncKernelManager):
         async def _async_pre_start_kernel(self, **kw):
             if self.provisioner is None:
                 self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
                 self.provisioner = provisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
             return await super()._async_pre_start_kernel(**kw)
 
-    return ForkingKernelManager
+    return ReportKernelManager

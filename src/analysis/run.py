@@ -24,9 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .errors import AnalysisError, ReportError
-from .handover import ReportData
 from .request import ReportRequest
+
+if TYPE_CHECKING:   # handover imports pandas: not before the kernel is on its way (start_kernel)
+    from .handover import ReportData
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +137,7 @@ def start_kernel(notebook: Path, kernel_name: str | None = None):
     from .kernel import WarmKernel
     kernel = WarmKernel(kernel_name, cwd=str(notebook.parent))
     ACTIVE.update(kernel=kernel)     # a signal meanwhile stops it (abort)
+    kernel.wait_launched(timeout=10)   # its launch first: the request's checks import for a while meanwhile
     return kernel
 
 
