@@ -241,3 +241,18 @@ def test_an_internal_error_shows_no_traceback_without_debug(cli, monkeypatch):
     assert code == 3 and "internal error: TypeError: a bug" in err and "--debug" in err and "Traceback" not in err
     code, out, err = cli("--debug", "report", "--region", "渝北区", "--year", "2024")
     assert code == 3 and "Traceback" in err
+
+
+def test_the_frames_read_back_share_their_attrs_as_loaded(tmp_path):
+    """Parquet gives attrs back as plain dicts, which pandas would deep-copy into every derived frame."""
+    import copy
+    from analysis import handover
+    from analysis.request import build
+    from analysis.shared import Shared
+    prepared = handover.prepare(build(region="渝北区", year=2024))
+    back = handover.read(handover.write(prepared, tmp_path / "ho")).observations
+    assert back.attrs == prepared.observations.attrs and set(back.attrs) >= {"regions", "quotes", "encodings"}
+    for key, value in back.attrs.items():
+        if isinstance(value, dict):
+            assert isinstance(value, Shared) and copy.deepcopy(value) is value, key
+    assert back[back["year"] == 2024].attrs["quotes"] is back.attrs["quotes"]

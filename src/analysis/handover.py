@@ -157,6 +157,9 @@ def read(folder: str | os.PathLike) -> ReportData:
     info = json.loads((folder / META).read_text(encoding="utf-8"))
     frames = {name: _read_parquet(folder / f"{name}.parquet") for name in FILES}
     obs = frames["observations"]
+    # attrs come back from Parquet as plain dicts: shared again, as load_observations made them (pandas
+    # deep-copies plain ones into the result of every operation on the frame)
+    obs.attrs = {k: shared(v) if isinstance(v, dict) else v for k, v in obs.attrs.items()}
     obs.attrs["regions"] = shared(info["meta"].get("regions", {}))
     return ReportData(ReportRequest.from_dict(info["request"]), meta=info["meta"], **frames)
 
