@@ -182,3 +182,70 @@ def test_a_figure_stated_as_near_is_marked_near():
     fig = bars(values=[600.0], lowers=[540.0], uppers=[600.0], labels=["戊县"], qualifiers=["近"])
     labels = [t.get_text() for t in texts(fig)]
     assert "近 600" in labels and "约 600" not in labels
+
+
+def _greedy_wrap(fig, text, width_in, size):
+    """The wrapping rule stated plainly: segments added one at a time while the line still fits."""
+    renderer = fig.canvas.get_renderer()
+
+    def fits(s):
+        return charts._text_width(fig, s, size, renderer) <= width_in
+    lines = []
+    for para in text.split("\n"):
+        line = ""
+        for seg in charts._segments(para):
+            if not line.strip() or fits((line + seg).rstrip()):
+                line = (line + seg).lstrip()
+            else:
+                lines.append(line.rstrip())
+                line = "" if seg.isspace() else seg
+        lines.append(line.rstrip())
+    return "\n".join(p for line in lines for p in ([line] if fits(line) else charts._by_chars(line, fits)))
+
+
+WRAPPED = [LONG_SOURCE, "注：图中指标口径不同（产值、产量、增加值），增速不宜直接比较；增加值增速按可比价格计算。",
+           "Note: the indicators are measured differently (output value, volume, value added), so their growth "
+           "rates are not directly comparable.\n\nSecond paragraph  with  double spaces and a trailing space ",
+           "   leading spaces, then https://example.org/a/very/long/address/that/is/wider/than/any/line/of/the/chart",
+           "", " ", "甲", "2024年规上工业增加值增长超20%、居全市第一"]
+
+
+@pytest.mark.parametrize("width", [0.3, 1.1, 2.5, 4.0, 7.0])
+def test_wrapping_finds_the_lines_a_segment_by_segment_fill_finds(width):
+    fig, _ = plt.subplots(figsize=(charts.WIDTH_IN, 2), dpi=charts.DPI)
+    for text in WRAPPED:
+        for size in (charts.FOOT_SIZE, 12):
+            assert charts._wrap_to(fig, text, width, size) == _greedy_wrap(fig, text, width, size), (text, size)
+
+
+def test_a_chart_on_its_own_canvas_is_drawn_as_on_a_plain_agg_canvas():
+    """Text extents shared by a chart's renderers are those each renderer would measure: the same pixels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    ours = charts.to_png(bars(note="注：图中指标口径不同（产值、产量、增加值），增速不宜直接比较。", source=LONG_SOURCE))
+    real = charts._Canvas
+    try:
+        charts._Canvas = FigureCanvasAgg
+        plain = charts.to_png(bars(note="注：图中指标口径不同（产值、产量、增加值），增速不宜直接比较。", source=LONG_SOURCE))
+    finally:
+        charts._Canvas = real
+    assert ours == plain
+
+
+def test_renderers_of_a_chart_share_extents_only_of_the_same_text_font_and_resolution():
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+    fig, _ = charts._figure(figsize=(charts.WIDTH_IN, 2), dpi=charts.DPI)
+    cases = [(s, FontProperties(size=size, **style)) for s in ("2024", "增加值", "lp") for size in (7.5, 12)
+             for style in ({}, {"family": "DejaVu Sans"}) if s.isascii() or not style]
+    first = fig.canvas.get_renderer()
+    for s, prop in cases:
+        first.get_text_width_height_descent(s, prop, False)
+    fig.set_size_inches(charts.WIDTH_IN, 3)                 # a new size: a new renderer, the extents remembered
+    second = fig.canvas.get_renderer()
+    assert second is not first
+    for dpi in (charts.DPI, 72):
+        fig.set_dpi(dpi)
+        renderer, plain = fig.canvas.get_renderer(), RendererAgg(10, 10, dpi)
+        for s, prop in cases:
+            assert renderer.get_text_width_height_descent(s, prop, False) == \
+                plain.get_text_width_height_descent(s, prop, False), (s, prop, dpi)

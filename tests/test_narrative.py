@@ -88,3 +88,12 @@ def test_a_bounded_input_is_named_with_its_region_and_an_exact_figure_of_another
     assert narrative.bounded_inputs(m, obs, load_catalog(), "zh") == "规上工业总产值仅公布为“超过4000亿元”"
     m = pd.Series({"region": "示例市", "inputs": ["a", "b"]})
     assert narrative.bounded_inputs(m, obs, load_catalog(), "zh").startswith("甲区规上工业总产值仅公布为")
+
+
+def test_the_narrowest_statement_of_one_row_is_the_row_as_best_observations_gives_it(obs):
+    from analysis.metrics import best_observations
+    for i in range(0, len(obs), max(1, len(obs) // 60)):
+        row = obs.iloc[[i]]
+        got, want = narrative.narrowest(row), best_observations(row).iloc[0]
+        assert got.equals(want) and got.name == want.name and list(got.index) == list(want.index)
+        assert [type(v) for v in got] == [type(v) for v in want], row

@@ -429,3 +429,20 @@ def test_a_ratio_of_last_years_denominator_is_explained(tmp_path):
     from test_lint import assert_clean
     assert_clean(pdf)
     assert_clean(pdf.with_suffix(".html"))
+
+
+def test_a_stated_rank_the_data_contradict_gets_a_note_where_it_is_stated(tmp_path):
+    from analysis import sections
+    from analysis.report import open_report
+    rep = open_report(region="乙区", year=2024, lang="zh", data=str(write_peers(tmp_path / "data")), show=False)
+    c = rep.checks
+    # the rule stated plainly: the first stated-rank check that disagrees and names the figure
+    rule = {i: c[(c["check"] == "stated-rank") & (c["status"] == "disagree")
+                 & c["stated_ids"].map(lambda ids: ids is not None and i in list(ids))] for i in rep.observations["id"]}
+    refs = {i: sections._contradicted(rep, i) for i in rep.observations["id"]}
+    assert {i for i, r in refs.items() if r} == {i for i, hit in rule.items() if len(hit)} == {"s-42"}
+    row = rule["s-42"].iloc[0]
+    assert (row["computed_lower"], row["computed_upper"]) == (2, 3)
+    assert refs["s-42"] == rep.msg("numbering.note_ref", n="1")
+    assert rep.notes == ["按数据中示例市各成员的数值计算，位次为第2至3位，与公布的位次不一致（见“数据核对”）。"]
+    assert sections._contradicted(rep, "s-42") == refs["s-42"] and len(rep.notes) == 1   # said once

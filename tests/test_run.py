@@ -241,3 +241,37 @@ def test_an_internal_error_shows_no_traceback_without_debug(cli, monkeypatch):
     assert code == 3 and "internal error: TypeError: a bug" in err and "--debug" in err and "Traceback" not in err
     code, out, err = cli("--debug", "report", "--region", "渝北区", "--year", "2024")
     assert code == 3 and "Traceback" in err
+
+
+def test_the_frames_read_back_share_their_attrs_as_loaded(tmp_path):
+    """Parquet gives attrs back as plain dicts, which pandas would deep-copy into every derived frame."""
+    import copy
+    from analysis import handover
+    from analysis.request import build
+    from analysis.shared import Shared
+    prepared = handover.prepare(build(region="渝北区", year=2024))
+    back = handover.read(handover.write(prepared, tmp_path / "ho")).observations
+    assert back.attrs == prepared.observations.attrs and set(back.attrs) >= {"regions", "quotes", "encodings"}
+    for key, value in back.attrs.items():
+        if isinstance(value, dict):
+            assert isinstance(value, Shared) and copy.deepcopy(value) is value, key
+    assert back[back["year"] == 2024].attrs["quotes"] is back.attrs["quotes"]
+
+
+def test_names_are_worded_when_the_frames_are_prepared_as_the_catalog_words_them(tmp_path):
+    from analysis import handover
+    from analysis.catalog import load_catalog
+    from analysis.report import Report
+    from analysis.request import build
+    prepared = handover.prepare(build(region="渝北区", year=2024, lang="en"))
+    back = handover.read(handover.write(prepared, tmp_path / "ho"))
+    catalog, regions = load_catalog(back.request.catalog), back.observations.attrs["regions"]
+    names = back.meta["names"]
+    assert names["北斗智联"] == "Beidou Zhilian" and names["渝北区"] == "Yubei District"   # pinyin; regions.csv
+    rep = Report(back, catalog, show=False)
+    shown = {t for c in ("region", "entity", "peer") for t in back.observations[c]} - {""}
+    assert shown <= set(names) | {t for t in shown if catalog.display(t, "en", regions) == t}
+    for text in shown | {"未列出的企业"}:                      # one not handed over: worded on the spot
+        assert rep.place(text) == catalog.display(text, "en", regions)
+    assert "未列出的企业" not in names and rep.place("未列出的企业") == "Weilie Chude Qiye"
+    assert handover.prepare(build(region="渝北区", year=2024)).meta["names"] == {}      # Chinese as written

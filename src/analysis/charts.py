@@ -22,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg  # noqa: E402
 from matplotlib.legend_handler import HandlerBase  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle  # noqa: E402
 from matplotlib.path import Path  # noqa: E402
@@ -63,6 +64,54 @@ def setup() -> None:
     if shell is not None and getattr(shell, "kernel", None) is not None:
         shell.run_line_magic("matplotlib", "inline")
         use_in_matplotlib()   # the inline backend resets rcParams it manages; the font stays ours
+
+
+# ------------------------------------------------------------------------------------ figures
+class _Renderer(RendererAgg):
+    """An Agg renderer that looks up text extents in its canvas's memo before asking FreeType."""
+
+    def __init__(self, width, height, dpi, memo: dict):
+        super().__init__(width, height, dpi)
+        self._memo = memo
+
+    def get_text_width_height_descent(self, s, prop, ismath):
+        if ismath:
+            return super().get_text_width_height_descent(s, prop, ismath)
+        key = (s, prop.copy(), self.dpi, matplotlib.rcParams["text.hinting"],
+               matplotlib.rcParams["text.hinting_factor"])
+        if key not in self._memo:
+            self._memo[key] = super().get_text_width_height_descent(s, prop, ismath)
+        return self._memo[key]
+
+
+class _Canvas(FigureCanvasAgg):
+    """The Agg canvas of a chart, whose renderers share the text extents they measure.
+
+    Matplotlib remembers extents per renderer, and a canvas makes a new renderer whenever the
+    figure changes size: laid out, grown to fit its footnotes and saved cropped, a chart had
+    every string measured three times by FreeType (slow for CJK glyphs). The extents are the
+    same at the same resolution, so the pixels are too.
+    """
+
+    def get_renderer(self):
+        w, h = self.get_width_height(physical=True)
+        key = w, h, self.figure.dpi
+        if getattr(self, "_renderer_key", None) != key:
+            if not hasattr(self, "_extents"):
+                self._extents: dict = {}
+            self.renderer = _Renderer(w, h, self.figure.dpi, self._extents)
+            self._renderer_key = key
+        return self.renderer
+
+
+def _figure(nrows: int = 1, ncols: int = 1, **kwargs):
+    """``plt.subplots`` on a :class:`_Canvas`; the figure stays pyplot's (shown inline, closed by :func:`to_png`)."""
+    fig, axes = plt.subplots(nrows, ncols, **kwargs)
+    manager = fig.canvas.manager
+    canvas = _Canvas(fig)          # the figure's canvas from now on
+    if manager is not None:
+        manager.canvas, canvas.manager = canvas, manager
+    return fig, axes
 
 
 # ------------------------------------------------------------------------------------ numbers
@@ -153,14 +202,28 @@ def _wrap_to(fig, text: str, width_in: float, size: float, renderer=None) -> str
         return _text_width(fig, s, size, renderer) <= width_in
     lines = []
     for para in str(text).split("\n"):
-        line = ""
-        for seg in _segments(para):
-            if not line.strip() or fits((line + seg).rstrip()):
-                line = (line + seg).lstrip()
-            else:
-                lines.append(line.rstrip())
-                line = "" if seg.isspace() else seg
-        lines.append(line.rstrip())
+        segs = _segments(para)
+        start = 0
+        while True:   # a line from its first non-space segment, filled with as many segments as fit (at least one)
+            start = next((i for i in range(start, len(segs)) if not segs[i].isspace()), len(segs))
+            if start == len(segs):
+                lines.append("")
+                break
+
+            def line(end, start=start):
+                return "".join(segs[start:end + 1]).rstrip()
+            # a line's width grows with every segment added, so the last that fits is found by bisection
+            # (the same lines as adding segments one by one, with a few measurements instead of one per segment)
+            lo, hi = start, len(segs) - 1
+            if hi > lo and not fits(line(hi)):
+                hi -= 1
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    lo, hi = (mid, hi) if fits(line(mid)) else (lo, mid - 1)
+            lines.append(line(hi))
+            if hi == len(segs) - 1:
+                break
+            start = hi + 1
     # a piece wider than a whole line (a long URL) is cut between characters, the only place left
     return "\n".join(piece for line in lines for piece in ([line] if fits(line) else _by_chars(line, fits)))
 
@@ -305,8 +368,8 @@ def _finish(fig, *, source: str, note: str = "", caveat: str = "", credit: str =
         return (min(b.x0 for b in bbs) / dpi, max(b.x1 for b in bbs) / dpi,
                 min(b.y0 for b in bbs) / dpi, max(b.y1 for b in bbs) / dpi)
 
+    x0, x1, low, high = extents()
     for _ in range(3):   # long tick labels: squeeze the plots sideways until every label is inside
-        x0, x1, _, _ = extents()
         t0, t1 = max(x0, PAD_IN), min(x1, W - PAD_IN)
         if x0 >= PAD_IN - 1e-3 and x1 <= W - PAD_IN + 1e-3:
             break
@@ -315,7 +378,7 @@ def _finish(fig, *, source: str, note: str = "", caveat: str = "", credit: str =
             p = a.get_position()
             left = t0 + (p.x0 * W - x0) * scale
             a.set_position([left / W, p.y0, p.width * scale, p.height])
-    _, _, low, high = extents()
+        x0, x1, low, high = extents()
 
     width = W - 2 * PAD_IN
     blocks = []
@@ -422,7 +485,7 @@ def bounded_bars(labels: list[str], values, lowers, uppers, *, title: str | None
     per_bar = 0.45 if n <= 12 else max(0.17, min(0.3, 6.6 / n))
     size = 9 if n <= 20 else 7.5
     height = max(2.0, 0.9 + per_bar * n)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, height), dpi=DPI)
+    fig, ax = _figure(figsize=(WIDTH_IN, height), dpi=DPI)
     fig.subplots_adjust(left=0.36, right=0.9, bottom=0.6 / height, top=1 - 0.45 / height)   # extra height is trimmed
     y = np.arange(n)[::-1]
     bar_pt = 0.8 * (fig.get_figheight() * (fig.subplotpars.top - fig.subplotpars.bottom)) / (n + 0.2) * 72
@@ -514,7 +577,7 @@ def target_path(years: list[int], path: list[float], *, level_label: str, target
         threshold = target_qualifier in _LOWER
     tq = target_qualifier or ("≥" if threshold else "")
     name, factor = display_scale(unit, max(path + [target_value]), lang)
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.2), dpi=DPI)
+    fig, ax = _figure(figsize=(WIDTH_IN, 3.2), dpi=DPI)
     fig.subplots_adjust(left=0.11, right=0.96, bottom=0.15, top=0.84)
     vals = [p / factor for p in path]
     tv = target_value / factor
@@ -553,7 +616,7 @@ def base_and_level(panels: list[dict], *, title: str | None = None, source: str,
         note: a line under the chart; credit: who made the chart (an organisation), none by default.
     """
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(WIDTH_IN, 2.9), squeeze=False, dpi=DPI)
+    fig, axes = _figure(1, n, figsize=(WIDTH_IN, 2.9), squeeze=False, dpi=DPI)
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.13, top=0.8, wspace=0.55)
     renderer = fig.canvas.get_renderer()
     kinds = set()

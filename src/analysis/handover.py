@@ -88,7 +88,18 @@ def prepare(request: ReportRequest) -> ReportData:
     meta = {"data_file": request.data.name, "data_sha256": _sha256(paths.data_file(request.data)), "data_dates": dates,
             "generated": _dt.date.today().isoformat(), "regions": obs.attrs.get("regions", {}),
             "encodings": obs.attrs.get("encodings", {}), "catalog": str(request.catalog)}
+    meta["names"] = display_names([shown, metrics, checks], obs.attrs.get("regions", {}), catalog, request.lang)
     return ReportData(request, shown, metrics, checks, sources, meta)
+
+
+def display_names(frames: list[pd.DataFrame], regions: dict, catalog, lang: str) -> dict[str, str]:
+    """The regions, peer sets and entities of the frames as a reader of ``lang`` reads them
+    (:meth:`analysis.catalog.Catalog.display`), where that differs from the text: worded while the
+    frames are prepared, so that the kernel need not (a name without a translation needs pypinyin,
+    whose dictionaries take a quarter of a second to load)."""
+    texts = {str(t) for f in frames for c in ("region", "entity", "peer") if c in f for t in f[c].dropna().unique()}
+    texts |= set(regions) | {str((r or {}).get("parent") or "") for r in regions.values()}
+    return {t: shown for t in sorted(texts) if t and (shown := catalog.display(t, lang, regions)) != t}
 
 
 def report_regions(obs: pd.DataFrame, region: str, catalog) -> pd.Series:
@@ -157,6 +168,9 @@ def read(folder: str | os.PathLike) -> ReportData:
     info = json.loads((folder / META).read_text(encoding="utf-8"))
     frames = {name: _read_parquet(folder / f"{name}.parquet") for name in FILES}
     obs = frames["observations"]
+    # attrs come back from Parquet as plain dicts: shared again, as load_observations made them (pandas
+    # deep-copies plain ones into the result of every operation on the frame)
+    obs.attrs = {k: shared(v) if isinstance(v, dict) else v for k, v in obs.attrs.items()}
     obs.attrs["regions"] = shared(info["meta"].get("regions", {}))
     return ReportData(ReportRequest.from_dict(info["request"]), meta=info["meta"], **frames)
 

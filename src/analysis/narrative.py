@@ -247,6 +247,9 @@ def narrowest(rows: pd.DataFrame) -> pd.Series:
     narrowest statement with the bounds of all (:func:`analysis.metrics.best_observations`, the
     one home of that rule); of different figures (another peer set), the first."""
     from .metrics import best_observations
+    if len(rows) == 1:   # a figure stated once: its row, as best_observations gives it, without building a frame
+        r = rows.iloc[0]
+        return pd.Series([*r.to_list(), [str(r["id"])]], index=[*r.index, "ids"], dtype=object, name=0)
     return best_observations(rows).iloc[0]
 
 

@@ -112,7 +112,11 @@ class Report:
         return self.msg.mid(name) if mid else name
 
     def place(self, text: str) -> str:
-        """A region, peer set or entity in the report's language (the catalog's ``names``)."""
+        """A region, peer set or entity in the report's language (the catalog's ``names``); those of
+        the frames were worded when they were prepared (:func:`analysis.handover.display_names`)."""
+        named = self.data.meta.get("names") or {}
+        if text in named:
+            return named[text]
         return self.catalog.display(text, self.lang, regions=self.observations.attrs.get("regions", {}))
 
     def source_line(self, ids=None) -> str:

@@ -140,11 +140,12 @@ def _contradicted(rep: Report, obs_id: str) -> str:
     """A note reference for a stated rank the data contradict (a ``stated-rank`` check that disagrees):
     the report repeats what the source says, and says where the data differ."""
     c = rep.checks
-    hit = c[(c["check"] == "stated-rank") & (c["status"] == "disagree")
-            & c["stated_ids"].map(lambda ids: ids is not None and obs_id in list(ids))]
-    if hit.empty:
+    disagree = np.flatnonzero(((c["check"] == "stated-rank") & (c["status"] == "disagree")).to_numpy(bool))
+    stated = c["stated_ids"]
+    hit = next((i for i in disagree if stated.iloc[i] is not None and obs_id in list(stated.iloc[i])), None)
+    if hit is None:
         return ""
-    r = hit.iloc[0]
+    r = c.iloc[hit]
     lo, hi = int(r["computed_lower"]), int(r["computed_upper"])
     computed = rep.msg("figures.rank", n=lo) if lo == hi else rep.msg("figures.rank_range", lo=lo, hi=hi)
     return rep.note([rep.msg("caveats.rank-contradicted", computed=computed, peer=rep.place(r["peer"]))])
