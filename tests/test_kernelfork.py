@@ -158,3 +158,78 @@ def test_a_process_killed_outright_leaves_no_template_and_no_kernel(tmp_path):
         assert not _alive(pids["kernel"]) and not _alive(pids["template"])
     finally:
         proc.kill()
+
+
+LAUNCHED = textwrap.dedent('''
+    import json, sys
+    from jupyter_client.utils import run_sync
+    from analysis import kernel
+
+    def main():
+        k = kernel.WarmKernel(cwd=sys.argv[1])      # one report: a new interpreter, not a fork
+        km = k.km()
+        assert km is not None, k.error
+        kc = km.client()
+        kc.start_channels()
+        run_sync(kc.wait_for_ready)(timeout=60)
+        out = []
+        # the first request after readiness: its output must arrive (IOPub was subscribed in time)
+        run_sync(kc.execute_interactive)(
+            "import os, sys, json; print(json.dumps({'comm': open('/proc/self/comm').read().strip(), "
+            "'warm': 'analysis.sections' in sys.modules, 'debugger': 'debugpy' in sys.modules and "
+            "sys.modules['debugpy'] is not None, 'cwd': os.getcwd(), 'cwd_importable': '' in sys.path}))",
+            timeout=60, output_hook=lambda m: out.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None)
+        kc.stop_channels()
+        k.shutdown()
+        r = json.loads("".join(out))
+        r["client"] = type(kc).__name__
+        print(json.dumps(r))
+
+    if __name__ == "__main__":
+        main()
+''')
+
+
+def test_a_single_reports_kernel_starts_warm_without_debugger_and_is_ready_at_once(tmp_path):
+    """``analysis report``'s kernel runs ``python -m analysis.kernellaunch``: warm when it first answers, named
+    ipykernel, no debugpy; its client (analysis.kernelclient) is ready and gets the first cell's output."""
+    script = tmp_path / "launch_check.py"
+    script.write_text(LAUNCHED, encoding="utf-8")
+    proc = subprocess.run([str(BIN / "python"), str(script), str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["client"] == "ReportKernelClient"
+    assert r["comm"] == "ipykernel" and r["warm"] is True and r["debugger"] is False
+    assert r["cwd"] == str(tmp_path) and r["cwd_importable"] is True   # as ipykernel_launcher leaves it
+
+
+def test_the_clients_readiness_check_reports_a_kernel_that_died(tmp_path):
+    """A kernel that dies before it answers: the readiness check says so instead of waiting for its timeout."""
+    code = textwrap.dedent('''
+        import sys, time
+        from jupyter_client.utils import run_sync
+        from analysis.kernelfork import manager_class
+
+        def main():
+            km = manager_class(fork=False)(kernel_name="python3")
+            km.kernel_spec.argv[:] = [sys.executable, "-c", "import sys; sys.exit(3)", "-f", "{connection_file}"]
+            run_sync(km.start_kernel)()
+            kc = km.client(); kc.start_channels()
+            t = time.monotonic()
+            try:
+                run_sync(kc.wait_for_ready)(timeout=60)
+            except RuntimeError as exc:
+                print(type(kc).__name__, exc, round(time.monotonic() - t) < 30)
+            finally:
+                kc.stop_channels()
+                run_sync(km.shutdown_kernel)(now=True)
+
+        if __name__ == "__main__":
+            main()
+    ''')
+    script = tmp_path / "dead_check.py"
+    script.write_text(code, encoding="utf-8")
+    proc = subprocess.run([str(BIN / "python"), str(script)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "ReportKernelClient Kernel died before replying to kernel_info True"

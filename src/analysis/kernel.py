@@ -138,10 +138,10 @@ class WarmKernel:
             self._launched_event.set()
             # a client of the manager: it asks the process whether the kernel lives; a bare client would
             # go by heartbeats, and one missed while a loaded machine starts the kernel read as its death
-            kc = km.blocking_client()
+            kc = km.client()
             kc.start_channels()
             try:
-                kc.wait_for_ready(timeout=60)
+                run_sync(kc.wait_for_ready)(timeout=60)
                 kc.execute(WARM_CODE, silent=True, store_history=False)
             finally:
                 kc.stop_channels()

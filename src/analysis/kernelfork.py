@@ -185,9 +185,15 @@ def manager_class(fork: bool = True):
     docstring) or started as :data:`LAUNCHER`; any kernelspec but this interpreter's ipykernel as usual."""
     import uuid
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import DottedObjectName, Type
     provisioner = _provisioner_class(fork)
 
     class ReportKernelManager(AsyncKernelManager):
+        # clients ready without a 0.2 s wait (analysis.kernelclient)
+        client_class = DottedObjectName("analysis.kernelclient.ReportKernelClient")
+        client_factory = Type(default_value="analysis.kernelclient.ReportKernelClient",
+                              klass="jupyter_client.asynchronous.AsyncKernelClient")
+
         async def _async_pre_start_kernel(self, **kw):
             if self.provisioner is None:
                 self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
