@@ -57,9 +57,9 @@ def test_outputs_are_named_after_the_notebook(own_report):
 def test_data_is_loaded_and_computed_once_in_the_parent(own_report):
     _, trace, _ = own_report
     events = [line.split() for line in trace.read_text().splitlines()]
-    assert [e for _, e in events] == ["load", "compute"]
+    assert [e for _, e in events] == ["catalog", "load", "compute"]
     pids = {pid for pid, _ in events}
-    assert len(pids) == 1   # the parent process; the kernel (another pid) neither loaded nor computed
+    assert len(pids) == 1   # the parent process; the kernel (another pid) neither parsed, loaded nor computed
 
 
 def _cell_html(nb, tag):

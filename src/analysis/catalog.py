@@ -273,6 +273,8 @@ def _scope_problems(cat: Catalog) -> list[str]:
 
 def _parse(path: Path) -> Catalog:
     from . import schema
+    from .log import trace
+    trace("catalog")
     from . import yamlfile
     from .limits import MAX_CATALOG_BYTES
     # the same YAML reader as jobs files: plain tags only, bounded aliases, depth and size

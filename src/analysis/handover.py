@@ -20,19 +20,14 @@ from pathlib import Path
 import pandas as pd
 
 from . import paths
+from .log import trace as _trace
 from .shared import shared
 from .request import FUTURE_MEASURES, ReportRequest
 
 FILES = ("observations", "metrics", "checks", "sources")
 META = "meta.json"
-
-
-def _trace(event: str) -> None:
-    """Record a load or computation when ``$ANALYSIS_TRACE`` names a file (tests check who did the work)."""
-    target = os.environ.get("ANALYSIS_TRACE")
-    if target:
-        with open(target, "a", encoding="utf-8") as f:
-            f.write(f"{os.getpid()} {event}\n")
+#: the parsed catalog, pickled: written and read by the same interpreter and package within one run
+CATALOG = "catalog.pickle"
 
 
 @dataclass
@@ -45,6 +40,8 @@ class ReportData:
     checks: pd.DataFrame            # the region's reconciliation
     sources: pd.DataFrame           # the sources registries beside the data
     meta: dict = field(default_factory=dict)   # data file, checksum, data date, parents of regions
+    #: the request's catalog as parsed and checked here (handed over: the kernel neither reads nor checks it again)
+    catalog: object = None
 
 
 def _ids(column: pd.Series) -> set[str]:
@@ -89,7 +86,7 @@ def prepare(request: ReportRequest) -> ReportData:
             "generated": _dt.date.today().isoformat(), "regions": obs.attrs.get("regions", {}),
             "encodings": obs.attrs.get("encodings", {}), "catalog": str(request.catalog)}
     meta["names"] = display_names([shown, metrics, checks], obs.attrs.get("regions", {}), catalog, request.lang)
-    return ReportData(request, shown, metrics, checks, sources, meta)
+    return ReportData(request, shown, metrics, checks, sources, meta, catalog)
 
 
 def display_names(frames: list[pd.DataFrame], regions: dict, catalog, lang: str) -> dict[str, str]:
@@ -152,6 +149,9 @@ def write(data: ReportData, folder: Path) -> Path:
         frame.to_parquet(folder / f"{name}.parquet", index=False)
     (folder / META).write_text(json.dumps({"request": data.request.to_dict(), "meta": data.meta},
                                           ensure_ascii=False, indent=1), encoding="utf-8")
+    if data.catalog is not None:
+        import pickle
+        (folder / CATALOG).write_bytes(pickle.dumps(data.catalog, protocol=pickle.HIGHEST_PROTOCOL))
     return folder
 
 
@@ -172,7 +172,11 @@ def read(folder: str | os.PathLike) -> ReportData:
     # deep-copies plain ones into the result of every operation on the frame)
     obs.attrs = {k: shared(v) if isinstance(v, dict) else v for k, v in obs.attrs.items()}
     obs.attrs["regions"] = shared(info["meta"].get("regions", {}))
-    return ReportData(ReportRequest.from_dict(info["request"]), meta=info["meta"], **frames)
+    catalog = None
+    if (folder / CATALOG).is_file():   # a folder this run's parent wrote (trusted as its frames are)
+        import pickle
+        catalog = pickle.loads((folder / CATALOG).read_bytes())
+    return ReportData(ReportRequest.from_dict(info["request"]), meta=info["meta"], catalog=catalog, **frames)
 
 
 def _flat(frame: pd.DataFrame) -> pd.DataFrame:
@@ -189,8 +193,8 @@ def published(data: ReportData) -> dict[str, pd.DataFrame]:
     """The frames published beside a report: the metrics with their worded values, and the checks."""
     from .table import metrics_display
     from .catalog import load_catalog
-    return {"metrics": metrics_display(data.metrics, lang=data.request.lang, catalog=load_catalog(data.request.catalog)),
-            "checks": data.checks}
+    catalog = data.catalog if data.catalog is not None else load_catalog(data.request.catalog)
+    return {"metrics": metrics_display(data.metrics, lang=data.request.lang, catalog=catalog), "checks": data.checks}
 
 
 def publish(data: ReportData, folder: Path, stem: str) -> list[Path]:

@@ -1,5 +1,6 @@
 """What every report's kernel imports before the notebook runs: ipykernel, pandas, matplotlib (off
-screen), pyarrow and :mod:`analysis`'s sections, and the catalog's schema checker.
+screen), pyarrow and :mod:`analysis`'s sections. Not the catalog's schema checker (jsonschema): the
+catalog comes parsed and checked in the handover (:data:`analysis.handover.CATALOG`).
 
 Imported once by a batch worker's kernel template (:mod:`analysis.kernelfork`), whose forks are
 kernels that start warm; and by a kernel started the usual way as its warm-up (:data:`analysis.kernel.WARM_CODE`),
@@ -21,13 +22,3 @@ import ipykernel.kernelapp  # noqa: E402,F401
 import pyarrow.parquet  # noqa: E402,F401
 
 import analysis.sections  # noqa: E402,F401
-from analysis.catalog import _validator  # noqa: E402
-
-_validator()
-
-try:   # the project's catalog, parsed once (cached by path and modification time: a changed file is read again)
-    from analysis.catalog import load_catalog
-
-    load_catalog()
-except Exception:  # no project here, or a catalog with errors: the notebook reports it where it is used
-    pass

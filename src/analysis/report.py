@@ -229,4 +229,4 @@ def open_report(*, region: str, year, lang: str = "zh", data: str = "", catalog:
     charts.setup()
     pd.set_option("display.max_rows", 500)
     pd.set_option("display.max_columns", 40)
-    return Report(rd, load_catalog(rd.request.catalog), show=show)
+    return Report(rd, rd.catalog if rd.catalog is not None else load_catalog(rd.request.catalog), show=show)
