@@ -180,21 +180,29 @@ class IdLists:
         return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks)), copy=False)
 
     def _of(self, positions: list[np.ndarray]) -> pa.ListArray:
+        n = len(positions[0])
+        valid = [p >= 0 for p in positions]
+        used = [k for k, v in enumerate(valid) if v.any()]   # a result kind's unused inputs are -1 throughout
+        positions, valid = [positions[k] for k in used], [valid[k] for k in used]
+        offsets = np.zeros(n + 1, np.int64)
+        if not positions:
+            return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), self.values.slice(0, 0))
         pos = np.stack(positions, axis=1)   # int32 from Results: half the memory
-        valid = pos >= 0
+        every = all(v.all() for v in valid)
         if self.offsets is None:
-            counts = valid.sum(axis=1)
-            take = pos[valid]
+            # per row: the number of its valid positions (a sum of columns: .sum(axis=1) is 10× slower)
+            counts = len(positions) if every else sum(v.astype(np.int32) for v in valid)
+            take = pos.ravel() if every else pos[np.stack(valid, axis=1)]
         else:
             off = self.offsets
             p = np.maximum(pos, 0)
-            n_ids = np.where(valid, off[p + 1] - off[p], 0).ravel()
-            first = np.where(valid, off[p], 0).ravel()
-            counts = n_ids.reshape(pos.shape).sum(axis=1)
+            n_ids = (off[p + 1] - off[p]) * np.stack(valid, axis=1)
+            first = off[p].ravel()
+            counts = sum(n_ids[:, k] for k in range(n_ids.shape[1]))
+            n_ids = n_ids.ravel()
             ends = np.cumsum(n_ids)
             take = np.arange(ends[-1] if len(ends) else 0) + np.repeat(first - (ends - n_ids), n_ids)
-        offsets = np.zeros(len(pos) + 1, np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        np.cumsum(np.broadcast_to(counts, (n,)), out=offsets[1:])
         return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), self.values.take(pa.array(take)))
 
 
@@ -351,8 +359,8 @@ class Results:
         self.parts.append(dict(
             name=np.broadcast_to(np.asarray(name, np.int32), (n,)), r=p.r[rows], e=p.e[rows],
             year=np.asarray(year, np.int16),
-            y0=np.broadcast_to(np.asarray(year if start is None else start, np.int16), (n,)),
-            y1=np.broadcast_to(np.asarray(year if end is None else end, np.int16), (n,)),
+            y0=None if start is None else np.broadcast_to(np.asarray(start, np.int16), (n,)),   # None: the year
+            y1=None if end is None else np.broadcast_to(np.asarray(end, np.int16), (n,)),
             ind=np.broadcast_to(np.asarray(p.i[rows] if indicator is None else indicator, np.int32), (n,)),
             value=np.asarray(value, float), lower=np.asarray(lower, float), upper=np.asarray(upper, float),
             unit=np.broadcast_to(np.asarray(unit_code, np.int32), (n,)),
@@ -375,44 +383,65 @@ class Results:
         self.parts = []
         self.p.release_joins()
 
-        class _Columns:   # each column concatenated when it is used, its pieces freed: one at a time in memory
-            def pop(self, k):
-                return np.concatenate([d.pop(k) for d in parts])
-        cat = _Columns()
+        def column(k, dtype=None, default=None):
+            """A column concatenated when it is used, its pieces freed (one at a time in memory), cast
+            to its final dtype while concatenating (no second pass)."""
+            pieces = [d.pop(k) for d in parts]
+            if default is not None:
+                pieces = [d[default] if x is None else x for x, d in zip(pieces, parts)]
+            return np.concatenate(pieces, dtype=dtype, casting="unsafe")
+
+        def categorical(codes, categories) -> pd.Categorical:
+            # the codes already hold valid positions in categories
+            return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object), validate=False)
+
         p = self.p
         names = np.array(self.names, dtype=object)
-        name = cat.pop("name")
+        name = column("name")
         out = {}
         for j, col in enumerate(["metric", "kind", "name_zh", "name_en", "formula_zh", "formula_en"]):
             codes, uniq = pd.factorize(names[:, j])
-            out[col] = pd.Categorical.from_codes(codes[name], categories=pd.Index(uniq, dtype=object))
-        out["region"] = pd.Categorical.from_codes(cat.pop("r"), categories=pd.Index(p.regions, dtype=object))
-        out["entity"] = pd.Categorical.from_codes(cat.pop("e"), categories=pd.Index(p.entities, dtype=object))
-        out["year"] = cat.pop("year").astype(np.int64)
-        out["start_year"] = cat.pop("y0").astype(np.int64)
-        out["end_year"] = cat.pop("y1").astype(np.int64)
-        labels = pd.Index(p.indicator_labels, dtype=object)
-        out["indicator"] = pd.Categorical.from_codes(cat.pop("ind"), categories=labels)
-        out["value"], out["lower"], out["upper"] = cat.pop("value"), cat.pop("lower"), cat.pop("upper")
-        out["unit"] = pd.Categorical.from_codes(cat.pop("unit"), categories=pd.Index(self.unit_names, dtype=object))
-        out["inputs"] = p.ids.of(cat.pop("in0"), cat.pop("in1"), cat.pop("in2"), cat.pop("in3"))
-        out["flags"] = flag_lists(cat.pop("flags"))
-        out["reason"] = pd.Categorical.from_codes(cat.pop("reason"), categories=pd.Index(["", *REASONS], dtype=object))
-        out["reason_indicator"] = pd.Categorical.from_codes(cat.pop("rind") + 1,
-                                                            categories=pd.Index(["", *labels], dtype=object))
-        out["peer"] = pd.Categorical.from_codes(cat.pop("peer") + 1, categories=pd.Index(["", *self.peer_names], dtype=object))
+            out[col] = categorical(codes.astype(_code_dtype(len(uniq)))[name], uniq)
+        del name
+        out["region"] = categorical(column("r", _code_dtype(len(p.regions))), p.regions)
+        out["entity"] = categorical(column("e", _code_dtype(len(p.entities))), p.entities)
+        out["start_year"] = column("y0", np.int64, default="year")
+        out["end_year"] = column("y1", np.int64, default="year")
+        out["year"] = column("year", np.int64)
+        labels = list(p.indicator_labels)
+        out["indicator"] = categorical(column("ind", _code_dtype(len(labels))), labels)
+        out["value"], out["lower"], out["upper"] = column("value"), column("lower"), column("upper")
+        out["unit"] = categorical(column("unit", _code_dtype(len(self.unit_names))), self.unit_names)
+        out["inputs"] = p.ids.of(column("in0"), column("in1"), column("in2"), column("in3"))
+        out["flags"] = flag_lists(column("flags"))
+        out["reason"] = categorical(column("reason", _code_dtype(len(REASONS) + 1)), ["", *REASONS])
+        for col, key, cats in (("reason_indicator", "rind", labels), ("peer", "peer", self.peer_names)):
+            codes = column(key, _code_dtype(len(cats) + 1))   # -1: none → "" (code 0)
+            codes += 1
+            out[col] = categorical(codes, ["", *cats])
         for col, key in (("peer_n", "peer_n"), ("peer_covered", "peer_cov")):
-            v = cat.pop(key)
-            out[col] = pd.array(np.where(v >= 0, v, 0), dtype="Int64")
-            out[col][v < 0] = pd.NA
+            v = column(key, np.int64)
+            missing = v < 0
+            v[missing] = 0
+            out[col] = pd.arrays.IntegerArray(v, missing)
         return pd.DataFrame({c: out[c] for c in RESULT_COLUMNS}, copy=False)  # no second copy of millions of rows
+
+
+def _code_dtype(n_categories: int) -> type:
+    """The dtype pandas keeps a categorical's codes in (so that the codes built here need no conversion)."""
+    for t in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(t).max:
+            return t
+    return np.int64
 
 
 def flag_lists(bits: np.ndarray) -> pd.Series:
     """Flag bit masks → one list of :data:`FLAGS` codes per row (built once per distinct mask, then taken)."""
-    codes, uniq = pd.factorize(bits)
+    uniq = np.flatnonzero(np.bincount(bits, minlength=1))   # masks are small non-negative ints: no hashing
+    code_of = np.zeros(len(uniq) and uniq[-1] + 1, np.int32)
+    code_of[uniq] = np.arange(len(uniq), dtype=np.int32)
     words = pa.array([[f for k, f in enumerate(FLAGS) if int(u) & (1 << k)] for u in uniq], type=pa.list_(pa.string()))
-    return pd.Series(pd.arrays.ArrowExtensionArray(words.take(pa.array(codes))), copy=False)
+    return pd.Series(pd.arrays.ArrowExtensionArray(words.take(pa.array(code_of[bits]))), copy=False)
 
 
 def empty_results() -> pd.DataFrame:
