@@ -210,6 +210,28 @@ class IdLists:
             chunks = [self._of([np.asarray(p) for p in positions])]
         return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks)), copy=False)
 
+    def of_pieces(self, pieces: list[list[np.ndarray]]) -> pd.Series:
+        """:meth:`of` for positions given as consecutive pieces (each a list of position arrays of
+        one length): taken about a million rows at a time, without first joining the pieces (the
+        pieces are dropped from ``pieces`` as they are used)."""
+        step = 1 << 20
+        chunks, batch, rows = [], [], 0
+        pieces.reverse()
+        while pieces:
+            piece = pieces.pop()
+            n = len(piece[0])
+            if n > step:   # a long piece: its first `step` rows now, the rest next
+                pieces.append([p[step:] for p in piece])
+                piece, n = [p[:step] for p in piece], step
+            batch.append(piece)
+            rows += n
+            if rows >= step or not pieces:
+                chunks.append(self._of([np.concatenate(c) for c in zip(*batch)]))
+                batch, rows = [], 0
+        if not chunks:
+            return self.of(*[np.empty(0, np.int64)] * 4)
+        return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks)), copy=False)
+
     def _of(self, positions: list[np.ndarray]) -> pa.ListArray:
         n = len(positions[0])
         valid = [p >= 0 for p in positions]
@@ -288,9 +310,15 @@ class Panel:
         del combo_key
         series, year = np.divmod(self.key, self.Y)
         self.year = year + self.ymin
-        self.r, self.e = (a.astype(np.int32) for a in np.divmod(series, self.E))
-        self.i = (combo % n_ind).astype(np.int32)
-        del series, year
+        # indicator codes: the data's, then catalog indicators absent from the data (a target's indicator)
+        seen = set(self.indicators)
+        self.indicator_labels = np.append(self.indicators, [c for c in catalog.indicators if c not in seen]).astype(object)
+        # codes kept in the dtypes of the results' categoricals: copied into the results as they are
+        region, entity = np.divmod(series, self.E)
+        self.r = region.astype(_code_dtype(len(self.regions)))
+        self.e = entity.astype(_code_dtype(len(self.entities)))
+        self.i = (combo % n_ind).astype(_code_dtype(len(self.indicator_labels)))
+        del series, year, region, entity
         by = obs["base_year"].to_numpy(dtype=float, na_value=np.nan)[rows]
         self.base_year = np.where(np.isnan(by), self.year - 1, by).astype(np.int64)
         self.value, self.lower, self.upper = (obs[c].to_numpy(float)[rows] for c in ("value", "lower", "upper"))
@@ -309,9 +337,6 @@ class Panel:
             m_code, i_code = divmod(int(combo[s]), n_ind)
             self._groups[(self.measures[m_code], self.indicators[i_code])] = np.arange(s, t)
         self._index_cache: dict = {}
-        # indicator codes: the data's, then catalog indicators absent from the data (a target's indicator)
-        seen = set(self.indicators)
-        self.indicator_labels = np.append(self.indicators, [c for c in catalog.indicators if c not in seen]).astype(object)
 
     def release_joins(self) -> None:
         """Free what only the kinds use (hash indexes, keys, codes, values, bounds): building the results
@@ -420,14 +445,14 @@ class Results:
             year=np.asarray(year, np.int16),
             y0=None if start is None else np.broadcast_to(np.asarray(start, np.int16), (n,)),   # None: the year
             y1=None if end is None else np.broadcast_to(np.asarray(end, np.int16), (n,)),
-            ind=np.broadcast_to(np.asarray(p.i[rows] if indicator is None else indicator, np.int32), (n,)),
+            ind=np.broadcast_to(np.asarray(p.i[rows] if indicator is None else indicator, p.i.dtype), (n,)),
             value=np.asarray(value, float), lower=np.asarray(lower, float), upper=np.asarray(upper, float),
             unit=np.broadcast_to(np.asarray(unit_code, np.int32), (n,)),
             in0=np.asarray(inputs[0], np.int32),
             in1=np.asarray(inputs[1], np.int32) if len(inputs) > 1 else np.broadcast_to(np.int32(-1), (n,)),
             in2=np.asarray(inputs[2], np.int32) if len(inputs) > 2 else np.broadcast_to(np.int32(-1), (n,)),
             in3=np.asarray(inputs[3], np.int32) if len(inputs) > 3 else np.broadcast_to(np.int32(-1), (n,)),
-            flags=np.broadcast_to(np.asarray(flags, np.int32), (n,)),
+            flags=np.broadcast_to(np.asarray(flags, np.int16), (n,)),   # < 2**len(FLAGS)
             reason=reason,
             rind=(np.broadcast_to(np.int32(-1), (n,)) if not reason.any() else
                   np.where(reason != 0, np.broadcast_to(np.asarray(reason_indicator, np.int32), (n,)), -1).astype(np.int32)),
@@ -440,6 +465,7 @@ class Results:
             return empty_results()
         parts = self.parts
         self.parts = []
+        dtypes = {"r": self.p.r.dtype, "e": self.p.e.dtype, "i": self.p.i.dtype}
         self.p.release_joins()
 
         def column(k, dtype=None, default=None):
@@ -456,22 +482,27 @@ class Results:
 
         p = self.p
         names = np.array(self.names, dtype=object)
-        name = column("name")
+        per_part = all(d["name"].strides == (0,) for d in parts)   # one name per part (every kind's case)
+        if per_part:
+            part_name = np.array([d["name"][0] for d in parts], dtype=np.int64)
+            lengths = np.array([len(d.pop("name")) for d in parts], dtype=np.int64)
+        else:
+            name = column("name")
         out = {}
         for j, col in enumerate(["metric", "kind", "name_zh", "name_en", "formula_zh", "formula_en"]):
             codes, uniq = pd.factorize(names[:, j])
-            out[col] = categorical(codes.astype(_code_dtype(len(uniq)))[name], uniq)
-        del name
-        out["region"] = categorical(column("r", _code_dtype(len(p.regions))), p.regions)
-        out["entity"] = categorical(column("e", _code_dtype(len(p.entities))), p.entities)
+            codes = codes.astype(_code_dtype(len(uniq)))
+            out[col] = categorical(np.repeat(codes[part_name], lengths) if per_part else codes[name], uniq)
+        out["region"] = categorical(column("r", dtypes["r"]), p.regions)
+        out["entity"] = categorical(column("e", dtypes["e"]), p.entities)
         out["start_year"] = column("y0", np.int64, default="year")
         out["end_year"] = column("y1", np.int64, default="year")
         out["year"] = column("year", np.int64)
         labels = list(p.indicator_labels)
-        out["indicator"] = categorical(column("ind", _code_dtype(len(labels))), labels)
+        out["indicator"] = categorical(column("ind", dtypes["i"]), labels)
         out["value"], out["lower"], out["upper"] = column("value"), column("lower"), column("upper")
         out["unit"] = categorical(column("unit", _code_dtype(len(self.unit_names))), self.unit_names)
-        out["inputs"] = p.ids.of(column("in0"), column("in1"), column("in2"), column("in3"))
+        out["inputs"] = p.ids.of_pieces([[d.pop(f"in{k}") for k in range(4)] for d in parts])
         out["flags"] = flag_lists(column("flags"))
         out["reason"] = categorical(column("reason", _code_dtype(len(REASONS) + 1)), ["", *REASONS])
         for col, key, cats in (("reason_indicator", "rind", labels), ("peer", "peer", self.peer_names)):
@@ -497,8 +528,8 @@ def _code_dtype(n_categories: int) -> type:
 def flag_lists(bits: np.ndarray) -> pd.Series:
     """Flag bit masks → one list of :data:`FLAGS` codes per row (built once per distinct mask, then taken)."""
     uniq = np.flatnonzero(np.bincount(bits, minlength=1))   # masks are small non-negative ints: no hashing
-    code_of = np.zeros(len(uniq) and uniq[-1] + 1, np.int32)
-    code_of[uniq] = np.arange(len(uniq), dtype=np.int32)
+    code_of = np.zeros(len(uniq) and uniq[-1] + 1, np.int16)   # at most 2**len(FLAGS) masks
+    code_of[uniq] = np.arange(len(uniq), dtype=np.int16)
     words = pa.array([[f for k, f in enumerate(FLAGS) if int(u) & (1 << k)] for u in uniq], type=pa.list_(pa.string()))
     return pd.Series(pd.arrays.ArrowExtensionArray(words.take(pa.array(code_of[bits]))), copy=False)
 
