@@ -57,7 +57,8 @@ def main(which: list[str]) -> int:
             "alternating rounds (vectorised, naive, …), each run in a fresh process; CPU = the process's CPU "
             "time for the computation; peak = max RSS of the process (the highest of the rounds), including "
             f"the generated panel itself. Load average during the runs: {min(loads):.1f}–{max(loads):.1f} "
-            f"on {os.cpu_count()} cores.",
+            f"on {os.cpu_count()} cores (other work stretches wall-clock times, the longer naive runs more: the "
+            "CPU times are the steadier figures).",
             ["implementation", "seconds (median)", "CPU s (median)", "each round", "peak memory"],
             [["`analysis.metrics.compute` (vectorised)", f"{v['seconds']:.2f}", f"{v['cpu_s']:.2f}", each(v),
               f"{v['peak_mb']:,.0f} MB"],

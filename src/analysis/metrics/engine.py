@@ -73,9 +73,12 @@ def divide(num: np.ndarray, num_iv: tuple, den: np.ndarray, den_iv: tuple, scale
         (value, lower, upper, reason): reason is 0 or a code of :data:`REASON`.
     """
     bad = ~(den > 0)    # NaN, zero or negative
-    reason = np.where(np.isnan(den), REASON["missing-denominator"],
-                      np.where(den == 0, REASON["zero-denominator"],
-                               np.where(den < 0, REASON["negative-denominator"], 0))) if bad.any() else np.zeros(len(den), int)
+    if bad.any():
+        reason = np.where(np.isnan(den), REASON["missing-denominator"],
+                          np.where(den == 0, REASON["zero-denominator"],
+                                   np.where(den < 0, REASON["negative-denominator"], 0)))
+    else:
+        reason = np.zeros(len(den), int)
     with np.errstate(all="ignore"):
         value = num / den * scale
     lo, hi = corners(lambda a, b: a / b * scale, num_iv, (np.maximum(den_iv[0], 0), den_iv[1]))
