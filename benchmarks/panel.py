@@ -1,8 +1,10 @@
 """Panel benchmark: every catalog metric for 3,000 regions × 20 years × 40 indicators.
 
 Compares analysis.metrics.compute (vectorised) with a straightforward per-region
-``groupby().apply`` implementation of the same metrics, each in its own process so that
-peak memory (ru_maxrss) is measured separately. Run: ``python benchmarks/panel.py [--regions N]``.
+``groupby().apply`` implementation of the same metrics in alternating rounds (vectorised, naive,
+vectorised, naive, …), each run in a fresh process so that peak memory (ru_maxrss) is per
+implementation; reports the median of each and the ratio of the medians.
+Run: ``python benchmarks/panel.py [--regions N] [--rounds N] [--only vectorised|naive]``.
 """
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import argparse
 import json
 import math
 import multiprocessing as mp
+import os
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -203,41 +207,70 @@ def _child(impl: str, n_regions: int, catalog_path: str, q):
     obs, cat = build(n_regions, Path(catalog_path))
     gc.collect()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     if impl == "vectorised":
         from analysis.metrics import compute
         res = compute(obs, catalog=cat)
     else:
         res = naive_compute(obs, cat)
-    secs = time.perf_counter() - t
+    secs, cpu = time.perf_counter() - t, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sample = res[res["metric"].astype(str).isin(["share_i01", "growth:i05", "implied_base:i02", "cagr:i07", "required_i00"])]
-    q.put({"impl": impl, "seconds": secs, "peak_mb": peak / 1024, "rss_before_mb": rss_before / 1024,
+    q.put({"impl": impl, "seconds": secs, "cpu_s": cpu, "peak_mb": peak / 1024, "rss_before_mb": rss_before / 1024,
            "observations": len(obs), "results": len(res),
            "checksum": float(np.nansum(sample["value"].to_numpy(float)))})
 
 
-def run(n_regions: int, impls=("vectorised", "naive")) -> list[dict]:
+def _once(impl: str, n_regions: int, catalog_path: Path) -> dict:
+    """One run of one implementation in a fresh process (spawned: nothing inherited)."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    load = os.getloadavg()[0]
+    p = ctx.Process(target=_child, args=(impl, n_regions, str(catalog_path), q))
+    p.start()
+    r = q.get()
+    p.join()
+    r["load"] = (load, os.getloadavg()[0])   # 1-minute load average before / after: other work on the cores
+    return r
+
+
+def run(n_regions: int, impls=("vectorised", "naive"), rounds: int = 3) -> dict[str, dict]:
+    """``rounds`` alternating rounds of the implementations, each run in its own process.
+
+    Returns:
+        Per implementation: ``seconds`` and ``cpu_s`` (medians of the rounds), ``peak_mb`` (the highest
+        peak of the rounds), ``runs`` (every round's figures), and the observations, results and
+        checksum of its last round.
+    """
     OUT.mkdir(exist_ok=True)
     cat = write_catalog(OUT / "panel_catalog.yaml")
-    ctx = mp.get_context("spawn")
-    results = []
-    for impl in impls:
-        q = ctx.Queue()
-        p = ctx.Process(target=_child, args=(impl, n_regions, str(cat), q))
-        p.start()
-        r = q.get()
-        p.join()
-        results.append(r)
-        print(f"  {impl:<10} {r['seconds']:8.2f} s  peak {r['peak_mb']:7.0f} MB  "
-              f"({r['observations']:,} observations → {r['results']:,} results)", flush=True)
-    return results
+    runs: dict[str, list[dict]] = {impl: [] for impl in impls}
+    for i in range(rounds):
+        for impl in impls:
+            r = _once(impl, n_regions, cat)
+            runs[impl].append(r)
+            print(f"  round {i + 1}: {impl:<10} {r['seconds']:8.2f} s  {r['cpu_s']:8.2f} CPU s  peak {r['peak_mb']:7.0f} MB  "
+                  f"load {r['load'][0]:.1f}/{r['load'][1]:.1f}  "
+                  f"({r['observations']:,} observations → {r['results']:,} results)", flush=True)
+    out = {}
+    for impl, rs in runs.items():
+        out[impl] = {**rs[-1], "seconds": statistics.median(r["seconds"] for r in rs),
+                     "cpu_s": statistics.median(r["cpu_s"] for r in rs), "peak_mb": max(r["peak_mb"] for r in rs),
+                     "runs": rs}
+        print(f"  {impl:<10} median {out[impl]['seconds']:8.2f} s, {out[impl]['cpu_s']:.2f} CPU s; "
+              f"highest peak {out[impl]['peak_mb']:,.0f} MB ({len(rs)} rounds)", flush=True)
+    if {"vectorised", "naive"} <= set(out):
+        v, n = out["vectorised"], out["naive"]
+        print(f"  ratio of the medians: vectorised is {n['seconds'] / v['seconds']:.1f}× faster "
+              f"({n['cpu_s'] / v['cpu_s']:.1f}× in CPU time)", flush=True)
+    return out
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--regions", type=int, default=3000)
     ap.add_argument("--only", choices=["vectorised", "naive"])
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (each implementation once per round)")
     a = ap.parse_args()
-    res = run(a.regions, [a.only] if a.only else ("vectorised", "naive"))
+    res = run(a.regions, [a.only] if a.only else ("vectorised", "naive"), rounds=a.rounds)
     json.dump(res, sys.stdout, indent=1)

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..catalog import Catalog
 from ..data import KEY
@@ -54,9 +55,12 @@ def corners(f: Callable, *intervals) -> tuple[np.ndarray, np.ndarray]:
         for bits in itertools.product((0, 1), repeat=len(intervals)):
             outs.append(np.asarray(f(*[iv[b] for iv, b in zip(intervals, bits)]), dtype=float))
     stack = np.vstack(outs)
-    allnan = np.isnan(stack).all(axis=0)
-    filled_lo = np.where(np.isnan(stack), np.inf, stack)
-    filled_hi = np.where(np.isnan(stack), -np.inf, stack)
+    nan = np.isnan(stack)
+    if not nan.any():   # the usual case: the same reductions, without the masks
+        return stack.min(axis=0), stack.max(axis=0)
+    allnan = nan.all(axis=0)
+    filled_lo = np.where(nan, np.inf, stack)
+    filled_hi = np.where(nan, -np.inf, stack)
     lo = np.where(allnan, np.nan, filled_lo.min(axis=0))
     hi = np.where(allnan, np.nan, filled_hi.max(axis=0))
     return lo, hi
@@ -68,14 +72,31 @@ def divide(num: np.ndarray, num_iv: tuple, den: np.ndarray, den_iv: tuple, scale
     Returns:
         (value, lower, upper, reason): reason is 0 or a code of :data:`REASON`.
     """
-    reason = np.where(np.isnan(den), REASON["missing-denominator"],
-                      np.where(den == 0, REASON["zero-denominator"],
-                               np.where(den < 0, REASON["negative-denominator"], 0)))
-    bad = reason != 0
+    bad = ~(den > 0)    # NaN, zero or negative
+    if bad.any():
+        reason = np.where(np.isnan(den), REASON["missing-denominator"],
+                          np.where(den == 0, REASON["zero-denominator"],
+                                   np.where(den < 0, REASON["negative-denominator"], 0)))
+    else:
+        reason = np.zeros(len(den), int)
     with np.errstate(all="ignore"):
-        value = np.where(bad, np.nan, num / den * scale)
+        value = num / den * scale
     lo, hi = corners(lambda a, b: a / b * scale, num_iv, (np.maximum(den_iv[0], 0), den_iv[1]))
-    return value, np.where(bad, np.nan, lo), np.where(bad, np.nan, hi), reason
+    return (*blank(bad, value, lo, hi), reason)
+
+
+def blank(bad: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays with NaN where ``bad`` (the arrays themselves when nothing is)."""
+    if not bad.any():
+        return list(arrays)
+    return [np.where(bad, np.nan, a) for a in arrays]
+
+
+def at(values: np.ndarray, pos: np.ndarray, fill=np.nan) -> np.ndarray:
+    """values at positions, ``fill`` where a position is -1 (none)."""
+    if not len(pos) or pos.min() >= 0:   # the usual case: a plain gather
+        return values[pos]
+    return np.where(pos >= 0, values[np.maximum(pos, 0)], fill)
 
 
 def _row_key(obs: pd.DataFrame, cols: list[str]) -> np.ndarray:
@@ -147,7 +168,14 @@ def best_observations(obs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _factorize(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and labels of a column (Arrow-backed strings factorise without Python objects)."""
+    """Integer codes and labels of a column, in order of first appearance (``pd.factorize``; Arrow-backed
+    strings are dictionary-encoded by Arrow directly, a third faster)."""
+    if hasattr(col.array, "_pa_array"):
+        enc = pc.dictionary_encode(col.array._pa_array)
+        enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+        if enc.indices.null_count == 0:   # a missing value: as pandas codes it (-1), below
+            return (enc.indices.to_numpy().astype(np.int32, copy=False),
+                    enc.dictionary.to_numpy(zero_copy_only=False).astype(object, copy=False))
     codes, uniq = pd.factorize(col)
     return codes.astype(np.int32), np.asarray(uniq, dtype=object)
 
@@ -155,15 +183,21 @@ def _factorize(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 class IdLists:
     """The observation ids behind each row of a frame: one per row, or the ``ids`` list of a merged figure."""
 
-    def __init__(self, obs: pd.DataFrame):
+    def __init__(self, obs: pd.DataFrame, rows: np.ndarray | None = None):
+        """rows: the frame's rows that positions refer to, in position order (default: all, in order)."""
+        take = None if rows is None else pa.array(rows)
         if "ids" in obs:
             arr = pa.array(obs["ids"].array)
             arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+            if take is not None:
+                arr = arr.take(take)
             self.values = arr.flatten().cast(pa.string())
             off = np.asarray(arr.offsets, np.int64)
             self.offsets = off - off[0]
         else:
             self.values = _arrow_strings(obs["id"])
+            if take is not None:
+                self.values = self.values.take(take)
             self.offsets = None   # one id per row
 
     def of(self, *positions: np.ndarray) -> pd.Series:
@@ -179,78 +213,140 @@ class IdLists:
             chunks = [self._of([np.asarray(p) for p in positions])]
         return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks)), copy=False)
 
+    def of_pieces(self, pieces: list[list[np.ndarray]]) -> pd.Series:
+        """:meth:`of` for positions given as consecutive pieces (each a list of position arrays of
+        one length): taken about a million rows at a time, without first joining the pieces (the
+        pieces are dropped from ``pieces`` as they are used)."""
+        step = 1 << 20
+        chunks, batch, rows = [], [], 0
+        pieces.reverse()
+        while pieces:
+            piece = pieces.pop()
+            n = len(piece[0])
+            if n > step:   # a long piece: its first `step` rows now, the rest next
+                pieces.append([p[step:] for p in piece])
+                piece, n = [p[:step] for p in piece], step
+            batch.append(piece)
+            rows += n
+            if rows >= step or not pieces:
+                chunks.append(self._of([np.concatenate(c) for c in zip(*batch)]))
+                batch, rows = [], 0
+        if not chunks:
+            return self.of(*[np.empty(0, np.int64)] * 4)
+        return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks)), copy=False)
+
     def _of(self, positions: list[np.ndarray]) -> pa.ListArray:
+        n = len(positions[0])
+        valid = [p >= 0 for p in positions]
+        used = [k for k, v in enumerate(valid) if v.any()]   # a result kind's unused inputs are -1 throughout
+        positions, valid = [positions[k] for k in used], [valid[k] for k in used]
+        offsets = np.zeros(n + 1, np.int64)
+        if not positions:
+            return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), self.values.slice(0, 0))
         pos = np.stack(positions, axis=1)   # int32 from Results: half the memory
-        valid = pos >= 0
+        every = all(v.all() for v in valid)
         if self.offsets is None:
-            counts = valid.sum(axis=1)
-            take = pos[valid]
+            # per row: the number of its valid positions (a sum of columns: .sum(axis=1) is 10× slower)
+            counts = len(positions) if every else sum(v.astype(np.int32) for v in valid)
+            take = pos.ravel() if every else pos[np.stack(valid, axis=1)]
         else:
             off = self.offsets
             p = np.maximum(pos, 0)
-            n_ids = np.where(valid, off[p + 1] - off[p], 0).ravel()
-            first = np.where(valid, off[p], 0).ravel()
-            counts = n_ids.reshape(pos.shape).sum(axis=1)
+            n_ids = (off[p + 1] - off[p]) * np.stack(valid, axis=1)
+            first = off[p].ravel()
+            counts = sum(n_ids[:, k] for k in range(n_ids.shape[1]))
+            n_ids = n_ids.ravel()
             ends = np.cumsum(n_ids)
             take = np.arange(ends[-1] if len(ends) else 0) + np.repeat(first - (ends - n_ids), n_ids)
-        offsets = np.zeros(len(pos) + 1, np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        np.cumsum(np.broadcast_to(counts, (n,)), out=offsets[1:])
         return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), self.values.take(pa.array(take)))
 
 
+def _order(major: np.ndarray, minor: np.ndarray, n_minor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions sorting by (major, minor), ties in their original order (``np.lexsort((minor, major))``),
+    and the sorted ``major * n_minor + minor`` (minor < n_minor). One sort of int64 values — several
+    times faster than an argsort — when (major, minor, position) packs into an int64."""
+    n = len(major)
+    if not n:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if (int(major.max()) + 1) * n_minor * n < 2**63:
+        packed = (major * n_minor + minor) * n + np.arange(n)
+        packed.sort()
+        combined, rows = np.divmod(packed, n)
+        return rows, combined
+    rows = np.lexsort((minor, major))
+    return rows, major[rows] * n_minor + minor[rows]
+
+
 class Panel:
-    """Observations encoded for joins: int codes and one int64 key per (region, entity, year)."""
+    """Observations encoded for joins: int codes and one int64 key per (region, entity, year).
+
+    Stored grouped by (measure, indicator) and sorted by key within each group, one row per key
+    (duplicates that differ only by peer or base year keep the first): a group's rows are
+    contiguous, so the kinds, which work one group at a time, read memory in order. Positions are
+    into these arrays, not the frame's rows.
+    """
 
     def __init__(self, obs: pd.DataFrame, catalog: Catalog):
         self.n = len(obs)
-        self.r, self.regions = _factorize(obs["region"])
-        self.e, self.entities = _factorize(obs["entity"])
-        self.i, self.indicators = _factorize(obs["indicator"])
-        self.m, self.measures = _factorize(obs["measure"])
-        self.year = obs["year"].to_numpy(np.int64)
-        self.ymin = int(self.year.min()) - 2 if self.n else 0
-        self.Y = int(self.year.max()) - self.ymin + 3 if self.n else 1
+        r, self.regions = _factorize(obs["region"])
+        e, self.entities = _factorize(obs["entity"])
+        i, self.indicators = _factorize(obs["indicator"])
+        m, self.measures = _factorize(obs["measure"])
+        year = obs["year"].to_numpy(np.int64)
+        self.ymin = int(year.min()) - 2 if self.n else 0
+        self.Y = int(year.max()) - self.ymin + 3 if self.n else 1
         self.E = max(len(self.entities), 1)
-        self.key = (self.r.astype(np.int64) * self.E + self.e) * self.Y + (self.year - self.ymin)
-        by = obs["base_year"].to_numpy(dtype=float, na_value=np.nan)
-        self.base_year = np.where(np.isnan(by), self.year - 1, by).astype(np.int64)
-        self.value = obs["value"].to_numpy(float)
-        self.lower = obs["lower"].to_numpy(float)
-        self.upper = obs["upper"].to_numpy(float)
-        qcodes, quniq = _factorize(obs["qualifier"])
-        qmap = np.array([QUALS.index(q) if q in QUALS else 0 for q in quniq] or [0], dtype=np.int64)
-        self.q = qmap[qcodes]
-        ucodes, self.units = _factorize(obs["unit"])
-        self.u = ucodes.astype(np.int64)
-        self.ids = IdLists(obs)
-        self.blank_entity = np.flatnonzero(self.entities == "")
-        # positions grouped by (measure, indicator), each sorted by key
-        combo = self.m.astype(np.int64) * max(len(self.indicators), 1) + self.i
-        order = np.lexsort((self.key, combo))
-        uniq, start = np.unique(combo[order], return_index=True)
-        bounds = list(start[1:]) + [len(order)]
-        self._groups = {}
-        self.has_duplicates = False
-        for c, s, t in zip(uniq, start, bounds):
-            m_code, i_code = divmod(int(c), max(len(self.indicators), 1))
-            pos = order[s:t]
-            # one figure per key: duplicates that differ only by peer/base year keep the first
-            k = self.key[pos]
-            keep = np.ones(len(pos), bool)
-            keep[1:] = k[1:] != k[:-1]
-            self.has_duplicates = self.has_duplicates or not keep.all()
-            self._groups[(self.measures[m_code], self.indicators[i_code])] = pos[keep]
-        self._index_cache: dict = {}
+        key = (r.astype(np.int64) * self.E + e) * self.Y + (year - self.ymin)
+        n_ind = max(len(self.indicators), 1)
+        n_keys = max(len(self.regions), 1) * self.E * self.Y
+        rows, combo_key = _order(m.astype(np.int64) * n_ind + i, key, n_keys)
+        del r, e, i, m, year, key
+        keep = np.ones(len(rows), bool)
+        keep[1:] = combo_key[1:] != combo_key[:-1]
+        self.has_duplicates = not keep.all()
+        if self.has_duplicates:
+            rows, combo_key = rows[keep], combo_key[keep]
+        del keep
+        # the codes in the new order, from the sorted keys (arithmetic: no gathers across the frame)
+        combo, self.key = np.divmod(combo_key, n_keys)
+        del combo_key
+        series, year = np.divmod(self.key, self.Y)
+        self.year = year + self.ymin
         # indicator codes: the data's, then catalog indicators absent from the data (a target's indicator)
         seen = set(self.indicators)
         self.indicator_labels = np.append(self.indicators, [c for c in catalog.indicators if c not in seen]).astype(object)
+        # codes kept in the dtypes of the results' categoricals: copied into the results as they are
+        region, entity = np.divmod(series, self.E)
+        self.r = region.astype(_code_dtype(len(self.regions)))
+        self.e = entity.astype(_code_dtype(len(self.entities)))
+        self.i = (combo % n_ind).astype(_code_dtype(len(self.indicator_labels)))
+        del series, year, region, entity
+        by = obs["base_year"].to_numpy(dtype=float, na_value=np.nan)[rows]
+        self.base_year = np.where(np.isnan(by), self.year - 1, by).astype(np.int64)
+        self.value, self.lower, self.upper = (obs[c].to_numpy(float)[rows] for c in ("value", "lower", "upper"))
+        qcodes, quniq = _factorize(obs["qualifier"])
+        qmap = np.array([QUALS.index(q) if q in QUALS else 0 for q in quniq] or [0], dtype=np.int64)
+        self.q = qmap[qcodes[rows]]
+        self.qf = _Q_FLAGS[self.q]                   # the flags each observation's qualifier gives a result
+        ucodes, self.units = _factorize(obs["unit"])
+        self.u = ucodes[rows]
+        self.ids = IdLists(obs, rows)
+        self.blank_entity = np.flatnonzero(self.entities == "")
+        # each (measure, indicator): its positions, a contiguous range
+        starts = np.flatnonzero(np.r_[True, combo[1:] != combo[:-1]]) if len(rows) else np.empty(0, np.int64)
+        self._groups = {}
+        for s, t in zip(starts, [*starts[1:], len(rows)]):
+            m_code, i_code = divmod(int(combo[s]), n_ind)
+            self._groups[(self.measures[m_code], self.indicators[i_code])] = np.arange(s, t)
+        self._index_cache: dict = {}
 
     def release_joins(self) -> None:
-        """Free what only the kinds' joins use (hash indexes, keys, values, bounds): building the results
-        frame of a large panel needs the memory."""
+        """Free what only the kinds use (hash indexes, keys, codes, values, bounds): building the results
+        frame of a large panel needs the memory (the labels and the ids stay)."""
         self._index_cache.clear()
         self._groups.clear()
-        for a in ("key", "base_year", "value", "lower", "upper", "q"):
+        for a in ("key", "base_year", "value", "lower", "upper", "q", "qf", "r", "e", "i", "year", "u"):
             setattr(self, a, None)
 
     def indicator_code(self, code: str) -> int:
@@ -258,6 +354,7 @@ class Panel:
         return int(np.flatnonzero(self.indicator_labels == code)[0])
 
     def rows(self, measure: str, indicator: str | None = None) -> np.ndarray:
+        """Positions of (measure, indicator), sorted by key (so by region, entity, then year)."""
         if indicator is not None:
             return self._groups.get((measure, indicator), np.empty(0, np.int64))
         parts = [p for (m, _), p in self._groups.items() if m == measure]
@@ -281,21 +378,19 @@ class Panel:
 
     def iv(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) of positions; NaN where pos is -1."""
-        ok = pos >= 0
-        p = np.maximum(pos, 0)
-        return np.where(ok, self.lower[p], np.nan), np.where(ok, self.upper[p], np.nan)
+        return at(self.lower, pos), at(self.upper, pos)
 
     def is_unit(self, pos: np.ndarray, unit: str) -> np.ndarray:
-        hit = np.flatnonzero(np.asarray(self.units, dtype=object) == unit)
-        return np.isin(self.u[pos], hit)
+        return (np.asarray(self.units, dtype=object) == unit)[self.u[pos]]
 
     def val(self, pos: np.ndarray) -> np.ndarray:
-        return np.where(pos >= 0, self.value[np.maximum(pos, 0)], np.nan)
+        return at(self.value, pos)
 
     def qflags(self, *positions: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(positions[0]), np.int64)
-        for p in positions:
-            out |= np.where(p >= 0, _Q_FLAGS[self.q[np.maximum(p, 0)]], 0)
+        """The flags the qualifiers of the observations at these positions give a result (-1: none)."""
+        out = at(self.qf, positions[0], 0)
+        for p in positions[1:]:
+            out |= at(self.qf, p, 0)
         return out
 
 
@@ -351,16 +446,16 @@ class Results:
         self.parts.append(dict(
             name=np.broadcast_to(np.asarray(name, np.int32), (n,)), r=p.r[rows], e=p.e[rows],
             year=np.asarray(year, np.int16),
-            y0=np.broadcast_to(np.asarray(year if start is None else start, np.int16), (n,)),
-            y1=np.broadcast_to(np.asarray(year if end is None else end, np.int16), (n,)),
-            ind=np.broadcast_to(np.asarray(p.i[rows] if indicator is None else indicator, np.int32), (n,)),
+            y0=None if start is None else np.broadcast_to(np.asarray(start, np.int16), (n,)),   # None: the year
+            y1=None if end is None else np.broadcast_to(np.asarray(end, np.int16), (n,)),
+            ind=np.broadcast_to(np.asarray(p.i[rows] if indicator is None else indicator, p.i.dtype), (n,)),
             value=np.asarray(value, float), lower=np.asarray(lower, float), upper=np.asarray(upper, float),
             unit=np.broadcast_to(np.asarray(unit_code, np.int32), (n,)),
             in0=np.asarray(inputs[0], np.int32),
             in1=np.asarray(inputs[1], np.int32) if len(inputs) > 1 else np.broadcast_to(np.int32(-1), (n,)),
             in2=np.asarray(inputs[2], np.int32) if len(inputs) > 2 else np.broadcast_to(np.int32(-1), (n,)),
             in3=np.asarray(inputs[3], np.int32) if len(inputs) > 3 else np.broadcast_to(np.int32(-1), (n,)),
-            flags=np.broadcast_to(np.asarray(flags, np.int32), (n,)),
+            flags=np.broadcast_to(np.asarray(flags, np.int16), (n,)),   # < 2**len(FLAGS)
             reason=reason,
             rind=(np.broadcast_to(np.int32(-1), (n,)) if not reason.any() else
                   np.where(reason != 0, np.broadcast_to(np.asarray(reason_indicator, np.int32), (n,)), -1).astype(np.int32)),
@@ -373,46 +468,73 @@ class Results:
             return empty_results()
         parts = self.parts
         self.parts = []
+        dtypes = {"r": self.p.r.dtype, "e": self.p.e.dtype, "i": self.p.i.dtype}
         self.p.release_joins()
 
-        class _Columns:   # each column concatenated when it is used, its pieces freed: one at a time in memory
-            def pop(self, k):
-                return np.concatenate([d.pop(k) for d in parts])
-        cat = _Columns()
+        def column(k, dtype=None, default=None):
+            """A column concatenated when it is used, its pieces freed (one at a time in memory), cast
+            to its final dtype while concatenating (no second pass)."""
+            pieces = [d.pop(k) for d in parts]
+            if default is not None:
+                pieces = [d[default] if x is None else x for x, d in zip(pieces, parts)]
+            return np.concatenate(pieces, dtype=dtype, casting="unsafe")
+
+        def categorical(codes, categories) -> pd.Categorical:
+            # the codes already hold valid positions in categories
+            return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object), validate=False)
+
         p = self.p
         names = np.array(self.names, dtype=object)
-        name = cat.pop("name")
+        per_part = all(d["name"].strides == (0,) for d in parts)   # one name per part (every kind's case)
+        if per_part:
+            part_name = np.array([d["name"][0] for d in parts], dtype=np.int64)
+            lengths = np.array([len(d.pop("name")) for d in parts], dtype=np.int64)
+        else:
+            name = column("name")
         out = {}
         for j, col in enumerate(["metric", "kind", "name_zh", "name_en", "formula_zh", "formula_en"]):
             codes, uniq = pd.factorize(names[:, j])
-            out[col] = pd.Categorical.from_codes(codes[name], categories=pd.Index(uniq, dtype=object))
-        out["region"] = pd.Categorical.from_codes(cat.pop("r"), categories=pd.Index(p.regions, dtype=object))
-        out["entity"] = pd.Categorical.from_codes(cat.pop("e"), categories=pd.Index(p.entities, dtype=object))
-        out["year"] = cat.pop("year").astype(np.int64)
-        out["start_year"] = cat.pop("y0").astype(np.int64)
-        out["end_year"] = cat.pop("y1").astype(np.int64)
-        labels = pd.Index(p.indicator_labels, dtype=object)
-        out["indicator"] = pd.Categorical.from_codes(cat.pop("ind"), categories=labels)
-        out["value"], out["lower"], out["upper"] = cat.pop("value"), cat.pop("lower"), cat.pop("upper")
-        out["unit"] = pd.Categorical.from_codes(cat.pop("unit"), categories=pd.Index(self.unit_names, dtype=object))
-        out["inputs"] = p.ids.of(cat.pop("in0"), cat.pop("in1"), cat.pop("in2"), cat.pop("in3"))
-        out["flags"] = flag_lists(cat.pop("flags"))
-        out["reason"] = pd.Categorical.from_codes(cat.pop("reason"), categories=pd.Index(["", *REASONS], dtype=object))
-        out["reason_indicator"] = pd.Categorical.from_codes(cat.pop("rind") + 1,
-                                                            categories=pd.Index(["", *labels], dtype=object))
-        out["peer"] = pd.Categorical.from_codes(cat.pop("peer") + 1, categories=pd.Index(["", *self.peer_names], dtype=object))
+            codes = codes.astype(_code_dtype(len(uniq)))
+            out[col] = categorical(np.repeat(codes[part_name], lengths) if per_part else codes[name], uniq)
+        out["region"] = categorical(column("r", dtypes["r"]), p.regions)
+        out["entity"] = categorical(column("e", dtypes["e"]), p.entities)
+        out["start_year"] = column("y0", np.int64, default="year")
+        out["end_year"] = column("y1", np.int64, default="year")
+        out["year"] = column("year", np.int64)
+        labels = list(p.indicator_labels)
+        out["indicator"] = categorical(column("ind", dtypes["i"]), labels)
+        out["value"], out["lower"], out["upper"] = column("value"), column("lower"), column("upper")
+        out["unit"] = categorical(column("unit", _code_dtype(len(self.unit_names))), self.unit_names)
+        out["inputs"] = p.ids.of_pieces([[d.pop(f"in{k}") for k in range(4)] for d in parts])
+        out["flags"] = flag_lists(column("flags"))
+        out["reason"] = categorical(column("reason", _code_dtype(len(REASONS) + 1)), ["", *REASONS])
+        for col, key, cats in (("reason_indicator", "rind", labels), ("peer", "peer", self.peer_names)):
+            codes = column(key, _code_dtype(len(cats) + 1))   # -1: none → "" (code 0)
+            codes += 1
+            out[col] = categorical(codes, ["", *cats])
         for col, key in (("peer_n", "peer_n"), ("peer_covered", "peer_cov")):
-            v = cat.pop(key)
-            out[col] = pd.array(np.where(v >= 0, v, 0), dtype="Int64")
-            out[col][v < 0] = pd.NA
+            v = column(key, np.int64)
+            missing = v < 0
+            v[missing] = 0
+            out[col] = pd.arrays.IntegerArray(v, missing)
         return pd.DataFrame({c: out[c] for c in RESULT_COLUMNS}, copy=False)  # no second copy of millions of rows
+
+
+def _code_dtype(n_categories: int) -> type:
+    """The dtype pandas keeps a categorical's codes in (so that the codes built here need no conversion)."""
+    for t in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(t).max:
+            return t
+    return np.int64
 
 
 def flag_lists(bits: np.ndarray) -> pd.Series:
     """Flag bit masks → one list of :data:`FLAGS` codes per row (built once per distinct mask, then taken)."""
-    codes, uniq = pd.factorize(bits)
+    uniq = np.flatnonzero(np.bincount(bits, minlength=1))   # masks are small non-negative ints: no hashing
+    code_of = np.zeros(len(uniq) and uniq[-1] + 1, np.int16)   # at most 2**len(FLAGS) masks
+    code_of[uniq] = np.arange(len(uniq), dtype=np.int16)
     words = pa.array([[f for k, f in enumerate(FLAGS) if int(u) & (1 << k)] for u in uniq], type=pa.list_(pa.string()))
-    return pd.Series(pd.arrays.ArrowExtensionArray(words.take(pa.array(codes))), copy=False)
+    return pd.Series(pd.arrays.ArrowExtensionArray(words.take(pa.array(code_of[bits]))), copy=False)
 
 
 def empty_results() -> pd.DataFrame:

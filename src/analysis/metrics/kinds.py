@@ -13,7 +13,7 @@ from ..catalog import Catalog, load_catalog
 from ..errors import CatalogError
 from ..numbers import unit_info
 from .engine import (COMP, CURRENT, IMPLIED, QUALS, REASON, SCOPE_MISMATCH, SCOPE_UNVERIFIED, THRESHOLD, Panel,
-                     Results, best_observations, corners, divide, empty_results)
+                     Results, best_observations, blank, corners, divide, empty_results)
 
 # Names and formulas ({zh}/{en}: the indicator's names; {part}, {whole}, … for named metrics).
 TEMPLATES = {
@@ -150,16 +150,17 @@ def k_growth(res, entry):
         if not len(src):
             continue
         v0 = p.value[prev]
-        reason = np.where(v0 == 0, REASON["zero-previous"], np.where(v0 < 0, REASON["negative-previous"], 0))
+        bad = v0 <= 0
+        reason = (np.where(v0 == 0, REASON["zero-previous"], np.where(v0 < 0, REASON["negative-previous"], 0))
+                  if bad.any() else 0)
         f = lambda a, b: (a / b - 1) * 100  # noqa: E731
         with np.errstate(all="ignore"):
             value = f(p.value[src], v0)
         lo, hi = corners(f, p.iv(src), p.iv(prev))
-        bad = reason != 0
         # growth of two money levels is nominal (current prices); official growth of value added is real
         money = res.catalog.indicators.get(code) is not None and res.catalog.indicators[code].dimension == "money"
-        res.add(name=names[code], rows=src, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
-                upper=np.where(bad, np.nan, hi), unit="%", inputs=[prev, src],
+        value, lo, hi = blank(bad, value, lo, hi)
+        res.add(name=names[code], rows=src, value=value, lower=lo, upper=hi, unit="%", inputs=[prev, src],
                 flags=p.qflags(src, prev) | (CURRENT if money else 0),
                 reason=reason, reason_indicator=p.indicator_code(code), start=p.year[prev])
 
@@ -229,9 +230,7 @@ def k_cagr(res, entry):
         pos = p.rows("level", code)
         if len(pos) < 2:
             continue
-        series = (p.key[pos] // p.Y)           # region-entity
-        order = np.lexsort((p.year[pos], series))
-        pos, series = pos[order], series[order]
+        series = p.key[pos] // p.Y             # region-entity (rows come sorted by key: by series, then year)
         first_i = np.r_[0, np.flatnonzero(series[1:] != series[:-1]) + 1]
         last_i = np.r_[first_i[1:] - 1, len(pos) - 1]
         first, last = pos[first_i], pos[last_i]
@@ -245,8 +244,9 @@ def k_cagr(res, entry):
             value = f(p.value[last], p.value[first])
         lo, hi = corners(f, p.iv(last), (np.maximum(p.lower[first], 0), p.upper[first]))
         bad = p.value[first] <= 0
-        res.add(name=names[code], rows=last, value=np.where(bad, np.nan, value), lower=np.where(bad, np.nan, lo),
-                upper=np.where(bad, np.nan, hi), unit="%", inputs=[first, last], flags=p.qflags(first, last),
+        value, lo, hi = blank(bad, value, lo, hi)
+        res.add(name=names[code], rows=last, value=value, lower=lo, upper=hi, unit="%", inputs=[first, last],
+                flags=p.qflags(first, last),
                 reason=np.where(bad, REASON["nonpositive-first"], 0), reason_indicator=p.indicator_code(code),
                 start=p.year[first])
 
@@ -382,8 +382,10 @@ def _sortable(x: np.ndarray) -> np.ndarray:
     counts as 0.0 and every NaN as one value above +inf (as ``np.unique`` orders them)."""
     x = x + 0.0                                   # −0.0 → +0.0
     bits = x.view(np.int64)
-    out = np.where(bits < 0, bits ^ np.int64(0x7FFFFFFFFFFFFFFF), bits)
-    out[np.isnan(x)] = np.iinfo(np.int64).max
+    out = bits ^ ((bits >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))   # branch-free: np.where is 7× slower here
+    nan = np.isnan(x)
+    if nan.any():
+        out[nan] = np.iinfo(np.int64).max
     return out
 
 
@@ -406,21 +408,37 @@ def _interval_ranks(group: np.ndarray, v: np.ndarray, lo: np.ndarray, hi: np.nda
     step = np.empty(3 * n, bool)
     step[0] = False
     np.not_equal(codes[1:], codes[:-1], out=step[1:])
-    np.cumsum(step, out=codes)                        # dense codes, in sorted order (reusing the buffer)
-    del step
-    dense = np.empty(3 * n, np.int64)
-    dense[order] = codes
-    del order, codes
-    base = group.astype(np.int64) * (int(dense.max()) + 1)
+    del codes
+    small = np.int32 if 3 * n < 2**31 else np.int64   # an int32 cumsum of the steps is 3× faster
+    dense = np.empty(3 * n, small)
+    dense[order] = np.cumsum(step, dtype=small)
+    del order, step
+    n_codes = int(dense.max()) + 1
+    base = group.astype(np.int64) * n_codes
     keys = [base + dense[k * n:(k + 1) * n] for k in range(3)]        # value, lower, upper
     del dense, base
-    orders = [np.argsort(k) for k in keys]
-    keys = [k[o] for k, o in zip(keys, orders)]
-    group_end = np.cumsum(np.bincount(group))   # each group's end in every sorted key array
+    if (int(group.max()) + 1) * n_codes * n < 2**63:   # (key, row) packs into an int64: a value sort
+        packed = [np.sort(k * n + np.arange(n)) for k in keys]
+        del keys
+        keys, orders = zip(*(np.divmod(p, n) for p in packed))
+        del packed
+    else:
+        orders = [np.argsort(k) for k in keys]
+        keys = [k[o] for k, o in zip(keys, orders)]
+    counts = np.bincount(group)
+    group_end = np.repeat(np.cumsum(counts), counts)   # at each place of a sorted key array: its group's end
 
     def above(of: int, query: int) -> np.ndarray:   # per row: keys `of` in its group above its key `query`
+        if of == query:   # the end of each run of equal keys, without a search
+            last = np.empty(n, bool)
+            last[-1] = True
+            np.not_equal(keys[of][1:], keys[of][:-1], out=last[:-1])
+            ends = np.flatnonzero(last)
+            below = np.repeat(ends + 1, np.diff(ends, prepend=-1))
+        else:
+            below = np.searchsorted(keys[of], keys[query], "right")
         out = np.empty(n, np.int64)
-        out[orders[query]] = group_end[group[orders[query]]] - np.searchsorted(keys[of], keys[query], "right")
+        out[orders[query]] = group_end - below
         return out
     return 1 + above(0, 0), 1 + above(1, 2), 1 + above(2, 1) - (hi > lo)
 
