@@ -48,7 +48,20 @@ def _squash(text: str) -> str:
 
 
 #: punctuation ending a clause: a quote equal to a whole clause of a source text is found by a set look-up
-_CLAUSE_BREAK = re.compile(r"[。；;！!？?，,、：:\n]")
+_CLAUSE_BREAKS = "。；;！!？?，,、：:\n"
+_CLAUSE_BREAK = re.compile("[" + re.escape(_CLAUSE_BREAKS) + "]")
+
+
+def _clauses(text: str):
+    """The clauses of a text (split at :data:`_CLAUSE_BREAKS`, as ``_CLAUSE_BREAK.split``) as an Arrow
+    string array: every break made a line break by ``str.replace``, then split by Arrow (no list of
+    Python strings; a third of the time of a regex split on a text of a million characters)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    for c in _CLAUSE_BREAKS[:-1]:
+        if c in text:
+            text = text.replace(c, "\n")
+    return pc.split_pattern(pa.array([text], type=pa.large_string()), "\n").flatten()
 
 
 def _has_space(texts) -> np.ndarray:
@@ -396,7 +409,7 @@ def _quotes_found(sources: pd.Series, quotes: pd.Series, texts: dict[str, str]) 
     for j, sid in enumerate(s_uniq):
         rows = order[bounds[j]:bounds[j + 1]]
         text, mine = texts[sid], q.take(pa.array(rows))
-        whole = np.asarray(pc.is_in(mine, value_set=pa.array(_CLAUSE_BREAK.split(text), type=pa.string())), bool)
+        whole = np.asarray(pc.is_in(mine, value_set=_clauses(text).cast(pa.string())), bool)
         found[rows[whole]] = True
         rest = rows[~whole]
         if len(rest):
@@ -588,7 +601,7 @@ def check_selection(obs: pd.DataFrame, region: str | None, year: int | None, *, 
     """
     from ..errors import AnalysisError
     from ..request import FUTURE_MEASURES
-    if region is not None and region not in set(obs["region"]):
+    if region is not None and not (obs["region"] == region).any():   # a comparison of the column, not a set of its rows
         listed = canonical_map(obs.attrs.get("regions") or {}).get(region)
         hint = f" ({region!r} is another name of {listed}: use that)" if listed in set(obs["region"]) else ""
         raise AnalysisError(f"{labels[0]}: expected one of the regions in the data "
