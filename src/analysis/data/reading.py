@@ -172,12 +172,16 @@ def read_bounded(path: Path, name: str, what: str, max_bytes: int) -> tuple[byte
 
 # ------------------------------------------------------------------ CSV
 
+#: a byte that ``bytes.strip()`` keeps (not ASCII whitespace)
+_NOT_BLANK = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+
+
 def _read_csv(path: Path, required: list[str] = REQUIRED, what: str = "a CSV file") -> ReadResult:
     name = _short(path)
     raw, problem = read_bounded(path, name, what, limits.MAX_DATA_FILE_BYTES)
     if raw is None:
         return ReadResult(None, "", [problem])
-    if not raw.strip():
+    if _NOT_BLANK.search(raw) is None:   # only whitespace (raw.strip() would copy a file of 100 MB to say so)
         return ReadResult(None, "", [Problem(name, None, None, "a header row with columns " + ", ".join(required), "an empty file")])
     text, encoding, problems = _decode(raw, name)
     # the file's own bytes are the UTF-8 of the text (after a byte-order mark): the fast reader takes them
