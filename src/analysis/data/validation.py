@@ -573,7 +573,11 @@ def bounds_array(value, qualifier, half, step, floor, *, approx_band=0.05, near_
 
 def _check_duplicates(out: pd.DataFrame) -> list[Problem]:
     """Same key twice is fine when the statements agree (bounds overlap); else a conflict."""
-    key = out.groupby(KEY, dropna=False, sort=False).ngroup()
+    code = np.zeros(len(out), np.int64)   # one code per distinct KEY (missing values equal), column by column
+    for c in KEY:
+        codes, uniq = pd.factorize(out[c], use_na_sentinel=False)
+        code, _ = pd.factorize(code * (len(uniq) + 1) + codes)
+    key = pd.Series(code, index=out.index)
     dup = key.duplicated(keep=False)
     problems = []
     if not dup.any():
