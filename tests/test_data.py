@@ -315,6 +315,9 @@ def test_quotes_are_found_as_a_search_of_each_would_find_them():
     assert want.any() and not want.all()
     assert any(w and _squash(q) not in _CLAUSE_BREAK.split(texts[s])         # some only the scan finds
                for s, q, w in zip(sources, quotes, want))
+    from analysis.data.validation import _clauses
+    for text in [*texts.values(), "", "。", "甲，，乙\n\n丙：", "a,b;c!d?e:f"]:
+        assert _clauses(text).to_pylist() == _CLAUSE_BREAK.split(text)     # the Arrow split is the regex split
 
 
 def test_control_characters_are_ascii_bytes():
