@@ -37,7 +37,9 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out" / "scale"
-BIN = Path(sys.executable).parent
+#: the command of this checkout (``python -m analysis`` with its src first on the path: the venv's
+#: ``analysis`` script imports whatever the venv was installed from)
+ANALYSIS = [sys.executable, "-m", "analysis"]
 N_ROWS = 1_000_000
 N_CITIES, N_COUNTIES, YEARS = 40, 100, list(range(2015, 2025))
 #: money levels (亿元) from the catalog, ranked and reconciled like real ones
@@ -46,7 +48,6 @@ MONEY = ["ind_output_above", "ind_output", "ind_va_above", "ind_va", "hightech_v
          "budget_revenue", "trade", "exports", "auto_output", "electronics_output", "sei_output", "rd_spending"]
 GROWTH = ["ind_va_above", "gdp", "retail_sales", "fai"]
 PROVINCE = "示范省"
-REPORT_REGION = "示范省第07市第013县"
 REPORT_YEAR = 2024
 
 
@@ -56,6 +57,10 @@ def _city(c: int) -> str:
 
 def _county(c: int, k: int) -> str:
     return f"{_city(c)}第{k:03d}{'区' if k % 4 else '县'}"
+
+
+#: the county reported on (its city's rows are the small data set); k % 4 == 0 are 县, the others 区
+REPORT_REGION = _county(7, 13)
 
 
 def _cn(n: int) -> str:
@@ -213,7 +218,7 @@ print(json.dumps({"reconcile_wall_s": time.perf_counter() - t, "reconcile_cpu_s"
 
 
 def check(data: dict) -> dict:
-    r = _isolated([BIN / "analysis", "check-data", "--data", data["big"]])
+    r = _isolated([*ANALYSIS, "check-data", "--data", data["big"]])
     print(f"  check-data, {data['rows']:,} rows     {r['wall_s']:6.1f} s wall  {r['cpu_s']:6.1f} CPU s  "
           f"peak {r['peak_mb']:6.0f} MB   (target ≤ 10 s, ≤ 2 GB)", flush=True)
     return r
@@ -234,7 +239,7 @@ def report(data: dict, repeats: int = 3) -> dict:
     runs = {"big": [], "small": []}
     for i in range(repeats):
         for which in ("big", "small") if i % 2 == 0 else ("small", "big"):   # alternating
-            r = _isolated([BIN / "analysis", "report", "--data", data[which], "--region", REPORT_REGION,
+            r = _isolated([*ANALYSIS, "report", "--data", data[which], "--region", REPORT_REGION,
                            "--year", str(REPORT_YEAR), "--format", "html,pdf", "--out", work / which])
             runs[which].append(r)
     med = {w: statistics.median(x["wall_s"] for x in rs) for w, rs in runs.items()}

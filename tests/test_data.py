@@ -281,3 +281,49 @@ def test_gb18030_sources_file(tmp_path, cli):
     code, out, err = cli("check-data", f)
     assert code == 0 and "X 重庆市统计公报 — 1 figures" in out, err
 
+
+
+# --- quotes of a large file: whole clauses by a set look-up, the rest by one multi-pattern scan ------
+
+def test_quotes_are_found_as_a_search_of_each_would_find_them():
+    """Whole clauses, parts of a clause, quotes across a clause break, whitespace inside, characters
+    outside the BMP, a quote inside another, repeated quotes, several sources: found exactly when
+    ``quote in text`` (whitespace removed) says so."""
+    import numpy as np
+
+    from analysis.data.validation import _CLAUSE_BREAK, _quotes_found, _squash
+    rng = np.random.default_rng(3)
+    words = ["渝北", "规上工业", "产值", "增长", "5.6%", "𠀀𠀁", "汽车", "4000亿元", "第一"]
+    texts = {s: _squash("，".join("".join(rng.choice(words, 3)) for _ in range(40)) + "。" +
+                        "；".join("".join(rng.choice(words, 2)) for _ in range(20)))
+             for s in ("A", "B")}
+    quotes, sources = [], []
+    for s, text in texts.items():
+        clauses = [c for c in _CLAUSE_BREAK.split(text) if c]
+        for c in clauses[:15]:
+            quotes += [c, c[1:], c[:-1] + "汽", c[: len(c) // 2] + " " + c[len(c) // 2:]]
+        starts = rng.integers(0, len(text) - 12, 30)
+        quotes += [text[i:i + 12] for i in starts]                           # across breaks, often
+        quotes += ["".join(rng.choice(words, 2)) for _ in range(30)]          # in the text or not
+        quotes += [texts["B" if s == "A" else "A"][:10], "第一第一第一第一", "\u3000渝北"]
+        sources += [s] * (len(quotes) - len(sources))
+    quotes += quotes[:20]
+    sources += sources[:20]
+    found = _quotes_found(pd.Series(sources, dtype="str"), pd.Series(quotes, dtype="str"), texts)
+    want = np.array([_squash(q) in texts[s] for s, q in zip(sources, quotes)])
+    assert found.tolist() == want.tolist()
+    assert want.any() and not want.all()
+    assert any(w and _squash(q) not in _CLAUSE_BREAK.split(texts[s])         # some only the scan finds
+               for s, q, w in zip(sources, quotes, want))
+    from analysis.data.validation import _clauses
+    for text in [*texts.values(), "", "。", "甲，，乙\n\n丙：", "a,b;c!d?e:f"]:
+        assert _clauses(text).to_pylist() == _CLAUSE_BREAK.split(text)     # the Arrow split is the regex split
+
+
+def test_control_characters_are_ascii_bytes():
+    """The byte pre-check of check-data skips a column without a byte below 0x20 or 0x7F: every character
+    the control-character patterns look for is one of those."""
+    from analysis.data.reading import CONTROL, CONTROL_IN_TEXT
+    for rx in (CONTROL, CONTROL_IN_TEXT):
+        assert [c for c in range(0x110000) if rx.search(chr(c))] == [c for c in range(0x80) if rx.search(chr(c))]
+        assert all(c < 0x20 or c == 0x7F for c in range(0x80) if rx.search(chr(c)))

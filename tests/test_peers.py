@@ -270,3 +270,110 @@ def test_report_from_a_file_of_many_regions_publishes_what_the_regions_own_file_
     assert out["big"]["metrics"] == out["small"]["metrics"]
     assert out["big"]["checks"] == out["small"]["checks"]
     assert "growth_rank:ind_va_above" in out["big"]["metrics"] and "stated-rank" in out["big"]["checks"]
+
+
+_CITIES = {"甲市": [f"甲市{k}{'区' if k % 3 else '县'}" for k in range(1, 9)],
+           "乙市": [f"乙市{k}{'区' if k % 3 else '县'}" for k in range(1, 7)]}
+_PEER_SETS = {"甲市区": {"parent": "甲市", "levels": ["区"]},
+              "跨市组": {"members": ["甲市1区", "甲市2区", "乙市1区", "乙市3县", "乙市4区"]}}
+
+
+def _ranks_panel(folder, seed: int):
+    """Two cities of 8 and 6 districts, two years; levels and growth of few distinct values (ties),
+    some bounded on one side only or approximate, some regions without data; stated ranks naming
+    no peer set, a parent, a declared set (the region in it or not) and an unknown set."""
+    rng = np.random.default_rng(seed)
+    regions = "region,parent,level,en\n" + "".join(f"{c},,市,\n" for c in _CITIES) + "".join(
+        f"{r},{c},{r[-1]},\n" for c, rs in _CITIES.items() for r in rs)
+    qualifiers = ["exact", "exact", ">", "近", "≈", "≤"]
+    rows = []
+    for c, members in _CITIES.items():
+        for r in [c, *members]:
+            for y in (2023, 2024):
+                if rng.random() < 0.85:
+                    rows.append((r, y, "ind_output_above", "level", int(rng.integers(1, 6)) * 100, "亿元",
+                                 qualifiers[rng.integers(len(qualifiers))], ""))
+                if rng.random() < 0.85:
+                    rows.append((r, y, "ind_va_above", "growth", float(rng.integers(1, 5)), "%",
+                                 qualifiers[rng.integers(len(qualifiers))], ""))
+                for measure, ind in (("rank", "ind_output_above"), ("growth_rank", "ind_va_above")):
+                    if r != c and rng.random() < 0.6:
+                        peer = ["", "", c, "甲市区", "跨市组", "未知集"][rng.integers(6)]
+                        rows.append((r, y, ind, measure, int(rng.integers(1, 9)), "位", "exact", peer))
+    return _write(folder, rows, regions=regions)
+
+
+def _brute_stated_ranks(obs, catalog) -> list[tuple]:
+    """Each stated rank by the definition, one member at a time: (peer, n, covered, point, best, worst)."""
+    from analysis.data.regions import Hierarchy
+    from analysis.metrics.engine import best_observations
+    from analysis.metrics.kinds import RANKED
+    from analysis.metrics.reconcile import peer_members
+    hierarchy = Hierarchy(obs.attrs.get("regions") or {}, catalog)
+    best = best_observations(obs)
+    figure = {}
+    for r in best.itertuples():          # a figure stated more than once: the first row of it counts
+        if r.measure in RANKED and r.entity == "":
+            figure.setdefault((r.region, r.year, r.indicator, r.measure), r)
+    measure_of = {v: k for k, v in RANKED.items()}
+    out = []
+    for r in best.itertuples():
+        if r.measure not in measure_of or r.entity != "":
+            continue
+        found = peer_members(r.region, r.peer, hierarchy)
+        if not found:
+            out.append((r.peer, None, None, None, None, None))
+            continue
+        members = [m for m in found[1] if m != r.region]
+        at = {m: figure.get((m, r.year, r.indicator, measure_of[r.measure])) for m in [*members, r.region]}
+        own = at[r.region]
+        covered = sum(f is not None for f in at.values())
+        if own is None:
+            out.append((found[0], len(members) + 1, covered, None, None, None))
+            continue
+        sign = -1.0 if catalog.indicators[r.indicator].rank_first == "lowest" else 1.0
+
+        def iv(f):   # value and bounds in ranking direction, the bounds in order (a missing one last)
+            a, b = f.lower * sign, f.upper * sign
+            return (f.value * sign, *((a, b) if (b >= a or np.isnan(b)) else (b, a)))
+        v, lo, hi = iv(own)
+        others = [iv(f) for m, f in at.items() if m != r.region and f is not None]
+        out.append((found[0], len(members) + 1, covered, 1 + sum(o[0] > v for o in others),
+                    1 + sum(o[1] > hi for o in others), 1 + sum(o[2] > lo for o in others)))
+    return out
+
+
+def _checked_ranks(rec) -> list[tuple]:
+    rows = rec[rec["check"] == "stated-rank"]
+    nan = lambda x: None if pd.isna(x) else x  # noqa: E731
+    return [(p, nan(n), nan(k), nan(v), nan(b), nan(w)) for p, n, k, v, b, w in
+            zip(rows["peer"], rows["peer_n"], rows["peer_covered"], rows["computed"], rows["computed_lower"],
+                rows["computed_upper"])]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stated_ranks_match_a_brute_force_check(tmp_path, seed):
+    """All stated ranks checked at once give, rank by rank, what the member-by-member definition gives:
+    ties, one-sided and approximate bounds, a lowest-first indicator, partial coverage, a missing own
+    figure, declared peer sets with and without the region, an unknown set."""
+    import dataclasses
+    base = load_catalog()
+    catalog = dataclasses.replace(base, peer_sets=_PEER_SETS, indicators={
+        **base.indicators, "ind_output_above": dataclasses.replace(base.indicators["ind_output_above"],
+                                                                   rank_first="lowest")})
+    obs = load_observations([_ranks_panel(tmp_path, seed)], catalog=catalog)
+    rec = reconcile(obs, compute(obs, catalog=catalog), catalog=catalog)
+    got, want = _checked_ranks(rec), _brute_stated_ranks(obs, catalog)
+    assert got == want
+    # the panel reaches every case
+    assert {"甲市区", "跨市组", "未知集", "甲市"} <= {w[0] for w in want}
+    assert any(w[1] is not None and w[3] is None for w in want)            # own figure missing
+    assert any(w[3] is not None and w[4] != w[5] for w in want)            # an interval rank
+    assert any(w[3] is not None and w[2] < w[1] for w in want)             # partial coverage
+    # missing values and bounds (not from a file; the rule still holds): never above, nobody above them
+    holes = obs.copy()
+    rng = np.random.default_rng(seed)
+    for col in ("value", "lower", "upper"):
+        holes.loc[rng.random(len(holes)) < 0.15, col] = np.nan
+    from analysis.metrics.engine import empty_results
+    assert _checked_ranks(reconcile(holes, empty_results(), catalog=catalog)) == _brute_stated_ranks(holes, catalog)

@@ -11,7 +11,6 @@ The metrics and checks published beside a report (:func:`publish`) are these ver
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -82,7 +81,8 @@ def prepare(request: ReportRequest) -> ReportData:
     own = shown[(shown["region"] == request.region) & ~shown["measure"].isin(FUTURE_MEASURES)]
     dates = sorted({d for s, d in zip(sources["id"], sources.get("date", pd.Series("", index=sources.index)))
                     if s in set(own["source"]) and d})
-    meta = {"data_file": request.data.name, "data_sha256": _sha256(paths.data_file(request.data)), "data_dates": dates,
+    from .manifest import sha256_file   # one read of the data file for its checksum: the provenance reuses it
+    meta = {"data_file": request.data.name, "data_sha256": sha256_file(paths.data_file(request.data)), "data_dates": dates,
             "generated": _dt.date.today().isoformat(), "regions": obs.attrs.get("regions", {}),
             "encodings": obs.attrs.get("encodings", {}), "catalog": str(request.catalog)}
     meta["names"] = display_names([shown, metrics, checks], obs.attrs.get("regions", {}), catalog, request.lang)
@@ -97,6 +97,25 @@ def display_names(frames: list[pd.DataFrame], regions: dict, catalog, lang: str)
     texts = {str(t) for f in frames for c in ("region", "entity", "peer") if c in f for t in f[c].dropna().unique()}
     texts |= set(regions) | {str((r or {}).get("parent") or "") for r in regions.values()}
     return {t: shown for t in sorted(texts) if t and (shown := catalog.display(t, lang, regions)) != t}
+
+
+def text_of(data: ReportData) -> str:
+    """The distinct characters of everything handed to the notebook — every column of the frames (list
+    columns item by item), their column names, the request and meta —: what a report of them can print
+    besides the package's and the catalog's words (the font subset's characters, analysis.run.report_chars)."""
+    import pyarrow as pa
+    chars = set(json.dumps({"request": data.request.to_dict(), "meta": data.meta}, ensure_ascii=False, default=str))
+    for name in FILES:
+        frame: pd.DataFrame = getattr(data, name)
+        chars.update("".join(map(str, frame.columns)))
+        for c in frame.columns:
+            col = frame[c]
+            if isinstance(col.dtype, pd.ArrowDtype) and pa.types.is_list(col.dtype.pyarrow_dtype):
+                values = pa.chunked_array(pa.array(col.array)).combine_chunks().flatten().to_pylist()
+            else:
+                values = col.astype(object).tolist()
+            chars.update("".join(map(str, set(map(str, values)))))
+    return "".join(sorted(chars))
 
 
 def report_regions(obs: pd.DataFrame, region: str, catalog) -> pd.Series:
@@ -131,14 +150,6 @@ def comparison_rows(obs: pd.DataFrame, region: str, year: int, catalog) -> pd.Se
     mine = obs[(regions == region) & (obs["year"] == year) & (obs["entity"] == "")]
     return (group & (obs["year"] == year) & (obs["entity"] == "") & obs["measure"].isin(list(RANKED))
             & obs["indicator"].isin(set(mine["indicator"])))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write(data: ReportData, folder: Path) -> Path:

@@ -172,14 +172,21 @@ def read_bounded(path: Path, name: str, what: str, max_bytes: int) -> tuple[byte
 
 # ------------------------------------------------------------------ CSV
 
+#: a byte that ``bytes.strip()`` keeps (not ASCII whitespace)
+_NOT_BLANK = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+
+
 def _read_csv(path: Path, required: list[str] = REQUIRED, what: str = "a CSV file") -> ReadResult:
     name = _short(path)
     raw, problem = read_bounded(path, name, what, limits.MAX_DATA_FILE_BYTES)
     if raw is None:
         return ReadResult(None, "", [problem])
-    if not raw.strip():
+    if _NOT_BLANK.search(raw) is None:   # only whitespace (raw.strip() would copy a file of 100 MB to say so)
         return ReadResult(None, "", [Problem(name, None, None, "a header row with columns " + ", ".join(required), "an empty file")])
     text, encoding, problems = _decode(raw, name)
+    # the file's own bytes are the UTF-8 of the text (after a byte-order mark): the fast reader takes them
+    # as they are (encoding a million rows again costs a pass and a copy); other encodings are dropped
+    utf8 = (memoryview(raw)[3:] if encoding == "UTF-8-BOM" else raw) if encoding in ("UTF-8", "UTF-8-BOM") else None
     del raw
     if text is None:
         return ReadResult(None, "", problems)
@@ -189,7 +196,8 @@ def _read_csv(path: Path, required: list[str] = REQUIRED, what: str = "a CSV fil
         for delim, label in ((";", "';'"), ("\t", "tabs"), ("|", "'|'"), ("，", "full-width '，'")):
             if delim in header_line:
                 return ReadResult(None, encoding, [Problem(name, 1, None, "comma-separated columns", f"columns separated by {label}", "export the sheet as CSV (comma delimited)")])
-    fast = _read_csv_fast(text, name)
+    fast = _read_csv_fast(text, name, utf8)
+    del utf8
     if fast is not None:
         return ReadResult(fast, encoding, problems + _long_cells(fast, name))
     reader = csv.reader(io.StringIO(text), strict=True)
@@ -236,33 +244,38 @@ def _read_csv(path: Path, required: list[str] = REQUIRED, what: str = "a CSV fil
     return ReadResult(frame, encoding, problems + _long_cells(frame, name))
 
 
-def _read_csv_fast(text: str, name: str) -> pd.DataFrame | None:
+def _read_csv_fast(text: str, name: str, utf8=None) -> pd.DataFrame | None:
     """The frame of a plain CSV read by pandas' C parser (seconds for a million rows, where the csv
     module takes tens), or None when the file is not plain: quotes, NUL bytes, a blank or short row,
     a row with extra fields, too many rows, columns or characters in a cell. Those files go through
     the csv module, which locates every such problem to its row; for plain files both give the same
-    frame (strings, index = row number with the header as row 1)."""
-    if '"' in text or "\x00" in text or "\r" in text.replace("\r\n", "\n"):
+    frame (strings, index = row number with the header as row 1). ``utf8``: the text's UTF-8 bytes when
+    the caller has them (the file's bytes)."""
+    if '"' in text or "\x00" in text or ("\r" in text and "\r" in text.replace("\r\n", "\n")):
         return None
-    first = text.split("\n", 1)[0]
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]
     if not first.strip() or not any(c.strip() for c in first.split(",")):
-        return None
-    # without quotes a line's fields are its commas + 1: every line must have the header's
-    buf = text.rstrip("\n").encode("utf-8")
-    data = np.frombuffer(buf, np.uint8)
-    commas = np.flatnonzero(data == 44)
-    per_line = np.diff(np.searchsorted(commas, np.r_[-1, np.flatnonzero(data == 10), len(data)]))
-    del data, commas
-    if (per_line != first.count(",")).any():
         return None
     import pyarrow as pa
     from pyarrow import csv as pa_csv
+    if utf8 is None:
+        buf = pa.py_buffer(text.rstrip("\n").encode("utf-8"))
+    else:
+        buf = pa.py_buffer(utf8)
+        end = len(buf)
+        while end and utf8[end - 1] == 10:    # trailing line breaks, as text.rstrip("\n")
+            end -= 1
+        buf = buf.slice(0, end)
     width = first.count(",") + 1
     names = [f"c{i}" for i in range(width)]
-    try:   # Arrow's reader: threads, and strings straight into the Arrow columns pandas uses
-        table = pa_csv.read_csv(io.BytesIO(buf), read_options=pa_csv.ReadOptions(column_names=names),
+    # Arrow refuses a line with other than the header's number of fields (without quotes: its commas + 1);
+    # a blank line becomes a row of empty cells, found below
+    try:   # Arrow's reader: threads, and strings straight into the Arrow columns pandas uses (large_string:
+        # pandas' own string type, so no conversion)
+        table = pa_csv.read_csv(pa.BufferReader(buf), read_options=pa_csv.ReadOptions(column_names=names),
                                 parse_options=pa_csv.ParseOptions(quote_char=False, ignore_empty_lines=False),
-                                convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                convert_options=pa_csv.ConvertOptions(column_types={c: pa.large_string() for c in names},
                                                                       strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, ValueError):
         return None
@@ -273,13 +286,14 @@ def _read_csv_fast(text: str, name: str) -> pd.DataFrame | None:
         return None
     if frame.isna().to_numpy().any():     # a short row or a blank line
         return None
-    blank = np.ones(len(frame), bool)
+    blank = np.arange(len(frame))          # rows whose cells so far are all empty (after stripping)
     for c in frame.columns:
         col = frame[c]
-        if (col.str.len() > csv.field_size_limit()).any():
+        if longest_cell(col) > csv.field_size_limit() and (col.str.len() > csv.field_size_limit()).any():
             return None
-        blank &= (col.str.strip() == "").to_numpy(bool)
-    if blank.any():                        # a row of empty cells: the csv path skips it and says so
+        if len(blank):                     # only the rows still blank are looked at (usually none after one column)
+            blank = blank[(col.iloc[blank].str.strip() == "").to_numpy(bool)]
+    if len(blank):                         # a row of empty cells: the csv path skips it and says so
         return None
     header = [str(x) for x in frame.iloc[0]]
     frame = frame.iloc[1:]
@@ -288,11 +302,33 @@ def _read_csv_fast(text: str, name: str) -> pd.DataFrame | None:
     return frame
 
 
+def arrow_chunks(col: pd.Series) -> list | None:
+    """The Arrow string arrays behind a column of strings (no copy), or None when it is not Arrow-backed."""
+    import pyarrow as pa
+    if not isinstance(col.array, pd.arrays.ArrowExtensionArray):
+        return None
+    arr = pa.array(col.array)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    return chunks if all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks) else None
+
+
+def longest_cell(col: pd.Series) -> float:
+    """An upper bound of the characters of a column's longest cell: its UTF-8 bytes, read from the Arrow
+    offsets without touching the text (infinite when the column is not Arrow strings)."""
+    import pyarrow.compute as pc
+    chunks = arrow_chunks(col)
+    if chunks is None:
+        return np.inf
+    return max([pc.max(pc.binary_length(c)).as_py() or 0 for c in chunks] or [0])
+
+
 def _long_cells(frame: pd.DataFrame, name: str) -> list[Problem]:
     """Cells longer than :data:`~analysis.limits.MAX_CELL_CHARS` (counted column by column)."""
     out = []
     for i in range(frame.shape[1]):
         col = frame.iloc[:, i]
+        if longest_cell(col) <= limits.MAX_CELL_CHARS:
+            continue
         lengths = col.str.len()
         for row in col.index[lengths.to_numpy(dtype=float, na_value=0) > limits.MAX_CELL_CHARS]:
             out.append(Problem(name, int(row), str(frame.columns[i]) or None,

@@ -19,7 +19,7 @@ from ..errors import Problem
 from ..limits import MAX_ABS_VALUE, MAX_NAME_CHARS, MAX_SNAPSHOT_BYTES, MAX_SUGGESTIONS
 from ..numbers import (QUALIFIERS, UNITS, NumberFormatError, canonical_qualifier,
                        normalize_text, parse_value)
-from .reading import CONTROL, CONTROL_IN_TEXT, _decode, _short, read_bounded, read_sources
+from .reading import CONTROL, CONTROL_IN_TEXT, _decode, _short, arrow_chunks, read_bounded, read_sources
 from .regions import canonical_map
 
 #: measure → allowed unit dimensions (None: the indicator's own dimension)
@@ -43,21 +43,37 @@ KEY = ["region", "entity", "year", "base_year", "indicator", "measure", "peer"]
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """The text without whitespace (``str.split`` splits at the characters ``re``'s ``\\s`` matches)."""
+    return "".join(text.split())
 
 
 #: punctuation ending a clause: a quote equal to a whole clause of a source text is found by a set look-up
-_CLAUSE_BREAK = re.compile(r"[。；;！!？?，,、：:\n]")
+_CLAUSE_BREAKS = "。；;！!？?，,、：:\n"
+_CLAUSE_BREAK = re.compile("[" + re.escape(_CLAUSE_BREAKS) + "]")
 
 
-def _has_space(texts: np.ndarray) -> np.ndarray:
-    """Which texts contain whitespace as ``re``'s ``\\s`` means it (vectorised over Arrow; the
-    characters are those ``str.isspace`` accepts, so it agrees with :func:`_squash`)."""
+def _clauses(text: str):
+    """The clauses of a text (split at :data:`_CLAUSE_BREAKS`, as ``_CLAUSE_BREAK.split``) as an Arrow
+    string array: every break made a line break by ``str.replace``, then split by Arrow (no list of
+    Python strings; a third of the time of a regex split on a text of a million characters)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    for c in _CLAUSE_BREAKS[:-1]:
+        if c in text:
+            text = text.replace(c, "\n")
+    return pc.split_pattern(pa.array([text], type=pa.large_string()), "\n").flatten()
+
+
+def _has_space(texts) -> np.ndarray:
+    """Which texts (an array of str, or an Arrow string array) contain whitespace as ``re``'s ``\\s``
+    means it (vectorised over Arrow; the characters are those ``str.isspace`` accepts, so it agrees
+    with :func:`_squash`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     if not len(texts):
         return np.zeros(0, bool)
-    return np.asarray(pc.match_substring_regex(pa.array(texts, type=pa.string()), _space_class()), dtype=bool)
+    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.string())
+    return np.asarray(pc.match_substring_regex(arr, _space_class()), dtype=bool)
 
 
 def _space_class() -> str:
@@ -74,8 +90,17 @@ def _map_unique(s: pd.Series, fn) -> pd.Series:
     """``s.map(fn)`` with ``fn`` called once per distinct value (a million rows have a few hundred):
     codes by hashing, one Python call per distinct value, then a take."""
     codes, uniq = pd.factorize(s, use_na_sentinel=False)
-    return pd.Series(np.array([fn(u) for u in uniq], dtype=object)[codes] if len(uniq) else np.empty(0, object),
-                     index=s.index)
+    return _spread([fn(u) for u in uniq], codes, s.index)
+
+
+def _spread(values, codes: np.ndarray, index) -> pd.Series:
+    """The Series of ``values[codes]``, of the dtype pandas infers for these values (as if built from
+    the million-row object array), built from the few distinct values by a take: a column of strings
+    becomes Arrow strings without a million Python objects converted."""
+    if not len(values):
+        return pd.Series(np.empty(0, object), index=index)
+    small = pd.Series(np.array(values, dtype=object))   # dtype inference looks at the values, not their count
+    return pd.Series(small.array.take(codes), index=index)
 
 
 class _Row:
@@ -223,8 +248,8 @@ def _values(raw: pd.DataFrame, pr: _Problems):
         bad[list(u_error)] = True
         for i in np.flatnonzero(bad[codes]):
             pr.add(i, "value", "a number (e.g. 4000, 4,000, 1.2万, 20%, 5.6倍, 超4000)", u_error[codes[i]])
-    return (u_value[codes], u_half[codes], u_step[codes], pd.Series(u_qual[codes], index=raw.index),
-            pd.Series(u_unit[codes], index=raw.index))
+    return (u_value[codes], u_half[codes], u_step[codes], _spread(u_qual, codes, raw.index),
+            _spread(u_unit, codes, raw.index))
 
 
 def _bounded_values(raw: pd.DataFrame, pr: _Problems, value: np.ndarray, stated: np.ndarray) -> np.ndarray:
@@ -279,7 +304,7 @@ def _units(raw: pd.DataFrame, pr: _Problems, catalog: Catalog, text_unit: pd.Ser
         idim = catalog[c].dimension if isinstance(c, str) else None
         return _na(d) or _na(m) or (_na(ad) and (_na(idim) or d == idim)) or (not _na(ad) and d in ad)
     # one check per distinct (dimension, measure, indicator): a few hundred, not a million
-    parts = [pd.factorize(c.to_numpy(object), use_na_sentinel=False) for c in (dim, measure, indicator)]
+    parts = [pd.factorize(c, use_na_sentinel=False) for c in (dim, measure, indicator)]
     key = np.zeros(len(dim), np.int64)
     for codes, uniq in parts:
         key = key * max(len(uniq), 1) + codes
@@ -301,7 +326,11 @@ def _units(raw: pd.DataFrame, pr: _Problems, catalog: Catalog, text_unit: pd.Ser
 def _ids(raw: pd.DataFrame, pr: _Problems) -> pd.Series:
     """Stable ids: as given, else ``file:row``; unique."""
     stems = {f: Path(f).stem for f in raw["file"].unique()}
-    ids = raw["id"].where(raw["id"] != "", raw["file"].map(stems) + ":" + raw["row"].astype(str))
+    given = (raw["id"] != "").to_numpy(bool)
+    ids = raw["id"]
+    if not given.all():   # file:row only where no id is given (a million of them would be built for nothing)
+        blank = raw[~given]
+        ids = ids.where(given, blank["file"].map(stems) + ":" + blank["row"].astype(str))
     dup = ids.duplicated(keep="first").to_numpy()
     if dup.any():
         values = ids.to_numpy()
@@ -350,36 +379,93 @@ def _sources_and_quotes(raw: pd.DataFrame, pr: _Problems, paths: list[Path], che
     missing_quote = np.zeros(len(raw), dtype=bool)
     todo = np.flatnonzero((raw["source"].isin(list(texts)) & (raw["quote"] != "")).to_numpy())
     if len(todo):
-        # each (source, quote) looked up once; a quote that is a whole clause of the text is found by a
-        # set look-up, any other by a search of the text (a search per quote of a long text was most of
-        # the time of a million-row file)
-        s_codes, s_uniq = pd.factorize(raw["source"].to_numpy(object)[todo])
-        s_uniq = np.asarray(s_uniq, dtype=object)
-        q_codes, q_uniq = pd.factorize(raw["quote"].to_numpy(object)[todo])
-        q_uniq = np.asarray(q_uniq, dtype=object)
-        key = s_codes.astype(np.int64) * len(q_uniq) + q_codes
-        k_codes, k_uniq = pd.factorize(key)
-        clauses = {sid: set(_CLAUSE_BREAK.split(texts[sid])) for sid in s_uniq}
-        spaced = _has_space(q_uniq)
-        missing = np.zeros(len(k_uniq), bool)
-        for j, kk in enumerate(k_uniq):
-            sid, qi = s_uniq[kk // len(q_uniq)], kk % len(q_uniq)
-            q = _squash(q_uniq[qi]) if spaced[qi] else q_uniq[qi]
-            missing[j] = q not in clauses[sid] and q not in texts[sid]
-        missing_quote[todo] = missing[k_codes]
+        missing_quote[todo] = ~_quotes_found(raw["source"].iloc[todo], raw["quote"].iloc[todo], texts)
     pr.bad(missing_quote, "quote", "a quote that occurs verbatim in the source text",
            lambda r: repr(r["quote"][:40]), lambda r: "copy the clause from the source; whitespace and line breaks are ignored")
     return status
+
+
+def _quotes_found(sources: pd.Series, quotes: pd.Series, texts: dict[str, str]) -> np.ndarray:
+    """Whether each quote occurs in the (whitespace-free) text of its source, whitespace ignored.
+
+    Per source, in two passes over whole columns (a search per quote of a long text was most of the
+    time of a million-row file): a quote that is a whole clause of the text by one set look-up of all
+    of them (Arrow's ``is_in``); the others by one Aho–Corasick scan of the text for all of them at
+    once (``pyahocorasick``), which stops when each has been found.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    q = pa.array(quotes.array) if hasattr(quotes.array, "__arrow_array__") else pa.array(quotes.to_numpy(object))
+    q = (q.combine_chunks() if isinstance(q, pa.ChunkedArray) else q).cast(pa.string())
+    spaced = _has_space(q)
+    if spaced.any():
+        at = np.flatnonzero(spaced)
+        q = pc.replace_with_mask(q, pa.array(spaced), pa.array([_squash(x) for x in q.take(pa.array(at)).to_pylist()],
+                                                               type=pa.string()))
+    s_codes, s_uniq = pd.factorize(sources, use_na_sentinel=False)
+    found = np.zeros(len(q), bool)
+    order = np.argsort(s_codes, kind="stable")
+    bounds = np.searchsorted(s_codes[order], np.arange(len(s_uniq) + 1))
+    for j, sid in enumerate(s_uniq):
+        rows = order[bounds[j]:bounds[j + 1]]
+        text, mine = texts[sid], q.take(pa.array(rows))
+        whole = np.asarray(pc.is_in(mine, value_set=_clauses(text).cast(pa.string())), bool)
+        found[rows[whole]] = True
+        rest = rows[~whole]
+        if len(rest):
+            r_codes, r_uniq = pd.factorize(np.asarray(q.take(pa.array(rest)).to_pylist(), dtype=object))
+            found[rest] = _occur(list(r_uniq), text)[r_codes]
+    return found
+
+
+def _occur(patterns: list[str], text: str) -> np.ndarray:
+    """Which of the distinct ``patterns`` occur in ``text``: one Aho–Corasick scan for all of them."""
+    import ahocorasick
+    hit = np.array([p == "" for p in patterns], bool)       # the empty string occurs everywhere
+    automaton = ahocorasick.Automaton()
+    for i, p in enumerate(patterns):
+        if p:
+            automaton.add_word(p, i)
+    left = len(patterns) - int(hit.sum())
+    if not left:
+        return hit
+    automaton.make_automaton()
+    for _, i in automaton.iter(text):
+        if not hit[i]:
+            hit[i] = True
+            left -= 1
+            if not left:
+                break
+    return hit
 
 
 #: dimensions of things counted or weighed, never negative
 COUNTED = ("vehicles", "units", "units_sets", "enterprises", "items", "chains", "persons", "tonnes", "years")
 
 
+def _may_have_control(col: pd.Series) -> bool:
+    """False when no cell of the column can contain a control character (U+0000–U+001F, U+007F, which
+    :data:`CONTROL` and :data:`CONTROL_IN_TEXT` look for): none of their bytes is anywhere in the
+    column's Arrow data (in UTF-8 a byte below 0x80 is always that character, never part of another).
+    One pass over the bytes, no strings built."""
+    chunks = arrow_chunks(col)
+    if chunks is None:
+        return True
+    for c in chunks:
+        data = c.buffers()[2]
+        if data is not None:
+            b = np.frombuffer(data, np.uint8)
+            if (b < 0x20).any() or (b == 0x7F).any():
+                return True
+    return False
+
+
 def _control_characters(raw: pd.DataFrame, pr: _Problems) -> None:
     """No NUL or other control character in a cell (names become folder names, headings, PDF text)."""
     for col in [c for c in raw.columns if c not in ("file", "row")]:
         rx = CONTROL_IN_TEXT if col in ("quote", "note") else CONTROL
+        if not _may_have_control(raw[col]):
+            continue
         hit = raw[col].str.contains(rx.pattern, regex=True).to_numpy(bool)   # Arrow's RE2 on Arrow strings
         bad = {v for v in raw[col][hit].unique() if rx.search(v)} if hit.any() else set()
         if bad:
@@ -459,22 +545,27 @@ def _validate(raw: pd.DataFrame, catalog: Catalog, paths: list[Path], check_quot
 
 def bounds_of(out: pd.DataFrame, catalog: Catalog):
     """Bounds of a normalised frame, with the floor of each measure and the catalog's bands."""
-    floor = out["measure"].map(FLOORS).astype(float).fillna(-np.inf).to_numpy()
-    return bounds_array(out["value"].to_numpy(float), out["qualifier"].to_numpy(object),
+    floor = _map_unique(out["measure"], lambda m: FLOORS.get(m, np.nan)).astype(float).fillna(-np.inf).to_numpy()
+    return bounds_array(out["value"].to_numpy(float), out["qualifier"],
                         out["half_width"].to_numpy(float), out["round_step"].to_numpy(float), floor,
                         approx_band=float(catalog.settings.get("approx_band", 0.05)),
                         near_band=float(catalog.settings.get("near_band", 0.10)))
 
 
 def bounds_array(value, qualifier, half, step, floor, *, approx_band=0.05, near_band=0.10):
-    """Vectorised :func:`analysis.numbers.bounds`."""
+    """Vectorised :func:`analysis.numbers.bounds` (``qualifier``: an array or a Series of canonical qualifiers)."""
     v = np.asarray(value, dtype=float)
-    q = np.asarray(qualifier, dtype=object)
+    codes, uniq = pd.factorize(qualifier if isinstance(qualifier, pd.Series) else np.asarray(qualifier, dtype=object),
+                               use_na_sentinel=False)
+    uniq = np.asarray(uniq, dtype=object)
+
+    def q_in(*names):   # which rows have one of these qualifiers (compared once per distinct qualifier)
+        return np.isin(uniq, list(names))[codes] if len(uniq) else np.zeros(len(codes), bool)
     h = np.asarray(half, dtype=float)
     r = np.maximum(h, approx_band * np.abs(v))
-    lo = np.select([q == "exact", np.isin(q, [">", "≥", "余"]), np.isin(q, ["<", "≤"]), q == "≈", q == "近"],
+    lo = np.select([q_in("exact"), q_in(">", "≥", "余"), q_in("<", "≤"), q_in("≈"), q_in("近")],
                    [v - h, v, np.full_like(v, -np.inf), v - r, v - near_band * np.abs(v)], np.nan)
-    hi = np.select([q == "exact", np.isin(q, [">", "≥"]), q == "余", np.isin(q, ["<", "≤"]), q == "≈", q == "近"],
+    hi = np.select([q_in("exact"), q_in(">", "≥"), q_in("余"), q_in("<", "≤"), q_in("≈"), q_in("近")],
                    [v + h, np.full_like(v, np.inf), v + np.asarray(step, dtype=float), v, v + r, v], np.nan)
     # the floor (0 for levels, −100 % for growth) applies to figures above it; a negative level stays as stated
     return np.where(v >= floor, np.maximum(lo, floor), lo), hi
@@ -482,7 +573,11 @@ def bounds_array(value, qualifier, half, step, floor, *, approx_band=0.05, near_
 
 def _check_duplicates(out: pd.DataFrame) -> list[Problem]:
     """Same key twice is fine when the statements agree (bounds overlap); else a conflict."""
-    key = out.groupby(KEY, dropna=False, sort=False).ngroup()
+    code = np.zeros(len(out), np.int64)   # one code per distinct KEY (missing values equal), column by column
+    for c in KEY:
+        codes, uniq = pd.factorize(out[c], use_na_sentinel=False)
+        code, _ = pd.factorize(code * (len(uniq) + 1) + codes)
+    key = pd.Series(code, index=out.index)
     dup = key.duplicated(keep=False)
     problems = []
     if not dup.any():
@@ -510,7 +605,7 @@ def check_selection(obs: pd.DataFrame, region: str | None, year: int | None, *, 
     """
     from ..errors import AnalysisError
     from ..request import FUTURE_MEASURES
-    if region is not None and region not in set(obs["region"]):
+    if region is not None and not (obs["region"] == region).any():   # a comparison of the column, not a set of its rows
         listed = canonical_map(obs.attrs.get("regions") or {}).get(region)
         hint = f" ({region!r} is another name of {listed}: use that)" if listed in set(obs["region"]) else ""
         raise AnalysisError(f"{labels[0]}: expected one of the regions in the data "

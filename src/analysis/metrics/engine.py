@@ -100,11 +100,13 @@ def at(values: np.ndarray, pos: np.ndarray, fill=np.nan) -> np.ndarray:
 
 
 def _row_key(obs: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """One int64 code per distinct combination of cols (factorised column by column: fast on strings)."""
+    """One int64 code per distinct combination of cols (factorised column by column: fast on strings;
+    an Arrow string column is factorised by Arrow, without a million Python strings)."""
     code = np.zeros(len(obs), np.int64)
     for c in cols:
         col = obs[c]
-        values = col.to_numpy(dtype=float, na_value=np.nan) if c in ("year", "base_year") else col.to_numpy(object)
+        values = col.to_numpy(dtype=float, na_value=np.nan) if c in ("year", "base_year") else (
+            col if isinstance(col.array, pd.arrays.ArrowExtensionArray) else col.to_numpy(object))
         codes, uniq = pd.factorize(values, use_na_sentinel=False)
         code, _ = pd.factorize(code * (len(uniq) + 1) + codes)
         code = code.astype(np.int64)

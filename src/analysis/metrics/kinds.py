@@ -501,16 +501,28 @@ def k_rank(res, entry):
                     peer_covered=covered)
 
 
+def _parent_codes(res) -> np.ndarray:
+    """Per region code of the panel: its parent's region code, -1 when the parent has no rows, -2 when
+    the region has no parent (one look-up per region, not per row: an ``isin`` of the rows' names in
+    the hierarchy of thousands of regions was seconds)."""
+    if getattr(res, "_parent_codes", None) is None:
+        p, parents = res.p, _parents(res)
+        codes = pd.Index(p.regions).get_indexer([parents.get(r, "") for r in p.regions])
+        res._parent_codes = np.where([r in parents for r in p.regions], codes, -2).astype(np.int64) \
+            if len(p.regions) else np.empty(0, np.int64)
+    return res._parent_codes
+
+
 def _with_parent(res, measure: str, code: str) -> tuple[np.ndarray, np.ndarray]:
     """Rows of (measure, code) of regions with a parent (blank entity), and the parent's row of the
     same measure, indicator and year (pairs where the parent has one)."""
     p = res.p
-    parents = _parents(res)
+    parent_code = _parent_codes(res)
     pos = p.rows(measure, code)
-    pos = pos[np.isin(p.regions[p.r[pos]], list(parents)) & np.isin(p.e[pos], p.blank_entity)]
+    pos = pos[(parent_code[p.r[pos]] != -2) & np.isin(p.e[pos], p.blank_entity)]
     if not len(pos):
         return pos, pos
-    par_r = pd.Index(p.regions).get_indexer([parents[x] for x in p.regions[p.r[pos]]])
+    par_r = parent_code[p.r[pos]]
     key = (np.maximum(par_r, 0).astype(np.int64) * p.E + p.e[pos]) * p.Y + (p.year[pos] - p.ymin)
     par = np.where(par_r >= 0, p.find(pos, measure, code, key=key), -1)
     ok = par >= 0

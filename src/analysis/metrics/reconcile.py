@@ -196,63 +196,116 @@ def peer_members(region: str, peer: str, hierarchy) -> tuple[str, list[str]] | N
     return (parent, hierarchy.children(parent)) if parent else None
 
 
+class _Lookup:
+    """Position of the first occurrence of each int64 key (a sorted search: no hash table of Python objects)."""
+
+    def __init__(self, keys: np.ndarray):
+        self.keys, self.first = np.unique(keys, return_index=True)
+
+    def __call__(self, keys: np.ndarray) -> np.ndarray:
+        """Positions of ``keys`` (-1 for a key not there)."""
+        if not len(self.keys):
+            return np.full(len(keys), -1, np.int64)
+        i = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[i] == keys, self.first[i], -1)
+
+
 def _stated_ranks(best: pd.DataFrame, ids: IdLists, peers: pd.DataFrame, catalog: Catalog,
                   regions: dict) -> pd.DataFrame:
     """A stated rank (全市第一, 居第2位) against the rank computed over its peer set from the data: the
     set the observation's ``peer`` names (or the regions sharing its parent), in the indicator's
     direction, with interval bounds (best = 1 + members certainly above, worst = 1 + possibly above).
-    Over partial coverage the row says how many members have data (status cannot-check)."""
+    Over partial coverage the row says how many members have data (status cannot-check).
+
+    All at once: the members of each (peer set, year, indicator, measure) that have a figure form a
+    group, and one call of :func:`analysis.metrics.kinds._interval_ranks` ranks every group; a stated
+    rank reads its region's row. Peer sets are looked up once per distinct region and ``peer``.
+    """
     from ..data.regions import Hierarchy
-    from .kinds import RANKED
+    from .kinds import RANKED, _interval_ranks
     measure_of = {v: k for k, v in RANKED.items()}
     stated_pos = np.flatnonzero(best["measure"].isin(list(measure_of)).to_numpy()
                                 & (best["entity"].to_numpy(object) == ""))
     if not len(stated_pos):
         return pd.DataFrame()
     hierarchy = Hierarchy(regions, catalog)
-    # the figures ranked: (region, year, indicator, measure) → position (blank entity, the narrowest statement)
     st = best.iloc[stated_pos]
+    # the figures ranked (blank entity, the narrowest statement of each)
     ranked = peers[peers["measure"].isin(list(RANKED)) & (peers["entity"] == "")
                    & peers["indicator"].isin(set(st["indicator"])) & peers["year"].isin(set(st["year"]))]
     ranked = best_observations(ranked) if len(ranked) else ranked
-    look = pd.Series(np.arange(len(ranked)), index=pd.MultiIndex.from_frame(
-        ranked[["region", "year", "indicator", "measure"]].astype({"year": np.int64})))
-    look = look[~look.index.duplicated()]
-    look = dict(zip(look.index, look.to_numpy().tolist()))   # a dict: one Series.get per member was most of the time
-    val, lo, hi = (ranked[c].to_numpy(float) for c in ("value", "lower", "upper"))
-    rows = []
-    for s in stated_pos:
-        r = best.iloc[s]
-        measure, ind, year = measure_of[r["measure"]], r["indicator"], int(r["year"])
-        found = peer_members(r["region"], r["peer"], hierarchy)
-        sign = -1.0 if (catalog.indicators.get(ind) and catalog.indicators[ind].rank_first == "lowest") else 1.0
-        own = look.get((r["region"], year, ind, measure))
-        row = dict(s=s, peer=found[0] if found else r["peer"], n=np.nan, k=np.nan, v=np.nan, b=np.nan, w=np.nan,
-                   own=-1 if own is None else int(own))
-        if found:
-            region = r["region"]
-            members = [m for m in found[1] if m != region] + [region]
-            at = [look.get((m, year, ind, measure)) for m in members]
-            have = np.array([a for a in at if a is not None], dtype=np.int64)
-            if own is None:        # the region's own figure is not in the data: coverage only
-                row.update(n=len(members), k=len(have))
-                rows.append(row)
-                continue
-            v, l, h = val[have] * sign, *(np.sort([lo[have] * sign, hi[have] * sign], axis=0))
-            i = len(have) - 1       # the region itself comes last
-            others = np.arange(len(have)) != i
-            row.update(n=len(members), k=len(have), v=1 + np.sum(v[others] > v[i]), b=1 + np.sum(l[others] > h[i]),
-                       w=1 + np.sum(h[others] > l[i]))
-        rows.append(row)
-    t = pd.DataFrame(rows)
-    stated = best.iloc[t["s"].to_numpy()]
-    own = t["own"].to_numpy()
-    out = _block("stated-rank", stated, t["v"], t["b"], t["w"], unit="位", stated_ids=ids.of(t["s"].to_numpy()),
-                 computed_from=pd.Series([[ranked["id"].iat[o]] if o >= 0 else [] for o in own], dtype=ID_LIST),
-                 metric=[f"{r}:{i}" for r, i in zip(stated["measure"], stated["indicator"])])
-    out["peer"] = t["peer"].astype(str).to_numpy()
-    out["peer_n"] = pd.array(t["n"].to_numpy(), dtype="Int64")
-    out["peer_covered"] = pd.array(t["k"].to_numpy(), dtype="Int64")
+    s_region, s_peer = st["region"].to_numpy(object), st["peer"].to_numpy(object)
+    s_year = st["year"].to_numpy(np.int64)
+
+    # each distinct (region, peer): the name and members of its peer set — the region itself counted once
+    pair, pair_uniq = pd.factorize(pd.MultiIndex.from_arrays([s_region, s_peer]))
+    pair_name, pair_set, sets, names = [], [], {}, dict.fromkeys(s_region)
+    for region, peer in pair_uniq:
+        found = peer_members(region, peer, hierarchy)
+        pair_name.append(found[0] if found else peer)
+        if not found:
+            pair_set.append(-1)
+            continue
+        members = tuple(sorted([m for m in found[1] if m != region] + [region]))   # order does not matter
+        pair_set.append(sets.setdefault(members, len(sets)))
+        names.update(dict.fromkeys(members))
+    set_of = np.array(pair_set, np.int64)[pair]
+    names = pd.Index(list(names), dtype=object)
+
+    # (region, year, indicator, measure) as one int64; of a key stated twice in ``ranked`` the first counts
+    inds = pd.Index(pd.unique(st["indicator"].to_numpy(object)), dtype=object)
+    measures = pd.Index(list(RANKED), dtype=object)
+    ymin, Y = int(s_year.min()), int(s_year.max() - s_year.min()) + 1
+    n_i, n_m = len(inds), len(measures)
+
+    def key(region, year, ind, measure):
+        return ((region.astype(np.int64) * Y + (year - ymin)) * n_i + ind) * n_m + measure
+    r_region = names.get_indexer(ranked["region"].to_numpy(object))   # -1: in no peer set, never stated
+    r_key = key(r_region, ranked["year"].to_numpy(np.int64), inds.get_indexer(ranked["indicator"].to_numpy(object)),
+                measures.get_indexer(ranked["measure"].to_numpy(object)))
+    look = _Lookup(np.where(r_region >= 0, r_key, -1))
+    s_reg = names.get_indexer(s_region)
+    s_ind = inds.get_indexer(st["indicator"].to_numpy(object))
+    s_msr = measures.get_indexer([measure_of[m] for m in st["measure"].to_numpy(object)])
+    own = look(key(s_reg, s_year, s_ind, s_msr))
+
+    n, k, v, b, w = (np.full(len(st), np.nan) for _ in range(5))
+    known = np.flatnonzero(set_of >= 0)
+    if len(known):
+        # groups: (peer set, year, indicator, measure); each group's members flattened, with their figure
+        set_members = [names.get_indexer(list(m)) for m in sets]
+        set_len = np.array([len(m) for m in set_members], np.int64)
+        set_start = np.cumsum(set_len) - set_len
+        group_of, _ = pd.factorize(key(set_of[known], s_year[known], s_ind[known], s_msr[known]))
+        g_row = known[np.unique(group_of, return_index=True)[1]]     # one stated rank of each group
+        g_len = set_len[set_of[g_row]]
+        grp = np.repeat(np.arange(len(g_row)), g_len)
+        member = np.concatenate(set_members)[np.repeat(set_start[set_of[g_row]] - (np.cumsum(g_len) - g_len), g_len)
+                                             + np.arange(len(grp))]
+        at = look(key(member, s_year[g_row][grp], s_ind[g_row][grp], s_msr[g_row][grp]))
+        n[known] = g_len[group_of]
+        k[known] = np.bincount(grp[at >= 0], minlength=len(g_row))[group_of]
+        have = at >= 0
+        grp, member, at = grp[have], member[have], at[have]
+        sign = np.array([-1.0 if (catalog.indicators.get(c) and catalog.indicators[c].rank_first == "lowest")
+                         else 1.0 for c in inds])[s_ind[g_row][grp]]
+        x, a, c = (ranked[col].to_numpy(float)[at] * sign for col in ("value", "lower", "upper"))
+        lo, hi = np.fmin(a, c), np.maximum(a, c)     # the pair in order, a missing bound last (as np.sort)
+        # a missing figure is above nobody (as −inf) and nobody is above it (its ranks are 1)
+        fill = lambda z: np.where(np.isnan(z), -np.inf, z)  # noqa: E731
+        point, certain, possible = _interval_ranks(pd.factorize(grp)[0], fill(x), fill(lo), fill(hi))
+        mine = known[own[known] >= 0]
+        row = _Lookup(grp.astype(np.int64) * len(names) + member)(
+            group_of[own[known] >= 0].astype(np.int64) * len(names) + s_reg[mine])
+        v[mine] = np.where(np.isnan(x), 1, point)[row]
+        b[mine] = np.where(np.isnan(hi), 1, certain)[row]
+        w[mine] = np.where(np.isnan(lo), 1, possible)[row]
+    out = _block("stated-rank", st, v, b, w, unit="位", stated_ids=ids.of(stated_pos),
+                 computed_from=IdLists(ranked[["id"]]).of(own),
+                 metric=[f"{m}:{i}" for m, i in zip(st["measure"], st["indicator"])])
+    out["peer"] = pd.Series(np.array(pair_name, dtype=object)[pair]).astype(str).to_numpy()
+    out["peer_n"] = pd.array(n, dtype="Int64")
+    out["peer_covered"] = pd.array(k, dtype="Int64")
     return out
 
 
