@@ -101,3 +101,25 @@ def test_a_subset_short_of_characters_is_replaced_and_a_missing_glyph_fails_the_
     assert "the PDF would lack glyphs for 2 characters: 😀 (U+1F600 GRINNING FACE), \U000F0000 (U+F0000 unnamed)" \
         in str(err.value)
     assert not (tmp_path / "c.pdf").exists() and not (tmp_path / "c.html").exists()
+
+
+def test_a_big_files_characters_are_read_once_per_version_of_the_file(cache, tmp_path, monkeypatch):
+    """A data file of a million rows is not scanned again for every report from it: its characters are
+    remembered by version (size, time, inode) in the cache folder; any change reads it again."""
+    monkeypatch.setattr(fontcache, "BIG_FILE", 10)
+    monkeypatch.setattr(fontcache, "_CHARS", {})
+    data = tmp_path / "observations.csv"
+    data.write_text("region,value\n渝北区,1\n", encoding="utf-8")
+    assert fontcache.file_chars(data) == frozenset("region,value\n渝北区,1\n")
+    memo = [p for p in cache.iterdir() if p.name.startswith("chars-")]
+    assert len(memo) == 1 and set(memo[0].read_text(encoding="utf-8")) == set("region,value\n渝北区,1\n")
+    monkeypatch.setattr(fontcache, "_CHARS", {})           # another process: the memo in the cache folder
+    memo[0].write_text("渝", encoding="utf-8")             # (what it says is what is used)
+    assert fontcache.file_chars(data) == frozenset("渝")
+    data.write_text("region,value\n江北区,2\n", encoding="utf-8")   # a new version: read again
+    assert "江" in fontcache.file_chars(data)
+    small = tmp_path / "small.csv"
+    monkeypatch.setattr(fontcache, "BIG_FILE", 1 << 20)
+    small.write_text("沙坪坝区", encoding="utf-8")
+    assert fontcache.file_chars(small) == frozenset("沙坪坝区")   # small files are just read
+    assert len([p for p in cache.iterdir() if p.name.startswith("chars-")]) == 2

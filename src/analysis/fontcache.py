@@ -39,12 +39,46 @@ def charset(files: list[Path], extra: str = "") -> str:
     chars = set(extra)
     for f in [*files, *PACKAGE.rglob("*.py"), *(PACKAGE / "templates").glob("*"), *(PACKAGE / "messages").glob("*.yaml")]:
         try:
-            chars |= set(Path(f).read_text(encoding="utf-8", errors="ignore"))
+            chars |= file_chars(Path(f))
         except OSError:
             continue
     # spaces count: the ideographic space of 表1　主要指标 is not "printable" to Python, and a
     # character missing here makes the export build a subset of its own (~1 s)
     return "".join(sorted(c for c in chars if c.isprintable() or unicodedata.category(c) == "Zs"))
+
+
+#: files at least this big have their characters remembered (in memory and in the cache folder) per version
+BIG_FILE = 4 << 20
+_CHARS: dict[tuple, frozenset] = {}
+
+
+def file_chars(path: Path) -> frozenset:
+    """The distinct characters of a file. Those of a big one (a data file of a million rows: ≈ 1 s to read
+    and scan) are remembered by version — path, size, modification time, inode —, in this process and in
+    ``chars-*.txt`` in the cache folder, so a region's report from it does not read all of it again. A
+    remembered set that lacks a character costs no glyph: the export checks the page against the font
+    (:func:`analysis.export.export`) and builds a subset of its own when one is missing."""
+    st = path.stat()
+    if st.st_size < BIG_FILE:
+        return frozenset(path.read_text(encoding="utf-8", errors="ignore"))
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key in _CHARS:
+        return _CHARS[key]
+    memo = None
+    try:
+        memo = cache_dir() / ("chars-" + hashlib.sha256(repr(key).encode()).hexdigest()[:20] + ".txt")
+        chars = frozenset(memo.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        chars = frozenset(path.read_text(encoding="utf-8", errors="ignore"))
+        if memo is not None:
+            tmp = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
+            try:
+                tmp.write_text("".join(sorted(chars)), encoding="utf-8")
+                os.replace(tmp, memo)
+            except OSError:      # an unwritable cache: read again next time
+                tmp.unlink(missing_ok=True)
+    _CHARS[key] = chars
+    return chars
 
 
 #: changes whenever export.font_subset makes different bytes for the same characters (cached

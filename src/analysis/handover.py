@@ -99,25 +99,6 @@ def display_names(frames: list[pd.DataFrame], regions: dict, catalog, lang: str)
     return {t: shown for t in sorted(texts) if t and (shown := catalog.display(t, lang, regions)) != t}
 
 
-def text_of(data: ReportData) -> str:
-    """The distinct characters of everything handed to the notebook — every column of the frames (list
-    columns item by item), their column names, the request and meta —: what a report of them can print
-    besides the package's and the catalog's words (the font subset's characters, analysis.run.report_chars)."""
-    import pyarrow as pa
-    chars = set(json.dumps({"request": data.request.to_dict(), "meta": data.meta}, ensure_ascii=False, default=str))
-    for name in FILES:
-        frame: pd.DataFrame = getattr(data, name)
-        chars.update("".join(map(str, frame.columns)))
-        for c in frame.columns:
-            col = frame[c]
-            if isinstance(col.dtype, pd.ArrowDtype) and pa.types.is_list(col.dtype.pyarrow_dtype):
-                values = pa.chunked_array(pa.array(col.array)).combine_chunks().flatten().to_pylist()
-            else:
-                values = col.astype(object).tolist()
-            chars.update("".join(map(str, set(map(str, values)))))
-    return "".join(sorted(chars))
-
-
 def report_regions(obs: pd.DataFrame, region: str, catalog) -> pd.Series:
     """The rows a region's report computes from (a bool mask of ``obs``): the region's, its parent's,
     those of the regions ranked with it (:func:`~analysis.metrics.kinds.rank_group`) and of the

@@ -105,16 +105,14 @@ class KernelDied(ReportError):
     """Raised when the kernel process dies while it runs the notebook (killed, out of memory, a crash)."""
 
 
-def report_chars(request: ReportRequest, data: ReportData | None = None) -> str:
-    """The characters a report of this request can show (what the font subset is built for): those of
-    the frames handed to the notebook (``data``, :func:`analysis.handover.prepare` of the request when
-    not given) — not of the whole data file, of which a region's report shows a few hundred rows —,
-    the side files beside the data, the catalog, the package's strings and the request's parameters."""
-    from . import fontcache, handover, paths
-    data = data or handover.prepare(request)
-    return fontcache.charset([request.catalog, *paths.side_files(request.data),
+def report_chars(request: ReportRequest) -> str:
+    """The characters a report of this request can show: its data and side files, the catalog, the
+    package's strings and the request's parameters (what the font subset is built for). A big data
+    file's characters are read once per version of the file (:func:`analysis.fontcache.charset`)."""
+    from . import fontcache, paths
+    return fontcache.charset([request.data, request.catalog, *paths.side_files(request.data),
                               *[d / n for d in paths.default_data_dirs() for n in paths.SIDE_FILES]],
-                             extra=" ".join(map(str, request.notebook_parameters().values())) + handover.text_of(data))
+                             extra=" ".join(map(str, request.notebook_parameters().values())))
 
 
 def _engine():
@@ -180,8 +178,11 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         if lock and request.out.is_dir():
             folder_lock.acquire()        # at once: a batch writing there stops us before any work is done
             ACTIVE.update(lock=folder_lock)
+        chars = report_chars(request)
         trim_imports()
         from .kernel import WarmKernel
+        font_proc = fontcache.start(chars)            # a font subset for this data, built on the other core
+        ACTIVE.update(font=font_proc)
         if kernel is None:
             kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent))   # starts and imports meanwhile
             ACTIVE.update(kernel=kernel)
@@ -192,13 +193,9 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         raise
     staging: Path | None = None
     side: _Background | None = None
-    font_proc = None
     try:
         data = prepared or handover.prepare(request)
         timings["prepare"] = time.perf_counter() - t0
-        chars = report_chars(request, data)
-        font_proc = fontcache.start(chars)            # a font subset for these rows, built on the other core
-        ACTIVE.update(font=font_proc)
 
         stem = request.stem
         if lock and not folder_lock.held:
