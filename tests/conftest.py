@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "observations.csv"
 SOURCE = ROOT / "data" / "raw" / "000_c8145b6dd64842e1.txt"
+EXAMPLE = ROOT / "examples" / "two_regions.csv"
 BIN = Path(sys.executable).parent
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -71,6 +72,29 @@ def example_a(tmp_path_factory):
     res, out = _report(tmp_path_factory, "example-a", "--region", "示例区A", "--year", "2024",
                        "--data", ROOT / "examples" / "two_regions.csv")
     return out / "示例区A" / "2024", res
+
+
+@pytest.fixture(scope="session")
+def failing_batch(tmp_path_factory):
+    """A real batch (acceptance of issue 5), two workers, HTML: three good jobs (示例区A and 示例区B from
+    examples/two_regions.csv, 渝北区 from the shipped data) and one for a region not in the data:
+    (jobs file, out folder, the finished process, seconds). test_batch reruns it and runs its two
+    example jobs on Dask; test_kernelfork reads the usage its manifest records."""
+    import time
+    d = tmp_path_factory.mktemp("b")
+    jobs = d / "jobs.yaml"
+    jobs.write_text(f"""
+defaults: {{formats: [html]}}
+jobs:
+  - {{parameters: {{region: 示例区A, year: 2024}}, data: {EXAMPLE}}}
+  - {{parameters: {{region: 示例区B, year: 2024}}, data: {EXAMPLE}}}
+  - {{parameters: {{region: 渝北区, year: 2024}}}}
+  - {{parameters: {{region: 江北区, year: 2024}}}}
+""", encoding="utf-8")
+    out = d / "out"
+    t = time.perf_counter()
+    res = run_cli("batch", jobs, "--out", out, "--workers", "2")
+    return jobs, out, res, time.perf_counter() - t
 
 
 def copy_report_folder(folder: Path, to: Path, *, skip=()) -> Path:
