@@ -3,13 +3,10 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
-import time
 
 import pytest
 
-from conftest import BIN, DATA, EXAMPLE, ROOT, run_cli
+from conftest import DATA, EXAMPLE, ROOT, run_cli
 
 
 def write_jobs(path, text):
@@ -82,42 +79,35 @@ jobs:
     assert re.search(r"skipped\s+渝北区/2024/zh @\S*/a/obs.csv", res.stderr), res.stderr
 
 
-def test_example_jobs_interrupted_then_resumed_then_skipped_then_forced(tmp_path):
+def test_example_jobs_interrupted_then_resumed_then_skipped_then_forced(example_batch, tmp_path):
     """jobs/example.yaml (渝北区 2024, zh and en, HTML and PDF) in one folder, four runs: SIGTERM while
-    the first job executes leaves no partial file; the resume runs what is left; a third run skips
-    everything without starting a worker; --force runs both again."""
-    example = ROOT / "jobs" / "example.yaml"
-    out = tmp_path / "out"
+    the first job executes leaves no partial file; the resume runs what is left (both: conftest's
+    example_batch, whose reports the report tests read); a third run skips everything without
+    starting a worker; --force runs both again. The last two run on a copy of the folder."""
+    out = example_batch["out"]
     # 1. interrupted: one worker, SIGTERM while the first job executes its notebook
-    proc = subprocess.Popen([str(BIN / "analysis"), "batch", str(example), "--out", str(out), "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(out.rglob(".staging-*")) and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(1.5)  # the job is now executing its notebook in a kernel
-    assert proc.poll() is None, "the batch finished before it could be interrupted"
-    os.kill(proc.pid, signal.SIGTERM)  # what cron's timeout or systemd sends
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    assert example_batch["interrupted"] is not None, "the batch finished before it could be interrupted"
+    code, stdout, stderr = example_batch["interrupted"]
+    assert code == 130, stderr
     assert "interrupted" in stdout and "Traceback" not in stderr
-    assert not list(out.rglob(".staging-*"))
-    m = manifest(out) if (out / "manifest.json").exists() else {}
-    listed = {f for e in m.values() if e["status"] == "ok" for f in e["outputs"]}
-    assert set(files_under(out)) == listed  # every file present belongs to a finished job
+    assert not example_batch["staging"]
+    assert example_batch["left"] == example_batch["listed"]  # every file present belongs to a finished job
     # 2. resumed: what the interrupted run left is done
-    res = run_cli("batch", example, "--out", out, "--workers", "1")
+    res = example_batch["resumed"]
     assert res.returncode == 0, res.stderr
     assert (out / "渝北区" / "2024" / "industry_report.pdf").is_file()
     assert (out / "渝北区" / "2024" / "industry_report_en.pdf").is_file()
-    # 3. again: everything is up to date
-    mtimes = {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file()}
-    again = run_cli("-v", "batch", example, "--out", out)
+    # 3. again: everything is up to date (a copy of the folder: the manifest names its files relative to it)
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    mtimes = {p: p.stat().st_mtime for p in copy.rglob("*") if p.is_file()}
+    again = run_cli("-v", "batch", ROOT / "jobs" / "example.yaml", "--out", copy)
     assert again.returncode == 0 and "0 ok, 2 skipped" in again.stdout
-    assert {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"} == \
+    assert {p: p.stat().st_mtime for p in copy.rglob("*") if p.is_file() and p.name != "manifest.json"} == \
         {p: m for p, m in mtimes.items() if p.name != "manifest.json"}
     assert "nothing to run: no worker started" in again.stderr   # no worker, no kernel
     # 4. forced: both run again, on two workers
-    forced = run_cli("batch", example, "--out", out, "--force", "--workers", "2")
+    forced = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", copy, "--force", "--workers", "2")
     assert forced.returncode == 0 and "2 ok, 0 skipped" in forced.stdout
 
 

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from pypdf import PdfReader
 
-from conftest import ROOT, copy_report_folder, run_cli
+from conftest import ROOT, SCRIPT, copy_report_folder, run_cli
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -40,10 +40,12 @@ def default_report(yubei_zh):
 
 
 def test_default_report_files(default_report):
+    """Each language's six files, side by side in the region's folder (the batch of conftest.example_batch
+    writes both)."""
     folder, res = default_report
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["industry_report.html", "industry_report.ipynb", "industry_report.pdf",
-                     "industry_report_checks.csv", "industry_report_metrics.csv", "industry_report_metrics.xlsx"]
+    assert names == sorted(f"industry_report{lang}{end}" for lang in ("", "_en") for end in (
+        ".html", ".ipynb", ".pdf", "_checks.csv", "_metrics.csv", "_metrics.xlsx"))
     assert "Traceback" not in res.stderr
     nb = json.loads((folder / "industry_report.ipynb").read_text(encoding="utf-8"))
     assert nb["metadata"]["papermill"]["parameters"]["region"] == "渝北区"
@@ -151,20 +153,12 @@ def test_format_pdf_writes_the_pdf_alone(peer_reports):
         "industry_report_metrics.xlsx"]
 
 
-def test_second_region_from_a_data_file_with_escaping(tmp_path):
-    """A synthetic region; its quote holds <script>, which must come out as text."""
-    src = (ROOT / "examples" / "two_regions.csv").read_text(encoding="utf-8")
-    src = src.replace("示例数据（合成）", "<script>alert(1)</script>", 1)
-    d = tmp_path / "data"
-    d.mkdir()
-    (d / "obs.csv").write_text(src, encoding="utf-8")
-    for f in ("sources.csv", "regions.csv"):
-        shutil.copy(ROOT / "examples" / f, d / f)
-    res = run_cli("report", "--region", "示例区A", "--year", "2024", "--data", d / "obs.csv", "--out", tmp_path / "out")
-    assert res.returncode == 0, res.stderr
-    folder = tmp_path / "out" / "示例区A" / "2024"
+def test_second_region_from_a_data_file_with_escaping(example_a):
+    """A synthetic region (conftest.example_a); its first quote holds <script>, which must come out as text."""
+    folder, res = example_a
+    assert "Traceback" not in res.stderr
     html = (folder / "industry_report.html").read_text(encoding="utf-8")
-    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert SCRIPT not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     text = pdf_text(folder / "industry_report.pdf")
     assert "示例区A" in text and "示例区A2024年工业经济分析报告" in text.replace("\n", "")
     assert "渝北区" not in text
