@@ -162,8 +162,16 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): tests run by one pytest-xdist worker")
 
 
+#: modules whose ungrouped tests run real reports, batches or kernels (5–40 s of CPU each), the longest
+#: first: pytest-xdist hands out the groups above first (largest first), then single tests in this
+#: order, so that the many short tests come last and both workers finish together
+FIRST = ["test_faults.py", "test_batch.py", "test_run.py", "test_report.py", "test_notebook.py",
+         "test_kernelfork.py", "test_fontcache.py", "test_commands.py", "test_extract.py", "test_data.py"]
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
+    items[:] = sorted(items, key=lambda it: FIRST.index(it.path.name) if it.path.name in FIRST else len(FIRST))
     for item in items:
         groups = sorted({GROUPS[f] for f in getattr(item, "fixturenames", ()) if f in GROUPS})
         if groups:
