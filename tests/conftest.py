@@ -1,7 +1,10 @@
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "observations.csv"
 SOURCE = ROOT / "data" / "raw" / "000_c8145b6dd64842e1.txt"
+EXAMPLE = ROOT / "examples" / "two_regions.csv"
+EXAMPLE_JOBS = ROOT / "jobs" / "example.yaml"
 BIN = Path(sys.executable).parent
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -52,25 +57,92 @@ def _report(tmp_path_factory, name, *args):
 
 
 @pytest.fixture(scope="session")
-def yubei_zh(tmp_path_factory):
-    """渝北区 2024 in Chinese from the shipped data, HTML and PDF: (folder, the finished process)."""
-    res, out = _report(tmp_path_factory, "yubei-zh", "--region", "渝北区", "--year", "2024")
-    return out / "渝北区" / "2024", res
+def example_batch(tmp_path_factory):
+    """jobs/example.yaml (渝北区 2024 in Chinese and English, HTML and PDF, one worker) as an operator
+    runs it after an interruption: SIGTERM while the first job executes its notebook, then the same
+    command again, which finishes what was left. Its reports are the session's 渝北区 reports
+    (yubei_zh, yubei_en); test_batch checks what the interrupted run left and the resume.
+
+    Returns a dict: ``out``; ``interrupted`` (the first run: exit code, stdout, stderr, or None if it
+    finished before it could be interrupted); ``left`` (files then present), ``listed`` (files its
+    manifest lists), ``staging`` (staging folders then present); ``resumed`` (the finished process).
+    """
+    out = tmp_path_factory.mktemp("example-batch") / "out"
+    cmd = [str(BIN / "analysis"), "batch", str(EXAMPLE_JOBS), "--out", str(out), "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.rglob(".staging-*")) and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.5)  # the job is now executing its notebook in a kernel
+    interrupted = None
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)  # what cron's timeout or systemd sends
+        stdout, stderr = proc.communicate(timeout=120)
+        interrupted = (proc.returncode, stdout, stderr)
+    else:
+        proc.communicate()
+    m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["jobs"] if (out / "manifest.json").exists() else {}
+    listed = {f for e in m.values() if e["status"] == "ok" for f in e["outputs"]}
+    left = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    staging = list(out.rglob(".staging-*"))
+    resumed = run_cli("batch", EXAMPLE_JOBS, "--out", out, "--workers", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    return {"out": out, "interrupted": interrupted, "left": left, "listed": listed, "staging": staging,
+            "resumed": resumed}
 
 
 @pytest.fixture(scope="session")
-def yubei_en(tmp_path_factory):
-    """渝北区 2024 in English from the shipped data, HTML and PDF: (folder, the finished process)."""
-    res, out = _report(tmp_path_factory, "yubei-en", "--region", "渝北区", "--year", "2024", "--lang", "en")
-    return out / "渝北区" / "2024", res
+def yubei_zh(example_batch):
+    """渝北区 2024 in Chinese from the shipped data, HTML and PDF (example_batch's): (folder, the finished
+    process). The folder holds the English report too."""
+    return example_batch["out"] / "渝北区" / "2024", example_batch["resumed"]
+
+
+@pytest.fixture(scope="session")
+def yubei_en(example_batch):
+    """渝北区 2024 in English from the shipped data, HTML and PDF (example_batch's): (folder, the finished
+    process). The folder holds the Chinese report too."""
+    return example_batch["out"] / "渝北区" / "2024", example_batch["resumed"]
+
+
+#: examples/two_regions.csv with the quote of its first figure made markup (test_report checks it is
+#: shown as text)
+SCRIPT = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="session")
 def example_a(tmp_path_factory):
-    """示例区A 2024 from examples/two_regions.csv, HTML and PDF: (folder, the finished process)."""
-    res, out = _report(tmp_path_factory, "example-a", "--region", "示例区A", "--year", "2024",
-                       "--data", ROOT / "examples" / "two_regions.csv")
+    """示例区A 2024 from examples/two_regions.csv, its first quote replaced by :data:`SCRIPT`, HTML and
+    PDF: (folder, the finished process)."""
+    d = tmp_path_factory.mktemp("example-data")
+    src = EXAMPLE.read_text(encoding="utf-8")
+    (d / "obs.csv").write_text(src.replace("示例数据（合成）", SCRIPT, 1), encoding="utf-8")
+    for f in ("sources.csv", "regions.csv"):
+        shutil.copy(EXAMPLE.parent / f, d / f)
+    res, out = _report(tmp_path_factory, "example-a", "--region", "示例区A", "--year", "2024", "--data", d / "obs.csv")
     return out / "示例区A" / "2024", res
+
+
+@pytest.fixture(scope="session")
+def failing_batch(tmp_path_factory):
+    """A real batch (acceptance of issue 5), two workers, HTML: three good jobs (示例区A and 示例区B from
+    examples/two_regions.csv, 渝北区 from the shipped data) and one for a region not in the data:
+    (jobs file, out folder, the finished process, seconds). test_batch reruns it and runs its two
+    example jobs on Dask; test_kernelfork reads the usage its manifest records."""
+    d = tmp_path_factory.mktemp("b")
+    jobs = d / "jobs.yaml"
+    jobs.write_text(f"""
+defaults: {{formats: [html]}}
+jobs:
+  - {{parameters: {{region: 示例区A, year: 2024}}, data: {EXAMPLE}}}
+  - {{parameters: {{region: 示例区B, year: 2024}}, data: {EXAMPLE}}}
+  - {{parameters: {{region: 渝北区, year: 2024}}}}
+  - {{parameters: {{region: 江北区, year: 2024}}}}
+""", encoding="utf-8")
+    out = d / "out"
+    t = time.perf_counter()
+    res = run_cli("batch", jobs, "--out", out, "--workers", "2")
+    return jobs, out, res, time.perf_counter() - t
 
 
 def copy_report_folder(folder: Path, to: Path, *, skip=()) -> Path:
@@ -80,7 +152,7 @@ def copy_report_folder(folder: Path, to: Path, *, skip=()) -> Path:
 
 
 #: expensive fixtures → the xdist group of every test that uses them (directly or through another fixture)
-GROUPS = {"yubei_zh": "reports", "yubei_en": "reports", "example_a": "reports",
+GROUPS = {"example_batch": "reports", "yubei_zh": "reports", "yubei_en": "reports", "example_a": "reports",
           "peer_reports": "peer-reports", "own_report": "reports", "failing_batch": "failing-batch",
           "wheel": "package", "venv": "package"}
 
@@ -90,8 +162,16 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): tests run by one pytest-xdist worker")
 
 
+#: modules whose ungrouped tests run real reports, batches or kernels (5–40 s of CPU each), the longest
+#: first: pytest-xdist hands out the groups above first (largest first), then single tests in this
+#: order, so that the many short tests come last and both workers finish together
+FIRST = ["test_faults.py", "test_batch.py", "test_run.py", "test_report.py", "test_notebook.py",
+         "test_kernelfork.py", "test_fontcache.py", "test_commands.py", "test_extract.py", "test_data.py"]
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
+    items[:] = sorted(items, key=lambda it: FIRST.index(it.path.name) if it.path.name in FIRST else len(FIRST))
     for item in items:
         groups = sorted({GROUPS[f] for f in getattr(item, "fixturenames", ()) if f in GROUPS})
         if groups:

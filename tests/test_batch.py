@@ -3,15 +3,10 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
-import time
 
 import pytest
 
-from conftest import BIN, DATA, ROOT, run_cli
-
-EXAMPLE = ROOT / "examples" / "two_regions.csv"
+from conftest import DATA, EXAMPLE, ROOT, run_cli
 
 
 def write_jobs(path, text):
@@ -25,24 +20,6 @@ def manifest(out):
 
 def files_under(out):
     return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
-
-
-@pytest.fixture(scope="module")
-def failing_batch(tmp_path_factory):
-    """Three good jobs and one for a region not in the data (acceptance)."""
-    d = tmp_path_factory.mktemp("b")
-    jobs = write_jobs(d / "jobs.yaml", f"""
-defaults: {{formats: [html]}}
-jobs:
-  - {{parameters: {{region: 示例区A, year: 2024}}, data: {EXAMPLE}}}
-  - {{parameters: {{region: 示例区B, year: 2024}}, data: {EXAMPLE}}}
-  - {{parameters: {{region: 渝北区, year: 2024}}}}
-  - {{parameters: {{region: 江北区, year: 2024}}}}
-""")
-    out = d / "out"
-    t = time.perf_counter()
-    res = run_cli("batch", jobs, "--out", out, "--workers", "2")
-    return jobs, out, res, time.perf_counter() - t
 
 
 def test_failing_job_is_isolated(failing_batch):
@@ -92,52 +69,45 @@ jobs:
   - {{parameters: {{region: 渝北区, year: 2024, title: B, lang: en}}, data: {b / 'obs.csv'}}}
 """)
     out = tmp_path / "out"
-    assert run_cli("batch", jobs, "--out", out, "--workers", "2").returncode == 0
+    assert run_cli("batch", jobs, "--out", out, "--workers", "1").returncode == 0   # one template, two kernels
     text = (b / "obs.csv").read_text(encoding="utf-8").replace(",129.2,亿元,", ",129.3,亿元,")
     (b / "obs.csv").write_text(text, encoding="utf-8")
-    res = run_cli("batch", jobs, "--out", out, "--workers", "2")
+    res = run_cli("batch", jobs, "--out", out, "--workers", "1")
     assert res.returncode == 0, res.stderr
     assert "1 ok, 1 skipped" in res.stdout
     assert re.search(r"ok\s+渝北区/2024/en @\S*/b/obs.csv", res.stderr), res.stderr
     assert re.search(r"skipped\s+渝北区/2024/zh @\S*/a/obs.csv", res.stderr), res.stderr
 
 
-def test_example_jobs_interrupted_then_resumed_then_skipped_then_forced(tmp_path):
+def test_example_jobs_interrupted_then_resumed_then_skipped_then_forced(example_batch, tmp_path):
     """jobs/example.yaml (渝北区 2024, zh and en, HTML and PDF) in one folder, four runs: SIGTERM while
-    the first job executes leaves no partial file; the resume runs what is left; a third run skips
-    everything without starting a worker; --force runs both again."""
-    example = ROOT / "jobs" / "example.yaml"
-    out = tmp_path / "out"
+    the first job executes leaves no partial file; the resume runs what is left (both: conftest's
+    example_batch, whose reports the report tests read); a third run skips everything without
+    starting a worker; --force runs both again. The last two run on a copy of the folder."""
+    out = example_batch["out"]
     # 1. interrupted: one worker, SIGTERM while the first job executes its notebook
-    proc = subprocess.Popen([str(BIN / "analysis"), "batch", str(example), "--out", str(out), "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(out.rglob(".staging-*")) and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(1.5)  # the job is now executing its notebook in a kernel
-    assert proc.poll() is None, "the batch finished before it could be interrupted"
-    os.kill(proc.pid, signal.SIGTERM)  # what cron's timeout or systemd sends
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    assert example_batch["interrupted"] is not None, "the batch finished before it could be interrupted"
+    code, stdout, stderr = example_batch["interrupted"]
+    assert code == 130, stderr
     assert "interrupted" in stdout and "Traceback" not in stderr
-    assert not list(out.rglob(".staging-*"))
-    m = manifest(out) if (out / "manifest.json").exists() else {}
-    listed = {f for e in m.values() if e["status"] == "ok" for f in e["outputs"]}
-    assert set(files_under(out)) == listed  # every file present belongs to a finished job
+    assert not example_batch["staging"]
+    assert example_batch["left"] == example_batch["listed"]  # every file present belongs to a finished job
     # 2. resumed: what the interrupted run left is done
-    res = run_cli("batch", example, "--out", out, "--workers", "1")
+    res = example_batch["resumed"]
     assert res.returncode == 0, res.stderr
     assert (out / "渝北区" / "2024" / "industry_report.pdf").is_file()
     assert (out / "渝北区" / "2024" / "industry_report_en.pdf").is_file()
-    # 3. again: everything is up to date
-    mtimes = {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file()}
-    again = run_cli("-v", "batch", example, "--out", out)
+    # 3. again: everything is up to date (a copy of the folder: the manifest names its files relative to it)
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    mtimes = {p: p.stat().st_mtime for p in copy.rglob("*") if p.is_file()}
+    again = run_cli("-v", "batch", ROOT / "jobs" / "example.yaml", "--out", copy)
     assert again.returncode == 0 and "0 ok, 2 skipped" in again.stdout
-    assert {p: p.stat().st_mtime for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"} == \
+    assert {p: p.stat().st_mtime for p in copy.rglob("*") if p.is_file() and p.name != "manifest.json"} == \
         {p: m for p, m in mtimes.items() if p.name != "manifest.json"}
     assert "nothing to run: no worker started" in again.stderr   # no worker, no kernel
     # 4. forced: both run again, on two workers
-    forced = run_cli("batch", example, "--out", out, "--force", "--workers", "2")
+    forced = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", copy, "--force", "--workers", "2")
     assert forced.returncode == 0 and "2 ok, 0 skipped" in forced.stdout
 
 
@@ -243,40 +213,44 @@ def test_job_without_observed_data_fails_in_the_parent_without_a_pool(tmp_path, 
     assert "nothing to run: no worker started" in err
 
 
-def test_quiet_keeps_only_failures(tmp_path, cli):
+def test_quiet_keeps_only_failures(failing_batch, cli):
     """-q silences the lines of jobs that went well (cron mails only trouble); a failure is a
-    warning and keeps its line, with the whole error the summary table may cut."""
-    f = write_jobs(tmp_path / "jobs.yaml", "defaults: {formats: [html]}\njobs:\n"
-                                          "  - {parameters: {region: 渝北区, year: 2024}}\n"
-                                          "  - {parameters: {region: 江北区, year: 2024}}\n")
-    code, out, err = cli("batch", f, "--out", tmp_path / "a")
-    assert code == 1 and "failed  江北区/2024/zh" in err and "ok      渝北区/2024/zh" in err
-    for args in (("-q", "batch", f), ("batch", f, "-q")):
-        code, out, err = cli(*args, "--out", tmp_path / "a")    # the ok job is up to date: skipped
+    warning and keeps its line, with the whole error the summary table may cut. (failing_batch's
+    folder: its good jobs are up to date, so the reruns here start no worker.)"""
+    jobs, out, first, _ = failing_batch
+    assert "failed  江北区/2024/zh" in first.stderr and "ok      渝北区/2024/zh" in first.stderr
+    for args in (("-q", "batch", jobs), ("batch", jobs, "-q")):
+        code, stdout, err = cli(*args, "--out", out)    # the ok jobs are up to date: skipped
         lines = err.splitlines()
         assert code == 1 and len(lines) == 1 and "failed  江北区/2024/zh" in lines[0], err
         assert "expected one of the regions in the data (渝北区), found '江北区'" in lines[0]
-        assert re.search(r"江北区/2024/zh\s+failed", out) and re.search(r"渝北区/2024/zh\s+skipped", out)
+        assert re.search(r"江北区/2024/zh\s+failed", stdout) and re.search(r"渝北区/2024/zh\s+skipped", stdout)
 
 
-def test_dask_cluster_gives_the_same_outputs(tmp_path):
+def test_dask_cluster_gives_the_same_outputs(tmp_path, failing_batch):
+    """The two example jobs of failing_batch (conftest) on a Dask LocalCluster: the same files, with the
+    same content, statuses and inputs as those local workers gave."""
     from distributed import LocalCluster
+    _, local, _, _ = failing_batch
     jobs = write_jobs(tmp_path / "jobs.yaml", f"""
 defaults: {{formats: [html]}}
 jobs:
   - {{parameters: {{region: 示例区A, year: 2024}}, data: {EXAMPLE}}}
   - {{parameters: {{region: 示例区B, year: 2024}}, data: {EXAMPLE}}}
 """)
-    local, remote = tmp_path / "local", tmp_path / "dask"
-    assert run_cli("batch", jobs, "--out", local, "--workers", "2").returncode == 0
+    remote = tmp_path / "dask"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         res = run_cli("batch", jobs, "--out", remote, "--scheduler", cluster.scheduler_address)
     assert res.returncode == 0, res.stderr
-    assert files_under(local) == files_under(remote)
-    ml, mr = manifest(local), manifest(remote)
-    assert {k: v["status"] for k, v in ml.items()} == {k: v["status"] for k, v in mr.items()}
-    assert {k: v["inputs"] for k, v in ml.items()} == {k: v["inputs"] for k, v in mr.items()}
-    for f in files_under(local):
+    mine = [f for f in files_under(local) if f.startswith(("示例区A/", "示例区B/"))]
+    assert len(mine) >= 8 and files_under(remote) == mine
+    def by_region(out):     # (the local batch names its jobs with their data file: it has two)
+        return {e["request"]["region"]: e for e in manifest(out).values() if e["request"]["region"].startswith("示例区")}
+    ml, mr = by_region(local), by_region(remote)
+    assert sorted(mr) == sorted(ml) == ["示例区A", "示例区B"] and len(manifest(remote)) == 2
+    assert {k: v["status"] for k, v in mr.items()} == {k: v["status"] for k, v in ml.items()} == {k: "ok" for k in mr}
+    assert {k: v["inputs"] for k, v in mr.items()} == {k: v["inputs"] for k, v in ml.items()}
+    for f in mine:
         if f.endswith((".csv", ".html")):
             a, b = (local / f).read_text(encoding="utf-8"), (remote / f).read_text(encoding="utf-8")
             assert a == b, f

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from pypdf import PdfReader
 
-from conftest import ROOT, copy_report_folder, run_cli
+from conftest import ROOT, SCRIPT, copy_report_folder, run_cli
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -40,10 +40,12 @@ def default_report(yubei_zh):
 
 
 def test_default_report_files(default_report):
+    """Each language's six files, side by side in the region's folder (the batch of conftest.example_batch
+    writes both)."""
     folder, res = default_report
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["industry_report.html", "industry_report.ipynb", "industry_report.pdf",
-                     "industry_report_checks.csv", "industry_report_metrics.csv", "industry_report_metrics.xlsx"]
+    assert names == sorted(f"industry_report{lang}{end}" for lang in ("", "_en") for end in (
+        ".html", ".ipynb", ".pdf", "_checks.csv", "_metrics.csv", "_metrics.xlsx"))
     assert "Traceback" not in res.stderr
     nb = json.loads((folder / "industry_report.ipynb").read_text(encoding="utf-8"))
     assert nb["metadata"]["papermill"]["parameters"]["region"] == "渝北区"
@@ -151,20 +153,12 @@ def test_format_pdf_writes_the_pdf_alone(peer_reports):
         "industry_report_metrics.xlsx"]
 
 
-def test_second_region_from_a_data_file_with_escaping(tmp_path):
-    """A synthetic region; its quote holds <script>, which must come out as text."""
-    src = (ROOT / "examples" / "two_regions.csv").read_text(encoding="utf-8")
-    src = src.replace("示例数据（合成）", "<script>alert(1)</script>", 1)
-    d = tmp_path / "data"
-    d.mkdir()
-    (d / "obs.csv").write_text(src, encoding="utf-8")
-    for f in ("sources.csv", "regions.csv"):
-        shutil.copy(ROOT / "examples" / f, d / f)
-    res = run_cli("report", "--region", "示例区A", "--year", "2024", "--data", d / "obs.csv", "--out", tmp_path / "out")
-    assert res.returncode == 0, res.stderr
-    folder = tmp_path / "out" / "示例区A" / "2024"
+def test_second_region_from_a_data_file_with_escaping(example_a):
+    """A synthetic region (conftest.example_a); its first quote holds <script>, which must come out as text."""
+    folder, res = example_a
+    assert "Traceback" not in res.stderr
     html = (folder / "industry_report.html").read_text(encoding="utf-8")
-    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert SCRIPT not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     text = pdf_text(folder / "industry_report.pdf")
     assert "示例区A" in text and "示例区A2024年工业经济分析报告" in text.replace("\n", "")
     assert "渝北区" not in text
@@ -197,46 +191,53 @@ def test_failing_notebook_keeps_earlier_report(tmp_path, yubei_zh):
     assert not [p for p in folder.iterdir() if p.name.startswith(".staging")]
 
 
-def test_rejected_parameter_name(tmp_path):
+# The refused commands below run in this process (analysis.cli.main, as ``cli``): what is checked is
+# the message, the exit code and that nothing was written, which a subprocess does not change. One
+# refusal of each kind still goes through the console script: a -p name here (exit 2), a region the
+# data lacks in test_run.test_a_request_failing_against_its_data_leaves_no_kernel (exit 1), argparse's
+# own errors in test_run.test_bad_options_exit_2_naming_the_option_at_once.
+
+def test_rejected_parameter_name(tmp_path, cli):
     res = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", tmp_path, "-p", "a=1\nimport os", "1")
     assert res.returncode == 2
     assert "expected a parameter name of industry_report.ipynb" in res.stderr and "found 'a=1\\nimport os'" in res.stderr
+    assert "Traceback" not in res.stderr
     assert not (tmp_path / "渝北区").exists()
-    res = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", tmp_path, "-p", "colour", "red")
-    assert res.returncode == 2 and "found an unknown name 'colour'" in res.stderr
+    code, _, err = cli("report", "--region", "渝北区", "--year", "2024", "--out", tmp_path, "-p", "colour", "red")
+    assert code == 2 and "found an unknown name 'colour'" in err
 
 
 @pytest.mark.parametrize("name, says", [
     ("region", "region has its own option; use --region instead"), ("year", "year has its own option; use --year"),
     ("lang", "use --lang"), ("data", "use --data"), ("title", "use --title"),
     ("handover", "handover is set by analysis itself")])
-def test_parameters_with_their_own_option_are_refused(tmp_path, name, says):
-    res = run_cli("report", "--region", "渝北区", "--year", "2024", "--out", tmp_path, "-p", name, "江北区")
-    assert res.returncode == 2, res.stderr
-    assert f"error: -p {name}: " in res.stderr and says in res.stderr
-    assert "Traceback" not in res.stderr and not any(tmp_path.iterdir())
+def test_parameters_with_their_own_option_are_refused(tmp_path, cli, name, says):
+    code, _, err = cli("report", "--region", "渝北区", "--year", "2024", "--out", tmp_path, "-p", name, "江北区")
+    assert code == 2, err
+    assert f"error: -p {name}: " in err and says in err
+    assert "Traceback" not in err and not any(tmp_path.iterdir())
 
 
-def test_a_target_year_is_not_a_report_year(tmp_path):
-    res = run_cli("report", "--region", "渝北区", "--year", "2027", "--out", tmp_path)
-    assert res.returncode == 1
-    assert "--year: expected a year with observed data for 渝北区 (2024), found 2027" in res.stderr
-    assert "Traceback" not in res.stderr and not any(tmp_path.iterdir())
+def test_a_target_year_is_not_a_report_year(tmp_path, cli):
+    code, _, err = cli("report", "--region", "渝北区", "--year", "2027", "--out", tmp_path)
+    assert code == 1
+    assert "--year: expected a year with observed data for 渝北区 (2024), found 2027" in err
+    assert "Traceback" not in err and not any(tmp_path.iterdir())
 
 
-def test_help_notebook_lists_the_parameters_cell():
-    res = run_cli("report", "--help-notebook")
-    assert res.returncode == 0, res.stderr
-    assert "region" in res.stdout and "--region" in res.stdout and "地区 region, as written in the data" in res.stdout
-    assert "报告年份" in res.stdout
+def test_help_notebook_lists_the_parameters_cell(cli):
+    code, out, err = cli("report", "--help-notebook")
+    assert code == 0, err
+    assert "region" in out and "--region" in out and "地区 region, as written in the data" in out
+    assert "报告年份" in out
 
 
-def test_unknown_region_and_year(tmp_path):
-    res = run_cli("report", "--region", "江北区", "--year", "2024", "--out", tmp_path)
-    assert res.returncode == 1 and "渝北区" in res.stderr and "found '江北区'" in res.stderr
-    res = run_cli("report", "--region", "渝北区", "--year", "2023", "--out", tmp_path)
-    assert res.returncode == 1 and "2024" in res.stderr
-    assert "Traceback" not in res.stderr
+def test_unknown_region_and_year(tmp_path, cli):
+    code, _, err = cli("report", "--region", "江北区", "--year", "2024", "--out", tmp_path)
+    assert code == 1 and "渝北区" in err and "found '江北区'" in err
+    code, _, err = cli("report", "--region", "渝北区", "--year", "2023", "--out", tmp_path)
+    assert code == 1 and "2024" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "江北区").exists()
 
 

@@ -44,13 +44,18 @@ def files_under(folder: Path) -> list[Path]:
 
 # ------------------------------------------------------------------ B: one safe name for paths
 
+# The reports of this section run in this process (analysis.cli.main, as ``cli``): the real notebook
+# in a real kernel, as from the command line; what is checked is where the files go and what they
+# hold, which a subprocess does not change (the console script runs reports in test_report and
+# conftest's shared reports).
+
 @pytest.mark.parametrize("region", ["..", "示例区{data}", "a/b<c>`id`$HOME'\"", "x" * 100])
-def test_a_hostile_region_is_written_inside_out_and_shown_as_written(tmp_path, region):
+def test_a_hostile_region_is_written_inside_out_and_shown_as_written(tmp_path, cli, region):
     data = data_with(tmp_path / "d", region)
     out = tmp_path / "out"
-    res = run_cli("report", "--region", region, "--year", 2024, "--data", data, "--out", out, "--format", "html")
-    assert res.returncode == 0, res.stderr
-    assert "Traceback" not in res.stderr
+    code, _, err = cli("report", "--region", region, "--year", 2024, "--data", data, "--out", out, "--format", "html")
+    assert code == 0, err
+    assert "Traceback" not in err
     written = files_under(out)
     assert written and all(out.resolve() in p.resolve().parents for p in written)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "out"]   # nothing beside out (OUT/../2024 was)
@@ -60,15 +65,15 @@ def test_a_hostile_region_is_written_inside_out_and_shown_as_written(tmp_path, r
     assert region in html.unescape(page) and "<c>" not in page     # shown as written, escaped
 
 
-def test_formulas_in_the_data_stay_text_in_the_spreadsheets_and_a_hostile_title_stays_text(tmp_path):
+def test_formulas_in_the_data_stay_text_in_the_spreadsheets_and_a_hostile_title_stays_text(tmp_path, cli):
     from openpyxl import load_workbook
     mark = tmp_path / "pwned"
     title = f'"+str(__import__("os").system("touch {mark}"))+"<b>bold</b>'
     data = data_with(tmp_path / "d", FORMULA, entity="=1+1")
     out = tmp_path / "out"
-    res = run_cli("report", "--region", FORMULA, "--year", 2024, "--data", data, "--out", out, "--title", title,
-                  "--format", "html")
-    assert res.returncode == 0, res.stderr
+    code, _, err = cli("report", "--region", FORMULA, "--year", 2024, "--data", data, "--out", out, "--title", title,
+                       "--format", "html")
+    assert code == 0, err
     assert not mark.exists()
     [folder] = {p.parent for p in files_under(out)}
     page = (folder / "industry_report.html").read_text(encoding="utf-8")
@@ -223,12 +228,18 @@ def test_an_interrupted_report_leaves_no_kernel_no_staging_and_no_traceback(tmp_
     (["report", "--region", "渝北区", "--year", "2024", "-p", "title", "标" * 10_000], "-p title: title has its own option"),
     (["report", "--region", "渝北区", "--year", "2024", "--notebook", "../x.ipynb"], "--notebook: expected one of"),
 ])
-def test_bad_options_exit_2_naming_the_option_at_once(tmp_path, args, expected):
+def test_bad_options_exit_2_naming_the_option_at_once(tmp_path, cli, args, expected):
+    """argparse's own refusals (batch) through the console script; the request's (report: each starts
+    a kernel first, test_report's -p name is the one through the console script) in this process."""
     out = tmp_path / "out"
     t = time.perf_counter()
-    res = run_cli(*args, "--out", out, timeout=60)
-    assert res.returncode == 2, res.stderr
-    assert expected in res.stderr and "Traceback" not in res.stderr
+    if args[0] == "report":
+        code, _, err = cli(*args, "--out", out)
+    else:
+        res = run_cli(*args, "--out", out, timeout=60)
+        code, err = res.returncode, res.stderr
+    assert code == 2, err
+    assert expected in err and "Traceback" not in err
     assert not out.exists() and time.perf_counter() - t < 30
 
 
