@@ -38,7 +38,8 @@ SCRIPT = textwrap.dedent('''
         result["first"] = json.loads(run(km, "import os, sys, json; leaked = 42; "
             "print(json.dumps({'cwd': os.getcwd(), 'ppid': os.getppid(), 'pid': os.getpid(), "
             "'comm': open('/proc/self/comm').read().strip(), 'warm': 'analysis.sections' in sys.modules, "
-            "'mpl': os.environ.get('MPLBACKEND'), 'marker': os.environ.get('KF_MARKER')}))"))
+            "'mpl': os.environ.get('MPLBACKEND'), 'marker': os.environ.get('KF_MARKER'), "
+            "'history': get_ipython().history_manager.enabled}))"))
         result["first"]["parent"] = os.getpid()
         k1.shutdown()
         result["first_exit"] = k1.returncode
@@ -88,6 +89,7 @@ def test_forked_kernels_are_fresh_warm_and_die_as_they_should(tmp_path):
     assert first["comm"] == "ipykernel"                # what ps shows for a forked kernel
     assert first["warm"] is True                       # imported by the template, before the fork
     assert first["mpl"] == "Agg" and first["marker"] == "kf-1"   # the environment the manager passed
+    assert first["history"] is False                   # report kernels keep no input history
     assert first["ppid"] != first["parent"]            # forked by the template, not started by the worker
     assert r["first_exit"] is not None and r["first_gone"]
     assert r["second"] == "False"                      # nothing carries over from one kernel to the next
@@ -174,7 +176,8 @@ LAUNCHED = textwrap.dedent('''
         run_sync(kc.execute_interactive)(
             "import os, sys, json; print(json.dumps({'comm': open('/proc/self/comm').read().strip(), "
             "'warm': 'analysis.sections' in sys.modules, 'debugger': 'debugpy' in sys.modules and "
-            "sys.modules['debugpy'] is not None, 'cwd': os.getcwd(), 'cwd_importable': '' in sys.path}))",
+            "sys.modules['debugpy'] is not None, 'cwd': os.getcwd(), 'cwd_importable': '' in sys.path, "
+            "'history': get_ipython().history_manager.enabled}))",
             timeout=60, output_hook=lambda m: out.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None)
         kc.stop_channels()
         k.shutdown()
@@ -199,6 +202,7 @@ def test_a_single_reports_kernel_starts_warm_without_debugger_and_is_ready_at_on
     assert r["client"] == "ReportKernelClient"
     assert r["comm"] == "ipykernel" and r["warm"] is True and r["debugger"] is False
     assert r["cwd"] == str(tmp_path) and r["cwd_importable"] is True   # as ipykernel_launcher leaves it
+    assert r["history"] is False                                      # no SQLite write per cell
 
 
 def test_the_clients_readiness_check_reports_a_kernel_that_died(tmp_path):

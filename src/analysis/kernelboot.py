@@ -14,6 +14,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # kernel) ipykernel starts the kernel without its debugger. Only report kernels import this module.
 sys.modules.setdefault("debugpy", None)
 
+#: options of every report's kernel (IPKernelApp's command line): no input history — papermill's cells
+#: are in the notebook, and an SQLite write per cell into ~/.ipython, shared by the kernels running at once,
+#: is work (and a lock) for nobody
+KERNEL_ARGS = ["--HistoryManager.enabled=False"]
+
 from analysis.run import trim_imports  # noqa: E402
 
 trim_imports()   # before jsonschema's first import: skips a grammar build nobody uses

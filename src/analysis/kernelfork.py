@@ -87,7 +87,9 @@ def _kernel_main(argv: list[str], cwd: str | None, env: dict, log: str | None) -
     if sys.path and sys.path[0] in ("", "."):   # as ipykernel_launcher does: not the working folder
         del sys.path[0]
     from ipykernel import kernelapp
-    kernelapp.launch_new_instance(argv=argv)
+
+    from .kernelboot import KERNEL_ARGS
+    kernelapp.launch_new_instance(argv=[*argv, *KERNEL_ARGS])
 
 
 def _drop_inherited() -> None:

@@ -19,7 +19,7 @@ if __name__ == "__main__":
     from analysis.proc import name_process
 
     name_process("ipykernel")   # what ps -o comm and top show, as for the kernels forked from a template
-    import analysis.kernelboot  # noqa: F401  (blocks debugpy, imports ipykernel, pandas, matplotlib, analysis)
+    from analysis import kernelboot  # blocks debugpy, imports ipykernel, pandas, matplotlib, analysis
     from ipykernel import kernelapp
 
-    kernelapp.launch_new_instance()
+    kernelapp.launch_new_instance(argv=[*sys.argv[1:], *kernelboot.KERNEL_ARGS])
