@@ -123,3 +123,12 @@ def test_a_big_files_characters_are_read_once_per_version_of_the_file(cache, tmp
     small.write_text("沙坪坝区", encoding="utf-8")
     assert fontcache.file_chars(small) == frozenset("沙坪坝区")   # small files are just read
     assert len([p for p in cache.iterdir() if p.name.startswith("chars-")]) == 2
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
+def test_a_big_files_characters_are_those_python_reads(tmp_path, chunk):
+    """The chunked scan gives what ``set()`` of the decoded text gives, chunks cutting UTF-8 sequences
+    and undecodable bytes included."""
+    path = tmp_path / "data.csv"
+    path.write_bytes("区域,值\n渝北区,超4000\n".encode() + b"\xff\xfe" + "😀𠀀 \u3000".encode() + b"\xe6\xb8")
+    assert fontcache._scan(path, chunk=chunk) == frozenset(path.read_text(encoding="utf-8", errors="ignore"))
