@@ -2,8 +2,10 @@
 
 Starting a kernel and importing pandas/matplotlib/analysis in it takes seconds. Started at the
 beginning of a run, it warms up while the parent checks the data and imports the exporters; the
-notebook then runs in a kernel that is already ready. One kernel per report: nothing carries
-over between reports.
+notebook then runs in a kernel that is already ready. This interpreter's own kernel starts as
+``python -m analysis.kernellaunch`` (imports first, answers warm), or forked from a warm template in a
+batch worker (:mod:`analysis.kernelfork`); another kernelspec's kernel is warmed by executing
+:data:`WARM_CODE`. One kernel per report: nothing carries over between reports.
 
 The kernel lives in its own session (jupyter_client starts it so), so nothing but this object
 stops it: :meth:`WarmKernel.shutdown` must run on every way out of a run — a bad request found
@@ -23,7 +25,8 @@ import os
 import shutil
 import threading
 
-#: what every report's kernel needs, imported while the parent prepares the frames
+#: what every report's kernel needs, imported while the parent prepares the frames (a no-op in our own
+#: kernels, which imported it before they answered)
 WARM_CODE = "import analysis.kernelboot  # warm-up: pandas, matplotlib, fonts, analysis"
 
 #: start kernels by forking a warm template (:mod:`analysis.kernelfork`) instead of a new interpreter;
