@@ -83,7 +83,8 @@ def file_chars(path: Path) -> frozenset:
 
 def _scan(path: Path, chunk: int = 16 << 20) -> frozenset:
     """The distinct characters of a UTF-8 file (undecodable bytes skipped), read in chunks: each chunk's
-    code points marked in a table of all of Unicode (numpy) — ≈ 10× faster than ``set()`` of the text."""
+    code points marked in a table of all of Unicode (numpy) — ≈ 2× faster than ``set()`` of the text
+    (measured on 24 MB: 0.23 vs 0.53 s), and never the whole file in memory."""
     import codecs
 
     import numpy as np

@@ -95,7 +95,9 @@ def display_names(frames: list[pd.DataFrame], regions: dict, catalog, lang: str)
     frames are prepared, so that the kernel need not (a name without a translation needs pypinyin,
     whose dictionaries take a quarter of a second to load)."""
     texts = {str(t) for f in frames for c in ("region", "entity", "peer") if c in f for t in f[c].dropna().unique()}
-    texts |= set(regions) | {str((r or {}).get("parent") or "") for r in regions.values()}
+    # and their parents — not every region of the hierarchy (thousands, in a big file): a name missing
+    # here is worded when it is shown (Report.place)
+    texts |= {str((regions.get(t) or {}).get("parent") or "") for t in list(texts)}
     return {t: shown for t in sorted(texts) if t and (shown := catalog.display(t, lang, regions)) != t}
 
 
