@@ -39,7 +39,8 @@ SCRIPT = textwrap.dedent('''
             "print(json.dumps({'cwd': os.getcwd(), 'ppid': os.getppid(), 'pid': os.getpid(), "
             "'comm': open('/proc/self/comm').read().strip(), 'warm': 'analysis.sections' in sys.modules, "
             "'mpl': os.environ.get('MPLBACKEND'), 'marker': os.environ.get('KF_MARKER'), "
-            "'history': get_ipython().history_manager.enabled}))"))
+            "'history': get_ipython().history_manager.enabled, 'frozen': __import__('gc').get_freeze_count(), "
+            "'gc': __import__('gc').isenabled()}))"))
         result["first"]["parent"] = os.getpid()
         k1.shutdown()
         result["first_exit"] = k1.returncode
@@ -90,6 +91,8 @@ def test_forked_kernels_are_fresh_warm_and_die_as_they_should(tmp_path):
     assert first["warm"] is True                       # imported by the template, before the fork
     assert first["mpl"] == "Agg" and first["marker"] == "kf-1"   # the environment the manager passed
     assert first["history"] is False                   # report kernels keep no input history
+    assert first["frozen"] > 50_000 and first["gc"] is True   # the template's imports out of collections; the
+                                                       # notebook's own objects still collected (analysis.gcpause)
     assert first["ppid"] != first["parent"]            # forked by the template, not started by the worker
     assert r["first_exit"] is not None and r["first_gone"]
     assert r["second"] == "False"                      # nothing carries over from one kernel to the next
@@ -177,7 +180,8 @@ LAUNCHED = textwrap.dedent('''
             "import os, sys, json; print(json.dumps({'comm': open('/proc/self/comm').read().strip(), "
             "'warm': 'analysis.sections' in sys.modules, 'debugger': 'debugpy' in sys.modules and "
             "sys.modules['debugpy'] is not None, 'cwd': os.getcwd(), 'cwd_importable': '' in sys.path, "
-            "'history': get_ipython().history_manager.enabled}))",
+            "'history': get_ipython().history_manager.enabled, 'frozen': __import__('gc').get_freeze_count(), "
+            "'gc': __import__('gc').isenabled()}))",
             timeout=60, output_hook=lambda m: out.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None)
         kc.stop_channels()
         k.shutdown()
@@ -203,6 +207,7 @@ def test_a_single_reports_kernel_starts_warm_without_debugger_and_is_ready_at_on
     assert r["comm"] == "ipykernel" and r["warm"] is True and r["debugger"] is False
     assert r["cwd"] == str(tmp_path) and r["cwd_importable"] is True   # as ipykernel_launcher leaves it
     assert r["history"] is False                                      # no SQLite write per cell
+    assert r["frozen"] > 50_000 and r["gc"] is True                   # imports frozen, collection on
 
 
 def test_the_clients_readiness_check_reports_a_kernel_that_died(tmp_path):

@@ -165,8 +165,11 @@ def _cmd_report(args) -> int:
     for opt in ("region", "year"):
         if getattr(args, opt) is None:
             raise UsageError(f"--{opt}: expected a value, found none (analysis report --region 渝北区 --year 2024)")
+    from .gcpause import paused
     from .run import ACTIVE, interruptible, start_kernel
-    with interruptible():   # SIGTERM, Ctrl-C: kernel stopped, staging removed, exit 130
+    # no automatic garbage collection while the report is made (analysis.gcpause), nor after it when the
+    # process ends then (the console script). SIGTERM, Ctrl-C: kernel stopped, staging removed, exit 130
+    with paused(process_ends=_PROCESS_ENDS["after_main"]), interruptible():
         # the kernel starts first and warms up while the request is checked and the data prepared
         nb = paths.notebook_path(args.notebook or paths.DEFAULT_NOTEBOOK, dirs)
         kernel = start_kernel(paths.real(nb)) if nb is not None else None
@@ -399,9 +402,14 @@ def command() -> int:
     interpreter's last garbage collection, which walks every object the run made (measured: 0.5–1.5 s
     after a report, on the report's critical path) to free memory the system frees anyway."""
     import gc
+    _PROCESS_ENDS["after_main"] = True
     code = main()
     gc.freeze()   # what exists now is never collected: the process is ending
     return code
+
+
+#: whether the process ends when :func:`main` returns (the console script), or main was called by a program
+_PROCESS_ENDS = {"after_main": False}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,6 +147,8 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
                 stop: threading.Event | None = None, kernel=None) -> ReportResult:
     """Produce one report: prepare the frames once, execute the notebook on them, export, publish.
 
+    Python's automatic garbage collection is paused meanwhile (:func:`analysis.gcpause.paused`).
+
     The kernel started ahead is shut down and the staging folder removed on every way out (the
     request fails against its data, a cell fails, an exception, :func:`interruptible`'s signals).
 
@@ -165,6 +167,13 @@ def run_request(request: ReportRequest, *, prepared: ReportData | None = None,
         KernelDied: the kernel died while running a cell; the notebook up to it is kept under ``failed/``.
         Interrupted: ``stop`` was set.
     """
+    from .gcpause import paused
+    with paused():
+        return _run_request(request, prepared=prepared, kernel_name=kernel_name, lock=lock, stop=stop, kernel=kernel)
+
+
+def _run_request(request: ReportRequest, *, prepared: ReportData | None, kernel_name: str | None, lock: bool,
+                 stop: threading.Event | None, kernel) -> ReportResult:
     from . import fontcache, handover
     from .lock import FolderLock
     t0 = time.perf_counter()
