@@ -258,8 +258,25 @@ def local_fetcher(allowed: list[Path]):
 _PRESUBSET: set[str] = set()
 
 
-def presubset(font: bytes) -> None:
-    """Have WeasyPrint embed this font file as it is instead of subsetting it again.
+#: WeasyPrint font configurations by the SHA-256 of the subset they hold (the last one only)
+_FONT_CONFIGS: dict[str, object] = {}
+
+
+def font_configuration(digest: str):
+    """The WeasyPrint font configuration (fontconfig and Pango's font map) for PDFs set in the subset of this
+    SHA-256, kept for the next PDF of the process: a batch worker's reports share their data file's subset,
+    and a configuration that has laid out one report has the font loaded and its caches warm (measured:
+    0.08 s less per PDF, median of 12 alternating pairs; the PDF bytes are the same). One is kept: a
+    different subset gets a new one."""
+    from weasyprint.text.fonts import FontConfiguration
+    if digest not in _FONT_CONFIGS:
+        _FONT_CONFIGS.clear()
+        _FONT_CONFIGS[digest] = FontConfiguration()
+    return _FONT_CONFIGS[digest]
+
+
+def presubset(font: bytes) -> str:
+    """Have WeasyPrint embed this font file as it is instead of subsetting it again; returns its SHA-256.
 
     The font is already a subset of the characters of the report; WeasyPrint 70 without
     libharfbuzz-subset (not on the base image) subsets it again with fontTools, measured at
@@ -269,14 +286,15 @@ def presubset(font: bytes) -> None:
     glyph-to-text map of the glyphs used, from the shaped text.
     """
     import hashlib
-    _PRESUBSET.add(hashlib.sha256(font).hexdigest())
+    digest = hashlib.sha256(font).hexdigest()
+    _PRESUBSET.add(digest)
     try:
         from weasyprint.pdf.fonts import Font
     except ImportError:
-        return
+        return digest
     original = getattr(Font, "subset", None)
     if original is None or getattr(original, "_analysis_presubset", False):
-        return
+        return digest
 
     def subset(self, *args, **kwargs):
         if hashlib.sha256(self.file_content).hexdigest() in _PRESUBSET:
@@ -284,6 +302,7 @@ def presubset(font: bytes) -> None:
         return original(self, *args, **kwargs)
     subset._analysis_presubset = True
     Font.subset = subset
+    return digest
 
 
 def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = None,
@@ -305,13 +324,14 @@ def to_pdf(nb, target: Path, *, lang: str, base_dir: Path, font: bytes | None = 
     face = f'@font-face {{ font-family: "{FAMILY}"; src: url("{font_file.resolve().as_uri()}"); }}'
     doc = page(html_body, info, lang=lang, print_css=_print_css(lang), font_face=face)
     fetcher = local_fetcher([base_dir, font_file.resolve().parent])
-    presubset(font_file.read_bytes())
+    digest = presubset(font_file.read_bytes())
     try:
         # not full_fonts: with it WeasyPrint maps glyphs back to text by the font's cmap alone, and
         # glyphs that shaping substitutes (the Chinese — of "50—100亿级", the … after Latin letters,
         # —— joined) have no cmap entry: they copied as "50f100", "50 100" or "Ѭ". Without it, each glyph
         # maps to the text it was shaped from.
-        HTML(string=doc, base_url=str(base_dir), url_fetcher=fetcher).write_pdf(str(target))
+        HTML(string=doc, base_url=str(base_dir), url_fetcher=fetcher).write_pdf(
+            str(target), font_config=font_configuration(digest))
     finally:
         if tmp_dir is not None:
             import shutil
