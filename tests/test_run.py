@@ -286,3 +286,50 @@ def test_names_are_worded_when_the_frames_are_prepared_as_the_catalog_words_them
         assert rep.place(text) == catalog.display(text, "en", regions)
     assert "未列出的企业" not in names and rep.place("未列出的企业") == "Weilie Chude Qiye"
     assert handover.prepare(build(region="渝北区", year=2024)).meta["names"] == {}      # Chinese as written
+
+
+@pytest.fixture
+def kept_loaded(monkeypatch):
+    """A batch worker's handover: the last data file loaded is kept for the next report of it."""
+    from analysis import handover
+    monkeypatch.setitem(handover._KEEP, "on", True)
+    monkeypatch.setattr(handover, "_LOADED", {})
+    return handover
+
+
+def test_a_worker_loads_a_data_file_once_for_its_reports_and_again_when_it_changes(tmp_path, kept_loaded,
+                                                                                   monkeypatch):
+    from analysis.request import build
+    handover = kept_loaded
+    trace = tmp_path / "trace.txt"
+    monkeypatch.setenv("ANALYSIS_TRACE", str(trace))
+    data = data_with(tmp_path / "d", "示例区C")
+    loads = lambda: trace.read_text().split().count("load") if trace.exists() else 0   # noqa: E731
+    from analysis.catalog import load_catalog
+    request = build(region="示例区C", year=2024, data=data)
+    obs, sources = handover._loaded(request, load_catalog(request.catalog))
+    obs.loc[:, "value"] = -1.0                                  # a report changing what it was handed, in place
+    sources.loc[:, "title"] = "x"
+    b = handover.prepare(build(region="示例区B", year=2024, data=data))
+    assert loads() == 1                                         # read and validated once for both
+    kept_obs, kept_sources = handover._LOADED["frames"]
+    assert (kept_obs["value"] != -1.0).all() and (kept_sources["title"] != "x").all()   # the kept frames did not change
+    assert (b.observations["value"] != -1.0).all()
+    again = handover.prepare(build(region="示例区C", year=2024, data=data))
+    assert loads() == 1 and again.metrics.equals(handover.prepare(build(region="示例区C", year=2024, data=data)).metrics)
+    time.sleep(0.01)
+    data.write_text(data.read_text(encoding="utf-8").replace("示例区C", "示例区D"), encoding="utf-8")
+    changed = handover.prepare(build(region="示例区D", year=2024, data=data))   # the file changed: read again
+    assert loads() == 2 and "示例区D" in set(changed.observations["region"])
+    (data.parent / "sources.csv").write_text((data.parent / "sources.csv").read_text(encoding="utf-8") + "\n",
+                                             encoding="utf-8")
+    handover.prepare(build(region="示例区D", year=2024, data=data))    # a side file changed: read again
+    assert loads() == 3
+
+
+def test_a_report_process_keeps_nothing_loaded(tmp_path, monkeypatch):
+    from analysis import handover
+    from analysis.request import build
+    monkeypatch.setattr(handover, "_LOADED", {})
+    handover.prepare(build(region="示例区A", year=2024, data=data_with(tmp_path / "d", "示例区A")))
+    assert handover._KEEP["on"] is False and handover._LOADED == {}

@@ -104,6 +104,8 @@ def _worker_init(parent_pid: int | None = None, slots=None) -> None:
     from .kernel import use_template
     use_template()     # the kernel template imports on the other core meanwhile (analysis.kernelfork)
     _warm_exporters()
+    from .handover import keep_loaded
+    keep_loaded()      # the next job of the same data file does not read and validate it again
     from .gcpause import settle
     settle()           # the imports live as long as the worker: out of every later collection
 
