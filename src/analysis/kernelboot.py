@@ -6,8 +6,13 @@ Imported once by a batch worker's kernel template (:mod:`analysis.kernelfork`), 
 kernels that start warm; and by a kernel started the usual way as its warm-up (:data:`analysis.kernel.WARM_CODE`),
 while the parent prepares the report's frames.
 """
+import gc
 import os
 import sys
+
+# no collection while the imports run (they make objects that live as long as the kernel): settle() below
+_COLLECTING = gc.isenabled()
+gc.disable()
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 # a report's kernel is driven by papermill, which never debugs: without debugpy (≈ 0.2 s of imports per
@@ -31,5 +36,8 @@ import analysis.sections  # noqa: E402,F401
 from analysis.gcpause import settle  # noqa: E402
 
 # what the kernel imported lives as long as it: out of its collections (≈ 0.05 s of a report's cells), and
-# a kernel forked from the template no longer touches, hence copies, the template's memory when it collects
+# a kernel forked from the template no longer touches, hence copies, the template's memory when it collects;
+# then collection on again, for the notebook's own objects
 settle()
+if _COLLECTING:
+    gc.enable()
