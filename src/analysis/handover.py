@@ -100,7 +100,6 @@ def prepare(request: ReportRequest) -> ReportData:
         AnalysisError: the region or year is not in the data.
     """
     from .catalog import load_catalog
-    from .data import load_observations, load_sources
     from .metrics import attribute_years, compute, reconcile
     catalog = load_catalog(request.catalog)
     obs, sources = _loaded(request, catalog)
