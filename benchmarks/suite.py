@@ -38,8 +38,13 @@ def once() -> dict:
     seconds = time.perf_counter() - t
     lines = [line for line in res.stdout.splitlines() if line.strip()]
     summary = re.sub(r"^=+ | =+$", "", lines[-1]) if lines else ""
-    return {"seconds": seconds, "returncode": res.returncode, "summary": summary, "load_before": before,
-            "load_after": _load()}
+    failed = [line.split(" - ")[0].split(" ", 1)[1] for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    if res.returncode != 0:   # the whole output of a failing run, to see why (benchmarks/out is not in git)
+        log = ROOT / "benchmarks" / "out" / f"suite-failed-{time.strftime('%Y%m%dT%H%M%S')}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(res.stdout + res.stderr, encoding="utf-8")
+    return {"seconds": seconds, "returncode": res.returncode, "summary": summary, "failed": failed,
+            "load_before": before, "load_after": _load()}
 
 
 def run(repeats: int = 1) -> dict:
@@ -48,7 +53,8 @@ def run(repeats: int = 1) -> dict:
         r = once()
         runs.append(r)
         print(f"  run {i + 1}/{repeats}: {r['seconds']:.0f} s, exit {r['returncode']} ({r['summary']}); "
-              f"load average {r['load_before']:.1f} before, {r['load_after']:.1f} after", flush=True)
+              f"load average {r['load_before']:.1f} before, {r['load_after']:.1f} after"
+              + "".join(f"\n    failed: {t}" for t in r["failed"]), flush=True)
     median = statistics.median(r["seconds"] for r in runs)
     res = {"seconds": median, "runs": runs, "passed": all(r["returncode"] == 0 for r in runs),
            "cores": os.cpu_count(), "meets": median <= TARGET_S}

@@ -57,7 +57,9 @@ def keep_loaded() -> None:
     """From now on this process keeps the last data file it loaded, validated, for the next report of the
     same files (a batch worker: its reports mostly share one data file). Measured on the batch benchmark's
     file: 0.23 s of a report's 0.47 s of preparation (CPU). Kept until another file is loaded; the files'
-    size, modification time and inode decide whether they are the same."""
+    size, modification time and inode decide whether they are the same — as for the checksums the batch's
+    manifest keeps (:func:`analysis.manifest.sha256_file`): a file rewritten during a batch with the same
+    size within one tick of the file system's clock would be taken for the one loaded."""
     _KEEP["on"] = True
 
 
