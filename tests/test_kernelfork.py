@@ -22,8 +22,16 @@ SCRIPT = textwrap.dedent('''
         try:
             kc.wait_for_ready(timeout=60)
             out = []
-            kc.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(m["content"].get("text", ""))
-                                   if m["msg_type"] == "stream" else None)
+            reply = kc.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(
+                m["content"].get("text", "")) if m["msg_type"] == "stream" else None)
+            deadline = time.time() + 10
+            while not out and time.time() < deadline:   # under load a print's stream can come after "idle"
+                try:
+                    m = kc.get_iopub_msg(timeout=1)
+                except Exception:
+                    continue
+                if m["msg_type"] == "stream" and m["parent_header"].get("msg_id") == reply["parent_header"]["msg_id"]:
+                    out.append(m["content"].get("text", ""))
             return "".join(out)
         finally:
             kc.stop_channels()
@@ -163,7 +171,7 @@ def test_a_process_killed_outright_leaves_no_template_and_no_kernel(tmp_path):
 
 
 LAUNCHED = textwrap.dedent('''
-    import json, sys
+    import ast, json, sys
     from jupyter_client.utils import run_sync
     from analysis import kernel
 
@@ -174,18 +182,22 @@ LAUNCHED = textwrap.dedent('''
         kc = km.client()
         kc.start_channels()
         run_sync(kc.wait_for_ready)(timeout=60)
-        out = []
-        # the first request after readiness: its output must arrive (IOPub was subscribed in time)
-        run_sync(kc.execute_interactive)(
-            "import os, sys, json; print(json.dumps({'comm': open('/proc/self/comm').read().strip(), "
-            "'warm': 'analysis.sections' in sys.modules, 'debugger': 'debugpy' in sys.modules and "
-            "sys.modules['debugpy'] is not None, 'cwd': os.getcwd(), 'cwd_importable': '' in sys.path, "
-            "'history': get_ipython().history_manager.enabled, 'frozen': __import__('gc').get_freeze_count(), "
-            "'gc': __import__('gc').isenabled()}))",
-            timeout=60, output_hook=lambda m: out.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None)
+        seen = []
+        # the first request after readiness: IOPub must carry all of it, from its first message (busy, the
+        # code) — the subscription was in place before it ran. The answer comes back in the reply
+        # (user_expressions): a print's stream can reach the client after "idle" under load (ipykernel).
+        probe = ("json.dumps({'comm': open('/proc/self/comm').read().strip(), "
+                 "'warm': 'analysis.sections' in sys.modules, 'debugger': 'debugpy' in sys.modules and "
+                 "sys.modules['debugpy'] is not None, 'cwd': os.getcwd(), 'cwd_importable': '' in sys.path, "
+                 "'history': get_ipython().history_manager.enabled, 'frozen': gc.get_freeze_count(), "
+                 "'gc': gc.isenabled()})")
+        reply = run_sync(kc.execute_interactive)(
+            "import gc, json, os, sys", user_expressions={"r": probe}, timeout=60,
+            output_hook=lambda m: seen.append(m["header"]["msg_type"] + ":" + m["content"].get("execution_state", "")))
         kc.stop_channels()
         k.shutdown()
-        r = json.loads("".join(out))
+        r = json.loads(ast.literal_eval(reply["content"]["user_expressions"]["r"]["data"]["text/plain"]))
+        r["iopub"] = seen
         r["client"] = type(kc).__name__
         print(json.dumps(r))
 
@@ -196,7 +208,7 @@ LAUNCHED = textwrap.dedent('''
 
 def test_a_single_reports_kernel_starts_warm_without_debugger_and_is_ready_at_once(tmp_path):
     """``analysis report``'s kernel runs ``python -m analysis.kernellaunch``: warm when it first answers, named
-    ipykernel, no debugpy; its client (analysis.kernelclient) is ready and gets the first cell's output."""
+    ipykernel, no debugpy; its client (analysis.kernelclient) is ready and IOPub carries its first request whole."""
     script = tmp_path / "launch_check.py"
     script.write_text(LAUNCHED, encoding="utf-8")
     proc = subprocess.run([str(BIN / "python"), str(script), str(tmp_path)], capture_output=True, text=True,
@@ -204,6 +216,7 @@ def test_a_single_reports_kernel_starts_warm_without_debugger_and_is_ready_at_on
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert r["client"] == "ReportKernelClient"
+    assert r["iopub"][:2] == ["status:busy", "execute_input:"] and r["iopub"][-1] == "status:idle"   # all of it
     assert r["comm"] == "ipykernel" and r["warm"] is True and r["debugger"] is False
     assert r["cwd"] == str(tmp_path) and r["cwd_importable"] is True   # as ipykernel_launcher leaves it
     assert r["history"] is False                                      # no SQLite write per cell
