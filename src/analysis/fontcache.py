@@ -58,10 +58,10 @@ def file_chars(path: Path) -> frozenset:
     ``chars-*.txt`` in the cache folder, so a region's report from it does not read all of it again. A
     remembered set that lacks a character costs no glyph: the export checks the page against the font
     (:func:`analysis.export.export`) and builds a subset of its own when one is missing."""
-    st = path.stat()
-    if st.st_size < BIG_FILE:
+    from .paths import version
+    key = version(path)
+    if key[1] < BIG_FILE:
         return frozenset(path.read_text(encoding="utf-8", errors="ignore"))
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
     if key in _CHARS:
         return _CHARS[key]
     memo = None

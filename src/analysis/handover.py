@@ -56,19 +56,16 @@ _KEEP = {"on": False}
 def keep_loaded() -> None:
     """From now on this process keeps the last data file it loaded, validated, for the next report of the
     same files (a batch worker: its reports mostly share one data file). Measured on the batch benchmark's
-    file: 0.23 s of a report's 0.47 s of preparation (CPU). Kept until another file is loaded; the files'
-    size, modification time and inode decide whether they are the same — as for the checksums the batch's
-    manifest keeps (:func:`analysis.manifest.sha256_file`): a file rewritten during a batch with the same
-    size within one tick of the file system's clock would be taken for the one loaded."""
+    file: 0.23 s of a report's 0.47 s of preparation (CPU). Kept until another version of the files is loaded
+    (:func:`analysis.paths.version`, as for the checksums the batch's manifest keeps)."""
     _KEEP["on"] = True
 
 
-def _identity(path: Path) -> tuple | None:
+def _version(path: Path) -> tuple | None:
     try:
-        st = path.stat()
-    except OSError:
+        return paths.version(path)
+    except OSError:       # a side file that is not there
         return None
-    return str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def _loaded(request: ReportRequest, catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -79,8 +76,8 @@ def _loaded(request: ReportRequest, catalog) -> tuple[pd.DataFrame, pd.DataFrame
     key = None
     if _KEEP["on"]:
         data = paths.data_file(request.data)
-        key = (_identity(data), *(_identity(data.parent / n) for n in paths.SIDE_FILES),
-               _identity(Path(request.catalog)) if request.catalog else None)
+        key = (_version(data), *(_version(data.parent / n) for n in paths.SIDE_FILES),
+               _version(Path(request.catalog)) if request.catalog else None)
         if _LOADED.get("key") == key:
             obs, sources = _LOADED["frames"]
             return obs.copy(deep=False), sources.copy(deep=False)

@@ -59,18 +59,18 @@ SCHEMA = {
 
 
 @lru_cache(maxsize=256)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
+def _sha256(version: tuple) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(version[0], "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
 def sha256_file(path: Path) -> str:
-    """The file's sha256 (hex); one read per file version in a process, however many jobs share it."""
-    st = Path(path).stat()
-    return _sha256(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+    """The file's sha256 (hex); one read per file version (:func:`analysis.paths.version`) in a process,
+    however many jobs share it."""
+    return _sha256(paths.version(path))
 
 
 @lru_cache(maxsize=1)

@@ -130,6 +130,18 @@ def data_file(path: str | os.PathLike) -> Path:
     return split_sheet(path)[0]
 
 
+def version(path: str | os.PathLike) -> tuple[str, int, int, int]:
+    """A file's version as the caches of this package tell versions apart: its real path, size,
+    modification time (ns) and inode. A file rewritten with the same size within one tick of the file
+    system's clock keeps its version (checksums, kept data and character sets alike).
+
+    Raises:
+        OSError: the file cannot be looked at.
+    """
+    st = os.stat(path)
+    return str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino
+
+
 def default_data_dirs() -> list[Path]:
     """Folders whose ``sources.csv``/``regions.csv`` apply to every data file (the project's data/)."""
     return [data_path().parent]
