@@ -1,5 +1,9 @@
+import re
+from pathlib import Path
+
 import pytest
 
+from analysis import export
 from analysis.errors import ReportError
 from analysis.export import local_fetcher, notebook_body, page
 
@@ -89,6 +93,69 @@ def test_column_kinds():
             ["–", "yb-2", "约60%（55–65%）", "2023", "实现产值1900亿元，增长55%", "s1", "规上工业增加值增长超20%"],
             ["7 years running", "", "more than 130 bn yuan (under 140 bn yuan)", "", "", "", ""]]
     assert column_kinds(rows, 7) == ["num", "id", "num", "", "", "id", ""]   # quotes with a number are not figures
+
+
+def _percents(layout):
+    return [float(w.rstrip("%")) for w in layout["widths"]]
+
+
+def test_column_widths_fill_the_page_in_proportion_when_every_cell_fits_on_a_line():
+    from analysis.export import PAD_EMS, SAFETY, TABLE_EMS, column_layout, text_ems
+    layout = column_layout([["规上工业增加值", "增长"], ["研发投入", "总量"]], ["指标", "口径"], ["", ""])
+    widths = _percents(layout)
+    assert abs(sum(widths) - 100) < 0.05 and layout["wrap"] == [False, False]
+    want = [text_ems("规上工业增加值") * SAFETY + PAD_EMS, text_ems("增长") * SAFETY + PAD_EMS]
+    assert abs(widths[0] / widths[1] - want[0] / want[1]) < 0.01
+    assert 7 * SAFETY + PAD_EMS < TABLE_EMS * widths[0] / 100       # the widest cell has room
+
+
+def test_column_widths_give_the_spare_width_where_it_saves_the_most_lines():
+    """Two columns of the same longest text: one has forty such cells, the other one; the forty get the room."""
+    from analysis.export import PAD_EMS, SAFETY, TABLE_EMS, column_layout, text_ems
+    quote = "规上工业增加值增长超20%、居全市第一，规上工业总产值突破4000亿元，" * 2   # ≈ 70 ems: 2 lines at best
+    rows = [[quote, "短"] for _ in range(40)]
+    rows[0][1] = quote
+    widths = _percents(column_layout(rows, ["原文", "说明"], ["", ""]))
+    assert abs(sum(widths) - 100) < 0.05 and widths[0] > widths[1]
+    assert TABLE_EMS * widths[0] / 100 >= text_ems(quote) * SAFETY / 2 + PAD_EMS    # forty quotes on 2 lines each
+    assert TABLE_EMS * widths[1] / 100 >= 6      # the other column keeps at least its widest unbreakable piece
+
+
+def test_column_widths_let_the_column_of_longest_texts_wrap_when_one_line_cells_do_not_fit():
+    """Seven columns of short Chinese terms (each kept on one line) are wider than the page together:
+    the quotes' column wraps its short quotes too; the names stay whole, each within its column."""
+    from analysis.export import SAFETY, TABLE_EMS, cell_class, column_kinds, column_layout, text_ems
+    headers = ["编号", "地区", "主体", "指标", "数值", "原文", "来源"]
+    rows = [["yb-011", "渝北区", "长安汽车数智工厂", "国家级专精特新小巨人企业", "约60%（55–65%）", "规上工业增加值增长超二成", "S000"],
+            ["yb-012", "渝北区", "赛力斯超级工厂", "国家级专精特新企业数", "5.6倍（即为上年的6.6倍）",
+             "累计培育市级专精特新中小企业700家、国家级专精特新“小巨人”企业55家", "S000"]]
+    kinds = column_kinds(rows, 7)
+    layout = column_layout(rows, headers, kinds)
+    assert layout["wrap"] == [False, False, False, False, False, True, False]
+    widths = [TABLE_EMS * w / 100 for w in _percents(layout)]
+    for j, name in ((2, "长安汽车数智工厂"), (3, "国家级专精特新小巨人企业"), (4, "约60%（55–65%）")):
+        assert widths[j] >= text_ems(name) * SAFETY, (j, widths)
+    assert cell_class("规上工业增加值增长超二成", "", True) == "" and cell_class("规上工业增加值增长超二成") == "nw"
+
+
+def test_column_widths_are_left_to_the_renderer_when_nothing_could_fit():
+    from analysis.report import _blocks
+    from analysis.export import column_layout
+    ids = [f"sha256-{'0123456789abcdef' * 2}-{i}" for i in range(6)]
+    assert column_layout([ids], [f"h{i}" for i in range(6)], ["id"] * 6) is None
+    html = str(_blocks().table([f"h{i}" for i in range(6)], [ids], "sources"))
+    assert "<colgroup>" not in html and "laid-out" not in html
+
+
+def test_a_table_carries_its_column_widths_for_print():
+    from analysis.report import _blocks
+    html = str(_blocks().table(["指标", "数值"], [["规上工业增加值", "超过20%"]], "figures"))
+    assert '<table class="figures laid-out">' in html
+    cols = re.findall(r'<col style="width: ([\d.]+)%"/?>', html)
+    assert len(cols) == 2 and abs(sum(map(float, cols)) - 100) < 0.05
+    css = (Path(export.__file__).parent / "templates" / "print.css").read_text(encoding="utf-8")
+    assert "table.laid-out { table-layout: fixed; }" in css
+    assert "margin: 22mm 18mm 20mm 18mm" in css and "table { font-size: 8.5pt; }" in css   # what TABLE_EMS assumes
 
 
 def _pages_of(html_doc, base):

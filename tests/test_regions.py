@@ -232,7 +232,7 @@ def multi(tmp_path_factory):
 
 def _rows(rep, cls):
     """The body rows of the report's table of class ``cls``, as lists of cell texts."""
-    html = next(h for h, _ in rep.parts if f'<table class="{cls}"' in h)
+    html = next(h for h, _ in rep.parts if re.search(f'<table class="{cls}[" ]', h))
     body = html.split("<tbody>", 1)[1]
     return [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)]
             for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
@@ -253,7 +253,7 @@ def test_sources_table_credits_each_figure_to_its_own_region(multi, lang):
         assert r[2] == (rep.place(obs.loc[rid, "entity"]) if obs.loc[rid, "entity"] else ""), r
     assert rows["cq-001"][1] == ("重庆市" if lang == "zh" else "Chongqing")
     assert rows["yb-004"][1:3] == (["渝北区", "问界M9"] if lang == "zh" else ["Yubei District", "AITO M9"])
-    html = next(h for h, _ in rep.parts if '<table class="sources"' in h)
+    html = next(h for h, _ in rep.parts if re.search('<table class="sources[" ]', h))
     heads = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<th[^>]*>(.*?)</th>", html)]
     assert heads[1:3] == (["地区", "主体"] if lang == "zh" else ["Region", "Entity"])
 

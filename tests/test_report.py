@@ -145,6 +145,36 @@ def test_english_report(yubei_en):
     assert "4,000" in flat or "400 bn yuan" in flat
 
 
+def text_past_the_right_margin(path, margin_mm=18.0, tolerance_mm=2.5):
+    """(page, mm past the margin, text) for each run of text that ends beyond the page's right margin.
+    A run's end is its start (from the PDF's text and current transformation matrices) plus its
+    width in the bundled font's advances at its size; the tolerance covers kerning and the table of
+    contents' leader dots, which are spaced wider than the dots' advances."""
+    from analysis.export import text_ems
+    mm = 72 / 25.4
+    found = []
+    for no, page in enumerate(PdfReader(str(path)).pages, 1):
+        right = float(page.mediabox.width) - margin_mm * mm
+
+        def visit(text, cm, tm, font, size, no=no, right=right):
+            if text.strip():
+                x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+                end = x + size * (tm[0] * cm[0] + tm[1] * cm[2]) * text_ems(text.rstrip("\n"))
+                if end > right + tolerance_mm * mm:
+                    found.append((no, round((end - right) / mm, 1), text.strip()[:40]))
+        page.extract_text(visitor_text=visit)
+    return found
+
+
+@pytest.mark.parametrize("name", ["industry_report.pdf", "industry_report_en.pdf"])
+def test_printed_text_stays_inside_the_right_margin(yubei_zh, name):
+    """Every table fits the text width in both languages: the Chinese table of quotes (seven columns of
+    short terms, each kept on one line) once ran 7 mm past the margin (its 来源 column), which this finds."""
+    pdf = yubei_zh[0] / name
+    assert text_past_the_right_margin(pdf) == []
+    assert len(text_past_the_right_margin(pdf, margin_mm=60)) > 20    # the measure does see long lines
+
+
 def test_format_pdf_writes_the_pdf_alone(peer_reports):
     """--format pdf (the solo run of peer_reports): the PDF and the data files, no HTML."""
     folder = peer_reports["solo"].parent

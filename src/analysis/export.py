@@ -16,6 +16,7 @@ import base64
 import html
 import io
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -78,10 +79,11 @@ def column_kinds(rows, n: int) -> list[str]:
     return kinds
 
 
-def cell_class(value, kind: str = "") -> str:
-    """The class of a table cell: its column's kind, and ``nw`` (one line) for a short cell."""
+def cell_class(value, kind: str = "", wrap: bool = False) -> str:
+    """The class of a table cell: its column's kind, and ``nw`` (one line) for a short cell unless
+    its column has to ``wrap`` (see :func:`column_layout`)."""
     text = str(value).strip()
-    short = len(text) <= SHORT_CELL or (len(text) <= SHORT_TERM and not any(c.isspace() for c in text))
+    short = not wrap and (len(text) <= SHORT_CELL or (len(text) <= SHORT_TERM and not any(c.isspace() for c in text)))
     return " ".join(c for c in (kind, "nw" if short else "") if c)
 
 
@@ -107,8 +109,121 @@ def keep_together(value):
     return Markup("").join(out)
 
 
+#: the printed table's geometry (templates/print.css): the A4 text width (210 mm less two 18 mm
+#: margins) in ems of the table's 8.5 pt type, and a cell's horizontal padding in ems (.5em each
+#: side; a figure's right padding is .9em)
+TABLE_EMS = (210 - 2 * 18) / 25.4 * 72 / 8.5
+PAD_EMS, NUM_PAD_EMS = 1.0, 1.4
+#: a text's width is estimated from the font's advances, without kerning or shaping: a little more
+#: is allowed for where the estimate is the only thing that keeps a line inside its cell
+SAFETY = 1.06
+
+#: where a line may not break in a cell (besides keep_together's runs): a run of letters, digits
+#: and their punctuation; a Chinese character with the punctuation that may not begin or end a line
+_CHUNK = re.compile(r"[（(“‘《【〔\[]*(?:[\u2e80-\u9fff\uf900-\ufaff\uff01-\uff60]|[^\s\u2e80-\u9fff\uf900-\ufaff"
+                    r"\uff01-\uff60]+)[，。、；：！？）)”’》】〕\]%‰]*")
+
+
+@lru_cache(maxsize=4096)
+def _advance(char: str) -> float:
+    """A character's advance in ems in the bundled font (1 em for a wide character it lacks, .6 em otherwise)."""
+    import unicodedata
+    from matplotlib.font_manager import get_font   # the kernel has the font open for its charts
+    font = get_font(str(cjk_font_path()))
+    if font.get_char_index(ord(char)):
+        from matplotlib.ft2font import LoadFlags
+        return font.load_char(ord(char), flags=LoadFlags.NO_SCALE).horiAdvance / font.units_per_EM
+    return 1.0 if unicodedata.east_asian_width(char) in "WF" else 0.6
+
+
+def text_ems(text: str) -> float:
+    """The width of a line of text in ems of its type."""
+    return sum(map(_advance, text))
+
+
+def _min_ems(text: str) -> float:
+    """The narrowest a cell's text can be set: its widest piece that cannot break."""
+    pieces = [m.group() for m in _KEEP.finditer(text)]
+    rest = _KEEP.sub(" ", text)
+    pieces += _CHUNK.findall(rest)
+    return max(map(text_ems, pieces), default=0.0)
+
+
+def column_layout(rows, headers, kinds) -> dict | None:
+    """Column widths (percentages of the table) for a table printed at the page's text width, and which
+    columns' short cells may wrap after all; ``None`` when even the narrowest setting of each column
+    is wider than the page (the table is then laid out by the browser or WeasyPrint as it is).
+
+    Each column gets at least its widest piece that cannot break (a short cell, ``nw``, whole); a
+    table whose cells all fit on one line shares the page in proportion to its columns' widest cells;
+    otherwise the width left over goes, step by step, where it saves the most lines of the table per
+    em (a column of quotes rather than one of names whose longest entry is one character too long).
+    WeasyPrint would measure every cell with Pango to lay a table out automatically — two passes over
+    each table, 13 % of the PDF's time; given the widths (``table-layout: fixed`` in print.css) it
+    does not. Columns whose one-line cells do not fit beside each other (a seven-column table of
+    quotes in Chinese) may wrap after all, the one with the longest texts first.
+    """
+    import numpy as np
+    n = len(headers)
+    if not n:
+        return None
+    table = [headers, *rows]
+    text = [[str(r[j]).strip() if j < len(r) else "" for j in range(n)] for r in table]
+    pad = np.array([NUM_PAD_EMS if k == "num" else PAD_EMS for k in kinds])
+    ems = np.array([[text_ems(t) * SAFETY for t in r] for r in text])           # rows × columns
+    least = np.array([[_min_ems(t) * SAFETY for t in r] for r in text])
+    keep = np.array([[kinds[j] == "id" or "nw" in cell_class(t) for j, t in enumerate(r)] for r in text])
+    keep[:, [j for j, k in enumerate(kinds) if k == "id"]] = True
+    high = ems.max(axis=0) + pad
+    loose = np.where(np.array([k == "id" for k in kinds]), high, least.max(axis=0) + pad)
+    low = np.where(keep, ems, least).max(axis=0) + pad
+    wrap = [False] * n
+    for j in sorted(range(n), key=lambda j: -high[j]):   # the column of longest texts wraps anyway
+        if low.sum() <= TABLE_EMS:
+            break
+        if low[j] > loose[j]:
+            low[j], wrap[j] = loose[j], True
+            keep[:, j] = False
+    if low.sum() > TABLE_EMS:
+        return None
+    if high.sum() <= TABLE_EMS:
+        widths = high * TABLE_EMS / high.sum()
+    else:
+        ems = np.where(keep, 0.0, ems)      # one-line cells fit their column by construction
+
+        def lines(col, width):               # lines of column col's cells at the given widths (k × rows)
+            width = np.atleast_1d(width)[:, None]
+            return np.maximum(1, np.ceil(ems[:, col][None, :] / (width - pad[col]) - 1e-9))
+
+        widths = low.copy()
+        spare = TABLE_EMS - widths.sum()
+        while spare > 1e-6:
+            now = np.stack([lines(j, widths[j])[0] for j in range(n)], axis=1)   # rows × columns
+            best = None
+            for j in range(n):
+                others = np.delete(now, j, axis=1).max(axis=1) if n > 1 else np.ones(len(text))
+                need = ems[:, j] / np.maximum(now[:, j] - 1, 1) + pad[j]          # width that saves a line
+                steps = np.unique(need[(now[:, j] > 1) & (need > widths[j]) & (need <= widths[j] + spare)])
+                if not steps.size:
+                    continue
+                saved = now.max(axis=1).sum() - np.maximum(lines(j, steps), others[None, :]).sum(axis=1)
+                rate = saved / (steps - widths[j])
+                i = int(rate.argmax())
+                if saved[i] > 0 and (best is None or rate[i] > best[0]):
+                    best = (rate[i], j, steps[i])
+            if best is None:
+                break
+            spare -= best[2] - widths[best[1]]
+            widths[best[1]] = best[2]
+        if spare > 1e-6:                     # no line left to save: in proportion to what each could take
+            give = np.maximum(high - widths, 0)
+            widths += spare * (give / give.sum() if give.sum() > 0 else widths / widths.sum())
+    return {"widths": [f"{100 * w / TABLE_EMS:.2f}%" for w in widths], "wrap": wrap}
+
+
 #: filters the section templates use (registered by analysis.report on its environment)
-TEMPLATE_FILTERS = {"column_kinds": column_kinds, "cell_class": cell_class, "keep_together": keep_together}
+TEMPLATE_FILTERS = {"column_kinds": column_kinds, "cell_class": cell_class, "keep_together": keep_together,
+                    "column_layout": column_layout}
 
 
 def _families() -> str:
