@@ -215,12 +215,12 @@ def test_a_single_reports_kernel_starts_warm_without_debugger_and_is_ready_at_on
                           timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert r["client"] == "ReportKernelClient"
-    assert r["iopub"][:2] == ["status:busy", "execute_input:"] and r["iopub"][-1] == "status:idle"   # all of it
-    assert r["comm"] == "ipykernel" and r["warm"] is True and r["debugger"] is False
-    assert r["cwd"] == str(tmp_path) and r["cwd_importable"] is True   # as ipykernel_launcher leaves it
-    assert r["history"] is False                                      # no SQLite write per cell
-    assert r["frozen"] > 50_000 and r["gc"] is True                   # imports frozen, collection on
+    assert r["client"] == "ReportKernelClient", r
+    assert r["iopub"][:2] == ["status:busy", "execute_input:"] and r["iopub"][-1] == "status:idle", r   # all of it
+    assert r["comm"] == "ipykernel" and r["warm"] is True and r["debugger"] is False, r
+    assert r["cwd"] == str(tmp_path) and r["cwd_importable"] is True, r   # as ipykernel_launcher leaves it
+    assert r["history"] is False, r                                      # no SQLite write per cell
+    assert r["frozen"] > 50_000 and r["gc"] is True, r                   # imports frozen, collection on
 
 
 def test_the_clients_readiness_check_reports_a_kernel_that_died(tmp_path):
