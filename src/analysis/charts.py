@@ -433,7 +433,7 @@ def to_png(fig) -> bytes:
     tight = fig.get_tightbbox(renderer)
     pad = 0.08
     box = Bbox.from_extents(min(0.0, tight.x0), tight.y0 - pad, max(W, tight.x1), tight.y1 + pad)
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches=box)
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches=box, pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return buf.getvalue()
 
