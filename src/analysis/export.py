@@ -141,12 +141,19 @@ def text_ems(text: str) -> float:
     return sum(map(_advance, text))
 
 
-def _min_ems(text: str) -> float:
-    """The narrowest a cell's text can be set: its widest piece that cannot break."""
+def _pieces_ems(text: str) -> tuple[float, float]:
+    """The widest and the mean width of a cell's pieces that cannot break: the narrowest the text
+    can be set, and what a wrapped line leaves unused on average (half a piece)."""
     pieces = [m.group() for m in _KEEP.finditer(text)]
     rest = _KEEP.sub(" ", text)
     pieces += _CHUNK.findall(rest)
-    return max(map(text_ems, pieces), default=0.0)
+    widths = list(map(text_ems, pieces))
+    return max(widths, default=0.0), sum(widths) / len(widths) if widths else 0.0
+
+
+def _min_ems(text: str) -> float:
+    """The narrowest a cell's text can be set: its widest piece that cannot break."""
+    return _pieces_ems(text)[0]
 
 
 def column_layout(rows, headers, kinds) -> dict | None:
@@ -158,6 +165,8 @@ def column_layout(rows, headers, kinds) -> dict | None:
     table whose cells all fit on one line shares the page in proportion to its columns' widest cells;
     otherwise the width left over goes, step by step, where it saves the most lines of the table per
     em (a column of quotes rather than one of names whose longest entry is one character too long).
+    A wrapped cell's lines are estimated as its text's width over the column's, less half a piece per
+    line for what a line break leaves unused (a word in English, a character or a kept run in Chinese).
     WeasyPrint would measure every cell with Pango to lay a table out automatically — two passes over
     each table, 13 % of the PDF's time; given the widths (``table-layout: fixed`` in print.css) it
     does not. Columns whose one-line cells do not fit beside each other (a seven-column table of
@@ -171,7 +180,8 @@ def column_layout(rows, headers, kinds) -> dict | None:
     text = [[str(r[j]).strip() if j < len(r) else "" for j in range(n)] for r in table]
     pad = np.array([NUM_PAD_EMS if k == "num" else PAD_EMS for k in kinds])
     ems = np.array([[text_ems(t) * SAFETY for t in r] for r in text])           # rows × columns
-    least = np.array([[_min_ems(t) * SAFETY for t in r] for r in text])
+    pieces = np.array([[_pieces_ems(t) for t in r] for r in text]) * SAFETY          # rows × columns × 2
+    least, waste = pieces[..., 0], pieces[..., 1] / 2     # a wrapped line is short of its width by half a piece
     keep = np.array([[kinds[j] == "id" or "nw" in cell_class(t) for j, t in enumerate(r)] for r in text])
     keep[:, [j for j, k in enumerate(kinds) if k == "id"]] = True
     high = ems.max(axis=0) + pad
@@ -193,7 +203,9 @@ def column_layout(rows, headers, kinds) -> dict | None:
 
         def lines(col, width):               # lines of column col's cells at the given widths (k × rows)
             width = np.atleast_1d(width)[:, None]
-            return np.maximum(1, np.ceil(ems[:, col][None, :] / (width - pad[col]) - 1e-9))
+            room = width - pad[col]
+            wrapped = np.ceil(ems[:, col][None, :] / np.maximum(room - waste[:, col][None, :], 0.25) - 1e-9)
+            return np.where(ems[:, col][None, :] <= room + 1e-9, 1, np.maximum(wrapped, 2))
 
         widths = low.copy()
         spare = TABLE_EMS - widths.sum()
@@ -202,7 +214,8 @@ def column_layout(rows, headers, kinds) -> dict | None:
             best = None
             for j in range(n):
                 others = np.delete(now, j, axis=1).max(axis=1) if n > 1 else np.ones(len(text))
-                need = ems[:, j] / np.maximum(now[:, j] - 1, 1) + pad[j]          # width that saves a line
+                fewer = np.maximum(now[:, j] - 1, 1)                                 # width that saves a line
+                need = np.where(fewer == 1, ems[:, j], ems[:, j] / fewer + waste[:, j]) + pad[j]
                 steps = np.unique(need[(now[:, j] > 1) & (need > widths[j]) & (need <= widths[j] + spare)])
                 if not steps.size:
                     continue
