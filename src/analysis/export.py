@@ -168,7 +168,7 @@ def column_layout(rows, headers, kinds) -> dict | None:
     A wrapped cell's lines are estimated as its text's width over the column's, less half a piece per
     line for what a line break leaves unused (a word in English, a character or a kept run in Chinese).
     WeasyPrint would measure every cell with Pango to lay a table out automatically — two passes over
-    each table, 13 % of the PDF's time; given the widths (``table-layout: fixed`` in print.css) it
+    each table, a tenth of the PDF's time; given the widths (``table-layout: fixed`` in print.css) it
     does not. Columns whose one-line cells do not fit beside each other (a seven-column table of
     quotes in Chinese) may wrap after all, the one with the longest texts first.
     """
