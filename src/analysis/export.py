@@ -93,11 +93,13 @@ _SHORT_CJK = re.compile(r"(?<![\u4e00-\u9fff])[\u4e00-\u9fff]{2,%d}(?![\u4e00-\u
 _KEEP = re.compile(f"(?:{_UNBREAKABLE.pattern})|(?P<cjk>{_SHORT_CJK.pattern})")
 
 
-def keep_together(value):
+def keep_together(value, whole: bool = False):
     """The cell's text, escaped, with numbers, ranges, identifiers and short Chinese runs in
-    ``<span class="nb">``."""
+    ``<span class="nb">``; no spans in a cell kept on one line as a ``whole`` (its class says so)."""
     from markupsafe import Markup, escape
     text, out, at = str(value), [], 0
+    if whole:
+        return escape(text)
     for m in _KEEP.finditer(text):
         token = m.group()
         if not m.group("cjk") and (not any(c.isdigit() for c in token) or token.isdigit()
