@@ -121,6 +121,23 @@ def test_column_widths_give_the_spare_width_where_it_saves_the_most_lines():
     assert TABLE_EMS * widths[1] / 100 >= 6      # the other column keeps at least its widest unbreakable piece
 
 
+def test_column_widths_keep_short_cells_whole_when_the_height_is_the_same(monkeypatch):
+    """Every row's quote takes several lines whatever the widths; the region beside it ("Yubei District")
+    gets the width to stay on one line rather than breaking in each row for a wider quote column."""
+    from analysis import export
+    quote = ("Industrial value added of enterprises above designated size grew by more than twenty percent, "
+             "the fastest among the districts and counties of the municipality, and output passed 400 bn yuan. ") * 3
+    rows = [["Yubei District", "more than 20%", quote] for _ in range(30)]
+
+    def region_width():
+        layout = export.column_layout(rows, ["Region", "Value", "Quote"], ["", "num", ""])
+        return export.TABLE_EMS * float(layout["widths"][0].rstrip("%")) / 100
+    whole = export.text_ems("Yubei District") * export.SAFETY + export.PAD_EMS
+    assert region_width() >= whole
+    monkeypatch.setattr(export, "BROKEN", 0.0)     # height alone: the region column may break
+    assert region_width() < whole
+
+
 def test_column_widths_let_the_column_of_longest_texts_wrap_when_one_line_cells_do_not_fit():
     """Seven columns of short Chinese terms (each kept on one line) are wider than the page together:
     the quotes' column wraps its short quotes too; the names stay whole, each within its column."""

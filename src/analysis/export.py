@@ -119,6 +119,9 @@ PAD_EMS, NUM_PAD_EMS = 1.0, 1.4
 #: a text's width is estimated from the font's advances, without kerning or shaping: a little more
 #: is allowed for where the estimate is the only thing that keeps a line inside its cell
 SAFETY = 1.06
+#: what a cell broken over one more line costs beside the table's height, in lines: of two widths that
+#: give the same height, the one that keeps more cells whole ("Yubei District", "more than 20%") wins
+BROKEN = 0.2
 
 #: where a line may not break in a cell (besides keep_together's runs): a run of letters, digits
 #: and their punctuation; a Chinese character with the punctuation that may not begin or end a line
@@ -166,7 +169,8 @@ def column_layout(rows, headers, kinds) -> dict | None:
     Each column gets at least its widest piece that cannot break (a short cell, ``nw``, whole); a
     table whose cells all fit on one line shares the page in proportion to its columns' widest cells;
     otherwise the width left over goes, step by step, where it saves the most lines of the table per
-    em (a column of quotes rather than one of names whose longest entry is one character too long).
+    em (a column of quotes rather than one of names whose longest entry is one character too long),
+    each cell it keeps from breaking counted as :data:`BROKEN` of a line.
     A wrapped cell's lines are estimated as its text's width over the column's, less half a piece per
     line for what a line break leaves unused (a word in English, a character or a kept run in Chinese).
     WeasyPrint would measure every cell with Pango to lay a table out automatically — two passes over
@@ -221,7 +225,9 @@ def column_layout(rows, headers, kinds) -> dict | None:
                 steps = np.unique(need[(now[:, j] > 1) & (need > widths[j]) & (need <= widths[j] + spare)])
                 if not steps.size:
                     continue
-                saved = now.max(axis=1).sum() - np.maximum(lines(j, steps), others[None, :]).sum(axis=1)
+                after = lines(j, steps)
+                saved = (now.max(axis=1).sum() - np.maximum(after, others[None, :]).sum(axis=1)
+                         + BROKEN * (now[:, j].sum() - after.sum(axis=1)))
                 rate = saved / (steps - widths[j])
                 i = int(rate.argmax())
                 if saved[i] > 0 and (best is None or rate[i] > best[0]):
