@@ -156,11 +156,6 @@ def _pieces_ems(text: str) -> tuple[float, float]:
     return max(widths, default=0.0), sum(widths) / len(widths) if widths else 0.0
 
 
-def _min_ems(text: str) -> float:
-    """The narrowest a cell's text can be set: its widest piece that cannot break."""
-    return _pieces_ems(text)[0]
-
-
 def column_layout(rows, headers, kinds) -> dict | None:
     """Column widths (percentages of the table) for a table printed at the page's text width, and which
     columns' short cells may wrap after all; ``None`` when even the narrowest setting of each column
@@ -189,7 +184,6 @@ def column_layout(rows, headers, kinds) -> dict | None:
     pieces = np.array([[_pieces_ems(t) for t in r] for r in text]) * SAFETY          # rows × columns × 2
     least, waste = pieces[..., 0], pieces[..., 1] / 2     # a wrapped line is short of its width by half a piece
     keep = np.array([[kinds[j] == "id" or "nw" in cell_class(t) for j, t in enumerate(r)] for r in text])
-    keep[:, [j for j, k in enumerate(kinds) if k == "id"]] = True
     high = ems.max(axis=0) + pad
     loose = np.where(np.array([k == "id" for k in kinds]), high, least.max(axis=0) + pad)
     low = np.where(keep, ems, least).max(axis=0) + pad
