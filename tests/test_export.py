@@ -201,6 +201,34 @@ def test_the_pdf_html_parser_compiles_each_pattern_once(monkeypatch):
     assert ET.tostring(after) == ET.tostring(before)
 
 
+def test_png_rows_are_given_only_for_pngs_a_pdf_stream_can_hold():
+    """An opaque 8-bit RGB or grey PNG's compressed rows are a PDF FlateDecode stream with PNG predictors;
+    a PNG with alpha, a palette, 16 bits, interlace or a transparent colour, or a damaged one, is not."""
+    import io
+    import struct
+    import zlib
+    import numpy as np
+    from PIL import Image
+    from analysis.export import png_rows
+
+    def png(mode, **save):
+        im = Image.fromarray(np.arange(30 * 20 * 3, dtype=np.uint8).reshape(20, 30, 3) % 251, "RGB").convert(mode)
+        buf = io.BytesIO()
+        im.save(buf, format="png", **save)
+        return buf.getvalue()
+    rgb = png("RGB", compress_level=1)
+    rows = png_rows(rgb)
+    raw = zlib.decompress(rows)
+    assert len(raw) == 20 * (1 + 30 * 3)             # a filter byte and the pixels, row by row
+    assert png_rows(png("L")) is not None
+    for bad in (png("RGBA"), png("P"), png("I;16"), png("RGB", transparency=(0, 0, 0)), rgb[:-40], b"GIF89a" + rgb[6:]):
+        assert png_rows(bad) is None
+    ihdr = rgb.index(b"IHDR") + 4
+    interlaced = rgb[:ihdr + 12] + b"\x01" + rgb[ihdr + 13:]    # the interlace byte (no CRC is checked)
+    assert png_rows(interlaced) is None
+    assert struct.unpack(">B", rgb[ihdr + 8:ihdr + 9]) == (8,)
+
+
 def _pages_of(html_doc, base):
     """Element → index of the first page it appears on, for a rendered WeasyPrint document."""
     from weasyprint import HTML

@@ -75,6 +75,35 @@ def test_pdf_figures_fonts_and_pages(default_report):
     assert len(PdfReader(str(pdf)).pages) >= 5
 
 
+@pytest.mark.parametrize("name", ["industry_report", "industry_report_en"])
+def test_the_pdf_shows_the_charts_pixels_of_the_html(yubei_zh, name):
+    """Every chart of the HTML is in the PDF with the same pixels, and its compressed rows went into the
+    PDF as they are (analysis.export.pass_png_through): no chart decoded and compressed again."""
+    import base64
+    import numpy as np
+    from PIL import Image
+    from analysis.export import png_rows
+    folder, _ = yubei_zh
+    html = (folder / f"{name}.html").read_text(encoding="utf-8")
+    pngs = [base64.b64decode(m) for m in re.findall(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)]
+    assert len(pngs) >= 4
+    for data in pngs:
+        assert Image.open(io.BytesIO(data)).mode == "RGB" and png_rows(data) is not None
+    streams = {}                                        # the pages share one resource dictionary
+    for page in PdfReader(str(folder / f"{name}.pdf")).pages:
+        for ref in page["/Resources"].get("/XObject", {}).values():
+            obj = ref.get_object()
+            if obj.get("/Subtype") == "/Image":
+                streams.setdefault(ref.idnum, obj)
+    streams = [streams[k] for k in sorted(streams)]    # in the order they were written: the page's
+    assert len(streams) == len(pngs)
+    for data, obj in zip(pngs, streams):
+        assert "/SMask" not in obj                       # opaque: no alpha stream
+        assert obj._data == png_rows(data)              # the rows as they are
+        shown = np.asarray(obj.decode_as_image())      # pypdf undoes the compression and the predictors
+        assert (shown == np.asarray(Image.open(io.BytesIO(data)))).all()
+
+
 def test_every_chinese_character_of_the_html_is_in_the_pdf(default_report):
     folder, _ = default_report
     html = (folder / "industry_report.html").read_text(encoding="utf-8")

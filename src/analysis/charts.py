@@ -427,14 +427,38 @@ def to_png(fig) -> bytes:
     Cropped to its content in height only: every chart keeps the A4 text width, so that charts
     shown at 100% width all have the same type size.
     """
-    buf = io.BytesIO()
     renderer = fig.canvas.get_renderer()
     W, _ = fig.get_size_inches()
     tight = fig.get_tightbbox(renderer)
     pad = 0.08
     box = Bbox.from_extents(min(0.0, tight.x0), tight.y0 - pad, max(W, tight.x1), tight.y1 + pad)
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches=box, pil_kwargs={"compress_level": 1})
-    plt.close(fig)
+    return _opaque_png(fig, box)
+
+
+def _opaque_png(fig, box) -> bytes:
+    """The figure drawn in ``box`` (inches) as an 8-bit RGB PNG, on white where it is transparent.
+
+    Without an alpha channel: WeasyPrint then embeds the PNG's compressed rows in the PDF as they are
+    (:func:`analysis.export.pass_png_through`) instead of decoding it and compressing colour and alpha
+    again (≈ 40 ms a chart). zlib level 1: the PDF keeps these bytes, a tenth larger than level 6's and
+    a third faster to write."""
+    from PIL import Image
+    raw, size = io.BytesIO(), []
+    cid = fig.canvas.mpl_connect("draw_event", lambda ev: size.append((ev.renderer.width, ev.renderer.height)))
+    try:
+        fig.savefig(raw, format="rgba", dpi=DPI, bbox_inches=box)
+    finally:
+        fig.canvas.mpl_disconnect(cid)
+        plt.close(fig)
+    w, h = size[-1]
+    rgba = np.frombuffer(raw.getbuffer(), np.uint8).reshape(int(h), int(w), 4)
+    alpha = rgba[..., 3:]
+    if alpha.min() == 255:
+        rgb = np.ascontiguousarray(rgba[..., :3])
+    else:   # composited on the page's white
+        rgb = (rgba[..., :3] * (alpha / 255.0) + 255.0 * (1 - alpha / 255.0)).round().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="png", compress_level=1, dpi=(DPI, DPI))
     return buf.getvalue()
 
 
