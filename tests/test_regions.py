@@ -272,3 +272,23 @@ def test_a_bound_of_the_region_is_not_hidden_by_the_parents_exact_figure(multi):
 def test_an_alias_given_as_the_report_region_is_pointed_to_its_listed_name(cli):
     code, _, err = cli("metrics", "--region", "渝北", "--year", "2024")
     assert code == 1 and "found '渝北' ('渝北' is another name of 渝北区: use that)" in err
+
+
+def test_rows_of_gives_what_filtering_the_whole_frame_gives(multi):
+    """Report.rows_of (the sections' indexed lookup) returns, for every region, indicator and measure, the
+    rows a boolean filter of the observations returns, in the same order; a replaced frame is indexed anew."""
+    from analysis.report import open_report
+    rep = open_report(region="渝北区", year=2024, data=str(multi), show=False)
+    o = rep.observations
+    keys = {(r, c, m) for r, c, m in zip(o["region"], o["indicator"], o["measure"])}
+    assert len({r for r, _, _ in keys}) >= 4 and len(keys) > 40
+    for region, code, measure in [*keys, ("渝北区", "no_such_indicator", "level")]:
+        want = o[(o["region"] == region) & (o["indicator"] == code) & (o["measure"] == measure)
+                 & (o["year"] == rep.year) & (o["entity"] == "")]
+        assert rep.rows_of(region, code, measure).equals(want), (region, code, measure)
+    both = rep.rows_of(["江北区", "渝北区"], "ind_output_above", "level")
+    want = o[o["region"].isin(["渝北区", "江北区"]) & (o["indicator"] == "ind_output_above") & (o["measure"] == "level")
+             & (o["year"] == rep.year) & (o["entity"] == "")]
+    assert both.equals(want) and set(both["region"]) == {"渝北区", "江北区"}
+    rep.data.observations = o[o["region"] != "江北区"].copy()   # an analyst's own frame
+    assert rep.rows_of("江北区", "ind_output_above", "level").empty

@@ -301,9 +301,7 @@ def _compared_measure(rep: Report, ms: pd.DataFrame) -> list[str]:
 
 def _figure_of(rep: Report, region: str, code: str, measure: str):
     """The figure of a region for the report year (its narrowest statement), or None."""
-    o = rep.observations
-    rows = o[(o["region"] == region) & (o["indicator"] == code) & (o["measure"] == measure)
-             & (o["year"] == rep.year) & (o["entity"] == "")]
+    rows = rep.rows_of(region, code, measure)
     return narrative.narrowest(rows) if len(rows) else None
 
 
@@ -417,9 +415,7 @@ def _peer_chart(rep: Report, m, *, parent: str, members: list[str], word: str, m
     figure a reference line (a rate) or a note (a level), never a bar."""
     msg, lang, place = rep.msg, rep.lang, rep.place
     code, measure = str(m["indicator"]), m["measure"]
-    o = rep.observations
-    pool = o[o["region"].isin(members) & (o["region"] != parent) & (o["indicator"] == code)
-             & (o["measure"] == measure) & (o["year"] == rep.year) & (o["entity"] == "")]
+    pool = rep.rows_of([r for r in dict.fromkeys(members) if r != parent], code, measure)
     from .metrics import best_observations
     pool = best_observations(pool) if len(pool) else pool
     if len(pool) < 2 or rep.region not in set(pool["region"]):
