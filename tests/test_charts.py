@@ -249,3 +249,28 @@ def test_renderers_of_a_chart_share_extents_only_of_the_same_text_font_and_resol
         for s, prop in cases:
             assert renderer.get_text_width_height_descent(s, prop, False) == \
                 plain.get_text_width_height_descent(s, prop, False), (s, prop, dpi)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: bars(note="注：口径不同。", source=LONG_SOURCE, credit="某研究室"),
+    lambda: bars(labels=[f"很长的地区名称{i}号区县" for i in range(25)], values=[float(i + 1) for i in range(25)],
+                 highlight=3, reference=10.0, reference_label="全市 10%", suffix="%", decimals=1),
+    lambda: bars(values=[40.0, 19.0], lowers=[40.0, 18.0], uppers=[INF, 20.0], qualifiers=["超", "约"], cap=30.0),
+    lambda: path(caveat="目标口径与基数不同。", note="注：按不变增速推算。", title="到2027年的路径"),
+    lambda: levels(title="上年水平与本年水平", note="注：上年水平由增速推算。"),
+    lambda: levels(lang="en", credit="A desk")])
+def test_the_crop_box_known_from_the_layout_is_the_one_measuring_finds(make):
+    """to_png crops a chart laid out by _finish to the extents _finish recorded (measuring the whole figure
+    again costs a tenth of a chart): they are the figure's own tight box. Something added afterwards is
+    measured, and so is a figure that did not go through _finish."""
+    import io
+    from PIL import Image
+    fig = make()
+    state, known = fig._analysis_extent
+    assert state == charts._layout_state(fig)
+    measured = fig.get_tightbbox(fig.canvas.get_renderer())
+    assert max(abs(a - b) for a, b in zip(measured.extents, known.extents)) < 1e-9
+    fig.text(0.5, -1.0, "加在下面的注", fontsize=20)           # an analyst's text below the chart
+    assert fig._analysis_extent[0] != charts._layout_state(fig)
+    grown = Image.open(io.BytesIO(charts.to_png(fig)))
+    assert grown.height / charts.DPI > known.height + 0.9    # cropped to include it: measured, not the record

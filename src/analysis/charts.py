@@ -390,10 +390,12 @@ def _finish(fig, *, source: str, note: str = "", caveat: str = "", credit: str =
     if src:
         blocks.append((src, COLORS["muted"]))
     y = PAD_IN
+    placed = []                                # extents (pixels) of what is placed in inches from the bottom
     for text, color in reversed(blocks):      # from the bottom up: source, note, caveat
         t = fig.text(PAD_IN, y, _wrap_to(fig, text, width * 0.985, FOOT_SIZE, renderer), fontsize=FOOT_SIZE,
                      color=color, ha="left", va="bottom", transform=fig.dpi_scale_trans, linespacing=1.4)
-        y += t.get_window_extent(renderer).height / dpi + 0.05
+        placed.append(t.get_window_extent(renderer))
+        y += placed[-1].height / dpi + 0.05
     if key:
         handles, labels = zip(*key)
         hmap = {_ArrowBar: _ArrowBarHandler(), _Interval: _IntervalHandler()}
@@ -406,6 +408,7 @@ def _finish(fig, *, source: str, note: str = "", caveat: str = "", credit: str =
             if box.width / dpi <= width or ncol == 1:
                 break
             leg.remove()
+        placed.append(box)
         y += box.height / dpi + 0.1
     foot = y + (0.12 if blocks or key else 0)   # space under the axis labels
     delta = foot - low
@@ -413,12 +416,25 @@ def _finish(fig, *, source: str, note: str = "", caveat: str = "", credit: str =
     if fig_title:
         t = fig.text(PAD_IN, top + 0.18, _wrap_to(fig, fig_title, width, 12, renderer), fontsize=12, ha="left",
                      va="bottom", transform=fig.dpi_scale_trans)
-        top += 0.18 + t.get_window_extent(renderer).height / dpi
+        placed.append(t.get_window_extent(renderer))
+        top += 0.18 + placed[-1].height / dpi
     new_h = top + PAD_IN
     for a in axes:
         p = a.get_position()
         a.set_position([p.x0, (p.y0 * H + delta) / new_h, p.width, p.height * H / new_h])
     fig.set_size_inches(W, new_h)
+    # what fig.get_tightbbox() would now measure again: the plots' extents moved up by delta, and the
+    # texts and key, which stay where they were put (inches from the bottom); see to_png
+    boxes = [(x0, x1, low + delta, high + delta)] + [(b.x0 / dpi, b.x1 / dpi, b.y0 / dpi, b.y1 / dpi) for b in placed]
+    fig._analysis_extent = (_layout_state(fig), Bbox.from_extents(min(b[0] for b in boxes), min(b[2] for b in boxes),
+                                                                   max(b[1] for b in boxes), max(b[3] for b in boxes)))
+
+
+def _layout_state(fig) -> tuple:
+    """What changes when something is added to a laid-out figure or it is resized (see :func:`_finish`)."""
+    return (tuple(fig.get_size_inches()), fig.dpi, len(fig.texts), len(fig.legends), len(fig.artists),
+            len(fig.patches), len(fig.lines), len(fig.images),
+            tuple((len(a.get_children()), tuple(a.get_position().bounds), a.get_visible()) for a in fig.axes))
 
 
 def to_png(fig) -> bytes:
@@ -427,9 +443,12 @@ def to_png(fig) -> bytes:
     Cropped to its content in height only: every chart keeps the A4 text width, so that charts
     shown at 100% width all have the same type size.
     """
-    renderer = fig.canvas.get_renderer()
     W, _ = fig.get_size_inches()
-    tight = fig.get_tightbbox(renderer)
+    known = getattr(fig, "_analysis_extent", None)
+    if known is not None and known[0] == _layout_state(fig):
+        tight = known[1]         # laid out by _finish and unchanged since: measuring again gives the same
+    else:
+        tight = fig.get_tightbbox(fig.canvas.get_renderer())
     pad = 0.08
     box = Bbox.from_extents(min(0.0, tight.x0), tight.y0 - pad, max(W, tight.x1), tight.y1 + pad)
     return _opaque_png(fig, box)
