@@ -161,3 +161,38 @@ def test_long_region_and_entity_names_in_the_data_are_refused_with_their_cell(tm
     text = str(exc.value)
     assert f"obs.csv:2:region: expected region names of at most {limits.MAX_NAME_CHARS} characters, found 101 characters" in text
     assert f"obs.csv:3:entity: expected entity names of at most {limits.MAX_NAME_CHARS} characters, found 5000 characters" in text
+
+
+def test_a_notebooks_parameters_are_remembered_and_read_without_papermill(tmp_path):
+    """The parameters papermill finds in a notebook are remembered in the cache folder by the notebook's
+    bytes (a batch's parent then checks its jobs without importing papermill); a damaged record is worked
+    out again, and a changed notebook is inspected anew."""
+    import subprocess
+    import sys
+    nb = tmp_path / "nb.ipynb"
+    shutil.copy(ROOT / "notebooks" / "industry_report.ipynb", nb)
+    cache = tmp_path / "cache"
+    code = ("import sys, json; from pathlib import Path; from analysis.request import declared_parameters; "
+            "d = declared_parameters(Path(sys.argv[1])); "
+            "print(json.dumps([sorted(d), d['region'].type, 'papermill' in sys.modules]))")
+
+    def run():
+        res = subprocess.run([sys.executable, "-c", code, str(nb)], capture_output=True, text=True,
+                             env={**os.environ, "ANALYSIS_CACHE": str(cache)}, timeout=120)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+    names, kind, imported = run()
+    assert "region" in names and kind == "str" and imported
+    records = list((cache / "notebooks").glob("*.json"))
+    assert len(records) == 1
+    assert run() == [names, kind, False]                      # remembered: papermill not imported
+    records[0].write_text("{not json", encoding="utf-8")
+    assert run() == [names, kind, True]                       # damaged: inspected again …
+    assert run() == [names, kind, False]                      # … and remembered again
+    doc = json.loads(nb.read_text(encoding="utf-8"))
+    cell = next(c for c in doc["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    cell["source"] = "".join(cell["source"]) + "\nextra_one: int = 3  # another\n"
+    nb.write_text(json.dumps(doc), encoding="utf-8")
+    names2, _, imported = run()
+    assert imported and set(names2) == set(names) | {"extra_one"}
+    assert len(list((cache / "notebooks").glob("*.json"))) == 2
