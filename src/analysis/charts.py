@@ -459,7 +459,7 @@ def _opaque_png(fig, box) -> bytes:
 
     Without an alpha channel: WeasyPrint then embeds the PNG's compressed rows in the PDF as they are
     (:func:`analysis.export.pass_png_through`) instead of decoding it and compressing colour and alpha
-    again (≈ 40 ms a chart). zlib level 1: the PDF keeps these bytes, a tenth larger than level 6's and
+    again (≈ 55 ms a chart). zlib level 1: the PDF keeps these bytes, a tenth larger than level 6's and
     a third faster to write."""
     from PIL import Image
     raw, size = io.BytesIO(), []
