@@ -58,7 +58,7 @@ def file_chars(path: Path) -> frozenset:
     ``chars-*.txt`` in the cache folder, so a region's report from it does not read all of it again. A
     remembered set that lacks a character costs no glyph: the export checks the page against the font
     (:func:`analysis.export.export`) and builds a subset of its own when one is missing."""
-    from .paths import version
+    from .paths import version, write_atomically
     key = version(path)
     if key[1] < BIG_FILE:
         return frozenset(path.read_text(encoding="utf-8", errors="ignore"))
@@ -71,12 +71,10 @@ def file_chars(path: Path) -> frozenset:
     except (OSError, UnicodeDecodeError):
         chars = _scan(path)
         if memo is not None:
-            tmp = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
             try:
-                tmp.write_text("".join(sorted(chars)), encoding="utf-8")
-                os.replace(tmp, memo)
+                write_atomically(memo, "".join(sorted(chars)))
             except OSError:      # an unwritable cache: read again next time
-                tmp.unlink(missing_ok=True)
+                pass
     _CHARS[key] = chars
     return chars
 
@@ -226,14 +224,10 @@ def wait(proc: subprocess.Popen | None, chars: str) -> tuple[bytes, Path | None]
 def build(chars: str, target: Path) -> None:
     """Build the subset for chars into target, then record its checksum beside it (both renamed into place)."""
     from .export import font_subset
+    from .paths import write_atomically
     data = font_subset(chars)
     for path, content in ((target, data), (checksum_path(target), hashlib.sha256(data).hexdigest().encode() + b"\n")):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(content)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(path, content)
 
 
 if __name__ == "__main__":

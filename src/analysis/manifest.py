@@ -160,13 +160,9 @@ class Manifest:
         return entry
 
     def write(self) -> None:
-        """Write the file atomically: a temporary file beside it (removed if writing fails), then ``os.replace``."""
-        tmp = self.path.with_name(f".{FILE}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(self.data, ensure_ascii=False, indent=1), encoding="utf-8")
-            os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        """Write the file atomically (:func:`analysis.paths.write_atomically`)."""
+        from .paths import write_atomically
+        write_atomically(self.path, json.dumps(self.data, ensure_ascii=False, indent=1))
 
 
 def read(path: Path) -> tuple[str | None, dict | None]:

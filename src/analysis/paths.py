@@ -248,3 +248,17 @@ def cache_dir() -> Path:
     base = os.environ.get("ANALYSIS_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"),
                                                             "analysis")
     return Path(base)
+
+
+def write_atomically(path: Path, content: bytes | str) -> None:
+    """Write a file whole or not at all: a temporary file beside it (removed if anything fails), then
+    ``os.replace``. A reader never sees a half-written file. Raises OSError as writing does."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if isinstance(content, str):
+            tmp.write_text(content, encoding="utf-8")
+        else:
+            tmp.write_bytes(content)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -79,12 +79,11 @@ def _inspected(path: str) -> dict:
     again; a notebook papermill finds no parameters in is never remembered."""
     from importlib.metadata import version
 
-    from .paths import cache_dir
     try:
         key = hashlib.sha256(Path(path).read_bytes() + b"\0papermill " + version("papermill").encode()).hexdigest()
     except Exception:   # unreadable: papermill says why below
         key = None
-    remembered = cache_dir() / "notebooks" / f"{key}.json" if key else None
+    remembered = paths.cache_dir() / "notebooks" / f"{key}.json" if key else None
     if remembered is not None:
         try:
             found = json.loads(remembered.read_text(encoding="utf-8"))
@@ -102,9 +101,7 @@ def _inspected(path: str) -> dict:
     if found and remembered is not None:
         try:
             remembered.parent.mkdir(parents=True, exist_ok=True)
-            tmp = remembered.with_name(f".{remembered.name}.{os.getpid()}")
-            tmp.write_text(json.dumps(found, ensure_ascii=False, default=str), encoding="utf-8")
-            os.replace(tmp, remembered)
+            paths.write_atomically(remembered, json.dumps(found, ensure_ascii=False, default=str))
         except OSError:
             pass
     return found
