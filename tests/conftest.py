@@ -18,6 +18,14 @@ BIN = Path(sys.executable).parent
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# Every test process imports nbformat (test_faults, test_notebook; papermill in test_run): without this, its
+# jsonschema builds a Lark grammar for IRI formats at import, 2.3 CPU seconds per pytest-xdist worker that no
+# test uses. The command does the same (analysis.run.trim_imports); the subprocesses the tests start are
+# the command's own.
+from analysis.run import trim_imports  # noqa: E402
+
+trim_imports()
+
 
 def run_cli(*args, timeout=600, cwd=ROOT):
     """Run the installed console script as a user would."""

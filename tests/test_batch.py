@@ -3,6 +3,7 @@ import json
 import os
 import re
 import shutil
+import time
 
 import pytest
 
@@ -257,9 +258,15 @@ jobs:
 
 
 def test_no_scheduler_is_a_clear_error(tmp_path):
-    res = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", tmp_path, "--scheduler", "tcp://127.0.0.1:9")
-    assert res.returncode == 1 and "expected a running dask scheduler" in res.stderr
-    assert "Traceback" not in res.stderr
+    """Nothing listens at the address: after --scheduler-timeout (dask retries the connection until then;
+    the default, 10 s, is waited for by nothing here), exit 1 naming the address and the wait."""
+    t0 = time.monotonic()
+    res = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", tmp_path, "--scheduler", "tcp://127.0.0.1:9",
+                  "--scheduler-timeout", "1.5")
+    assert res.returncode == 1
+    assert "error: --scheduler tcp://127.0.0.1:9: expected a running dask scheduler, found none within 1.5 s" in res.stderr
+    assert "Traceback" not in res.stderr and time.monotonic() - t0 < 9   # the 10 s default was not used
+    assert not list(tmp_path.rglob("*.html"))
 
 
 def test_a_dead_worker_is_charged_to_the_job_it_ran_and_only_to_it():

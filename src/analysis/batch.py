@@ -60,6 +60,9 @@ KINDS = ("html", "pdf", "ipynb", "xlsx", "csv")
 #: how many times a job whose worker process died is run again on a new pool before it is recorded
 #: as failed (``analysis batch --retries N``; the limit is recorded in the manifest)
 RETRIES = 2
+#: seconds to wait for a Dask scheduler to answer (``analysis batch --scheduler-timeout``): a scheduler that
+#: is starting gets this long; an address where none listens fails after it
+SCHEDULER_TIMEOUT = 10.0
 #: seconds a stopping batch waits for its running jobs to stop (each kills its kernel at once; an export
 #: under way finishes first) before it kills their workers
 GRACE = 30.0
@@ -274,11 +277,13 @@ class _Progress:
 
 
 def run_batch(jobs_file: str | os.PathLike, *, workers: int | None = None, out: str | os.PathLike = "reports",
-              force: bool = False, scheduler: str | None = None, notebook_dirs=(),
-              retries: int | None = None) -> BatchResult:
+              force: bool = False, scheduler: str | None = None, scheduler_timeout: float | None = None,
+              notebook_dirs=(), retries: int | None = None) -> BatchResult:
     """Run every job of a jobs file; see the module docstring.
 
     Args:
+        scheduler_timeout: seconds to wait for the Dask ``scheduler`` to answer (default
+            :data:`SCHEDULER_TIMEOUT`).
         retries: how many times a job whose worker died runs again before it is recorded as failed
             (default :data:`RETRIES`).
 
@@ -298,7 +303,7 @@ def run_batch(jobs_file: str | os.PathLike, *, workers: int | None = None, out: 
         raise AnalysisError(f"--out {out}: expected a folder the reports can be written to, found that it cannot "
                             f"be created ({exc.strerror})") from None
     with FolderLock(out, "analysis batch"):
-        return _run_locked(requests, out, workers, force, scheduler, retries)
+        return _run_locked(requests, out, workers, force, (scheduler, scheduler_timeout or SCHEDULER_TIMEOUT), retries)
 
 
 def _sweep(out: Path) -> None:
@@ -386,9 +391,9 @@ def _run_locked(requests: list[ReportRequest], out: Path, workers, force, schedu
         todo = run.to_run(requests, force)
         if not todo:
             log.debug("nothing to run: no worker started")
-        elif scheduler:
+        elif scheduler[0]:
             run.result.pool = "dask"
-            _run_dask(todo, scheduler, run.finish)
+            _run_dask(todo, *scheduler, run.finish)
         else:
             run.result.pool = "local"
             _run_local(todo, workers or os.cpu_count() or 1, run.finish, retries)
@@ -547,12 +552,13 @@ def _stop_local(ex: ProcessPoolExecutor, futures: dict, handled: set, record) ->
             p.join(timeout=5)
 
 
-def _run_dask(todo, address: str, finish) -> None:
+def _run_dask(todo, address: str, timeout: float, finish) -> None:
     from distributed import Client, Event, as_completed
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:  # ValueError: an address dask cannot parse
-        raise AnalysisError(f"--scheduler {address}: expected a running dask scheduler, found none ({exc})") from None
+        raise AnalysisError(f"--scheduler {address}: expected a running dask scheduler, found none within "
+                            f"{timeout:g} s ({exc})") from None
     log.debug("submitting %d job(s) to the dask scheduler %s", len(todo), address)
     stop = Event(f"analysis-batch-stop-{uuid.uuid4().hex}", client=client)
     futures = {}

@@ -227,6 +227,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0 and at most 3600, found {text!r}")
+    return value
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -257,7 +268,7 @@ def _cmd_batch(args) -> int:
     from .run import trim_imports
     trim_imports()
     res = run_batch(args.jobs, workers=args.workers, out=args.out, force=args.force, scheduler=args.scheduler,
-                    notebook_dirs=_notebook_dirs(args), retries=args.retries)
+                    scheduler_timeout=args.scheduler_timeout, notebook_dirs=_notebook_dirs(args), retries=args.retries)
     print(summary_table(res))
     if res.interrupted:
         return 130
@@ -349,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run a job whose worker process died again, at most N times (default: 2)")
     b.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler_address,
                    help="run on an existing dask.distributed scheduler (tcp://host:8786)")
+    b.add_argument("--scheduler-timeout", metavar="SECONDS", type=_seconds,
+                   help="how long to wait for the --scheduler to answer before giving up (default: 10)")
     b.add_argument("--notebooks", action="append", type=Path, metavar="DIR",
                    help="another folder the jobs' notebooks may come from, besides the project's notebooks/ "
                         "(repeatable); a job's notebook anywhere else is refused")
