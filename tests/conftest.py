@@ -57,6 +57,32 @@ def obs():
 # (copy_report_folder). Under pytest-xdist every test using one of these fixtures is sent to the same
 # worker (the xdist_group marks added in pytest_collection_modifyitems), so each runs once per session.
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(d.name))
+        except (OSError, ValueError, IndexError):   # gone meanwhile
+            continue
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def maps_library(pid: int, name: str) -> bool:
+    """Whether process ``pid`` has a shared library whose file name starts with ``name`` mapped (WeasyPrint
+    loads Pango, ``libpango-1.0``, when it is imported: a process that never imported it has none)."""
+    return any(Path(line.split()[-1]).name.startswith(name)
+               for line in Path(f"/proc/{pid}/maps").read_text().splitlines() if "/" in line)
+
+
 def _report(tmp_path_factory, name, *args):
     out = tmp_path_factory.mktemp(name)
     res = run_cli("report", *args, "--format", "html,pdf", "--out", out)
@@ -73,7 +99,8 @@ def example_batch(tmp_path_factory):
 
     Returns a dict: ``out``; ``interrupted`` (the first run: exit code, stdout, stderr, or None if it
     finished before it could be interrupted); ``left`` (files then present), ``listed`` (files its
-    manifest lists), ``staging`` (staging folders then present); ``resumed`` (the finished process).
+    manifest lists), ``staging`` (staging folders then present); ``resumed`` (the finished process);
+    ``pango``: the interrupted run's worker processes → whether each had Pango (WeasyPrint) loaded.
     """
     out = tmp_path_factory.mktemp("example-batch") / "out"
     cmd = [str(BIN / "analysis"), "batch", str(EXAMPLE_JOBS), "--out", str(out), "--workers", "1"]
@@ -83,6 +110,9 @@ def example_batch(tmp_path_factory):
         time.sleep(0.05)
     time.sleep(1.5)  # the job is now executing its notebook in a kernel
     interrupted = None
+    # its worker (warmed before its first job) has WeasyPrint: the jobs make PDFs
+    pango = {pid: maps_library(pid, "libpango-1.0") for pid in children(proc.pid)
+             if b"spawn_main" in _cmdline(pid)}   # not the resource tracker
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGTERM)  # what cron's timeout or systemd sends
         stdout, stderr = proc.communicate(timeout=120)
@@ -96,7 +126,7 @@ def example_batch(tmp_path_factory):
     resumed = run_cli("batch", EXAMPLE_JOBS, "--out", out, "--workers", "1")
     assert resumed.returncode == 0, resumed.stderr
     return {"out": out, "interrupted": interrupted, "left": left, "listed": listed, "staging": staging,
-            "resumed": resumed}
+            "resumed": resumed, "pango": pango}
 
 
 @pytest.fixture(scope="session")

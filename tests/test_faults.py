@@ -25,7 +25,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from conftest import BIN, ROOT
+from conftest import BIN, ROOT, children, maps_library
 from test_run import marked_processes
 
 PARAMETERS = '''region = "渝北区"  # region
@@ -266,6 +266,11 @@ def test_signals_to_a_batch_then_resume_and_a_second_writer(tmp_path, tiny, kern
     # 1. SIGTERM to the batch while its second job runs; meanwhile a second batch and a report are kept out
     r = Run(*batch, env=env)
     r.wait_for(s2)
+    kernel = int(s2.read_text())           # the worker holding the job: the kernel's template's parent
+    worker = int(Path(f"/proc/{kernel}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    if b"forkserver" in Path(f"/proc/{worker}/cmdline").read_bytes():
+        worker = int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    assert worker in children(r.proc.pid) and not maps_library(worker, "libpango-1.0")   # HTML only: no WeasyPrint
     for args in [batch, ("report", "--notebook", tiny, "--region", "渝北区", "--year", 2024, "--format", "html",
                          "--out", out)]:
         code, stdout, err, seconds = run(*args, timeout=60, env=env)

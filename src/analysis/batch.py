@@ -91,7 +91,7 @@ _STOPPING = threading.Event()
 _SLOTS = None
 
 
-def _worker_init(parent_pid: int | None = None, slots=None) -> None:
+def _worker_init(parent_pid: int | None = None, slots=None, pdf: bool = True) -> None:
     """Each worker dies with the batch, pays its imports once, and stops its job when told to: SIGUSR1
     asks the job to stop (the batch is interrupted and waits for it), SIGTERM aborts it and exits."""
     global _SLOTS
@@ -106,7 +106,7 @@ def _worker_init(parent_pid: int | None = None, slots=None) -> None:
     trim_imports()
     from .kernel import use_template
     use_template()     # the kernel template imports on the other core meanwhile (analysis.kernelfork)
-    _warm_exporters()
+    _warm_exporters(pdf)   # no PDF among the jobs: WeasyPrint is not imported (a later PDF job would import it)
     from .handover import keep_loaded
     keep_loaded()      # the next job of the same data file does not read and validate it again
     from .gcpause import settle
@@ -449,8 +449,9 @@ def _run_local(todo, workers: int, finish, retries: int = RETRIES) -> None:
         n = min(workers, len(queue))
         log.debug("starting %d local worker process(es) for %d job(s)", n, len(queue))
         slots = ctx.Array("q", len(queue), lock=False)   # job index → pid of the worker running it
+        pdf = any("pdf" in request.formats for request, _ in queue)
         ex = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
-                                 initargs=(os.getpid(), slots))
+                                 initargs=(os.getpid(), slots, pdf))
         futures = {}
         handled: set = set()
         lost: list[int] = []

@@ -51,9 +51,12 @@ def trim_imports() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)
 
 
-def _warm_exporters() -> None:
+def _warm_exporters(pdf: bool = True) -> None:
+    """Import the exporters and pay nbconvert's first-use costs; WeasyPrint (0.4–0.6 CPU s) only if a
+    PDF is to be made (otherwise it is never imported)."""
     import papermill  # noqa: F401
-    import weasyprint  # noqa: F401
+    if pdf:
+        import weasyprint  # noqa: F401
     from . import export
     export.warm()
 
@@ -229,7 +232,8 @@ def _run_request(request: ReportRequest, *, prepared: ReportData | None, kernel_
         # while the kernel runs the notebook, this process (otherwise waiting) imports the exporters and
         # writes the metrics and checks files; started only now, they do not slow the preparation down
         # (an absolute folder: papermill changes the working folder to the notebook's while it runs)
-        side = _Background(_warm_exporters, lambda folder=staging.absolute(): handover.publish(data, folder, stem))
+        side = _Background(lambda pdf="pdf" in request.formats: _warm_exporters(pdf),
+                           lambda folder=staging.absolute(): handover.publish(data, folder, stem))
         import papermill as pm
         from nbclient.exceptions import DeadKernelError
         executed = staging / f"{stem}.ipynb"
