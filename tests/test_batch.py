@@ -84,7 +84,7 @@ def test_example_jobs_interrupted_then_resumed_then_skipped_then_forced(example_
     """jobs/example.yaml (渝北区 2024, zh and en, HTML and PDF) in one folder, four runs: SIGTERM while
     the first job executes leaves no partial file; the resume runs what is left (both: conftest's
     example_batch, whose reports the report tests read); a third run skips everything without
-    starting a worker; --force runs both again. The last two run on a copy of the folder."""
+    starting a worker; --force runs the Chinese one again. The last two run on a copy of the folder."""
     out = example_batch["out"]
     # 1. interrupted: one worker, SIGTERM while the first job executes its notebook
     assert example_batch["interrupted"] is not None, "the batch finished before it could be interrupted"
@@ -108,9 +108,20 @@ def test_example_jobs_interrupted_then_resumed_then_skipped_then_forced(example_
     assert {p: p.stat().st_mtime for p in copy.rglob("*") if p.is_file() and p.name != "manifest.json"} == \
         {p: m for p, m in mtimes.items() if p.name != "manifest.json"}
     assert "nothing to run: no worker started" in again.stderr   # no worker, no kernel
-    # 4. forced: both run again, on two workers
-    forced = run_cli("batch", ROOT / "jobs" / "example.yaml", "--out", copy, "--force", "--workers", "2")
-    assert forced.returncode == 0 and "2 ok, 0 skipped" in forced.stdout
+    # 4. forced: the Chinese job, up to date, runs again (a jobs file of that job alone, the same request);
+    # the English report, not in it, is left as it was
+    one = write_jobs(tmp_path / "zh.yaml", f"""
+defaults: {{notebook: industry_report, formats: [html, pdf], data: {DATA}}}
+jobs:
+  - {{parameters: {{region: 渝北区, year: 2024}}, lang: zh}}
+""")
+    assert "0 ok, 1 skipped" in run_cli("batch", one, "--out", copy).stdout     # the same request: up to date
+    forced = run_cli("batch", one, "--out", copy, "--force")
+    assert forced.returncode == 0 and "1 ok, 0 skipped" in forced.stdout, forced.stderr
+    now = {p: p.stat().st_mtime for p in copy.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert {p.name for p in now if now[p] != mtimes[p]} == {
+        "industry_report.html", "industry_report.pdf", "industry_report.ipynb", "industry_report_metrics.csv",
+        "industry_report_metrics.xlsx", "industry_report_checks.csv"}
 
 
 def test_lock_keeps_a_second_batch_out(tmp_path):
