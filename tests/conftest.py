@@ -100,7 +100,8 @@ def example_batch(tmp_path_factory):
     Returns a dict: ``out``; ``interrupted`` (the first run: exit code, stdout, stderr, or None if it
     finished before it could be interrupted); ``left`` (files then present), ``listed`` (files its
     manifest lists), ``staging`` (staging folders then present); ``resumed`` (the finished process);
-    ``pango``: the interrupted run's worker processes → whether each had Pango (WeasyPrint) loaded.
+    ``pango``: the interrupted run's worker processes → whether each had Pango (WeasyPrint) loaded;
+    ``arrow``: their kernel templates → whether each had pyarrow's library loaded.
     """
     out = tmp_path_factory.mktemp("example-batch") / "out"
     cmd = [str(BIN / "analysis"), "batch", str(EXAMPLE_JOBS), "--out", str(out), "--workers", "1"]
@@ -110,9 +111,11 @@ def example_batch(tmp_path_factory):
         time.sleep(0.05)
     time.sleep(1.5)  # the job is now executing its notebook in a kernel
     interrupted = None
-    # its worker (warmed before its first job) has WeasyPrint: the jobs make PDFs
-    pango = {pid: maps_library(pid, "libpango-1.0") for pid in children(proc.pid)
-             if b"spawn_main" in _cmdline(pid)}   # not the resource tracker
+    # its worker (warmed before its first job) has WeasyPrint: the jobs make PDFs; the worker's kernel
+    # template has pandas and pyarrow: the notebook uses them
+    workers = [pid for pid in children(proc.pid) if b"spawn_main" in _cmdline(pid)]   # not the resource tracker
+    pango = {pid: maps_library(pid, "libpango-1.0") for pid in workers}
+    arrow = {pid: maps_library(pid, "libarrow") for w in workers for pid in children(w) if b"forkserver" in _cmdline(pid)}
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGTERM)  # what cron's timeout or systemd sends
         stdout, stderr = proc.communicate(timeout=120)
@@ -126,7 +129,7 @@ def example_batch(tmp_path_factory):
     resumed = run_cli("batch", EXAMPLE_JOBS, "--out", out, "--workers", "1")
     assert resumed.returncode == 0, resumed.stderr
     return {"out": out, "interrupted": interrupted, "left": left, "listed": listed, "staging": staging,
-            "resumed": resumed, "pango": pango}
+            "resumed": resumed, "pango": pango, "arrow": arrow}
 
 
 @pytest.fixture(scope="session")

@@ -94,6 +94,7 @@ def test_example_jobs_interrupted_then_resumed_then_skipped_then_forced(example_
     assert not example_batch["staging"]
     assert example_batch["left"] == example_batch["listed"]  # every file present belongs to a finished job
     assert list(example_batch["pango"].values()) == [True]   # one worker, WeasyPrint imported for the PDFs
+    assert list(example_batch["arrow"].values()) == [True]   # its kernel template, pandas and pyarrow imported
     # 2. resumed: what the interrupted run left is done
     res = example_batch["resumed"]
     assert res.returncode == 0, res.stderr

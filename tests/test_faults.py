@@ -271,6 +271,7 @@ def test_signals_to_a_batch_then_resume_and_a_second_writer(tmp_path, tiny, kern
     if b"forkserver" in Path(f"/proc/{worker}/cmdline").read_bytes():
         worker = int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[1])
     assert worker in children(r.proc.pid) and not maps_library(worker, "libpango-1.0")   # HTML only: no WeasyPrint
+    assert not maps_library(kernel, "libarrow")    # a notebook without pandas or analysis: a kernel without them
     for args in [batch, ("report", "--notebook", tiny, "--region", "渝北区", "--year", 2024, "--format", "html",
                          "--out", out)]:
         code, stdout, err, seconds = run(*args, timeout=60, env=env)

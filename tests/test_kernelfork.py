@@ -9,6 +9,10 @@ import json
 import subprocess
 import textwrap
 
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
 from conftest import BIN, ROOT
 
 SCRIPT = textwrap.dedent('''
@@ -176,7 +180,11 @@ LAUNCHED = textwrap.dedent('''
     from analysis import kernel
 
     def main():
-        k = kernel.WarmKernel(cwd=sys.argv[1])      # one report: a new interpreter, not a fork
+        for preload in (True, False):
+            probe(preload)
+
+    def probe(preload):
+        k = kernel.WarmKernel(cwd=sys.argv[1], preload=preload)   # one report: a new interpreter, not a fork
         km = k.km()
         assert km is not None, k.error
         kc = km.client()
@@ -190,7 +198,7 @@ LAUNCHED = textwrap.dedent('''
                  "'warm': 'analysis.sections' in sys.modules, 'debugger': 'debugpy' in sys.modules and "
                  "sys.modules['debugpy'] is not None, 'cwd': os.getcwd(), 'cwd_importable': '' in sys.path, "
                  "'history': get_ipython().history_manager.enabled, 'frozen': gc.get_freeze_count(), "
-                 "'gc': gc.isenabled()})")
+                 "'gc': gc.isenabled(), 'pandas': 'pandas' in sys.modules, 'matplotlib': 'matplotlib' in sys.modules})")
         reply = run_sync(kc.execute_interactive)(
             "import gc, json, os, sys", user_expressions={"r": probe}, timeout=60,
             output_hook=lambda m: seen.append(m["header"]["msg_type"] + ":" + m["content"].get("execution_state", "")))
@@ -219,19 +227,24 @@ LAUNCHED = textwrap.dedent('''
 
 def test_a_single_reports_kernel_starts_warm_without_debugger_and_is_ready_at_once(tmp_path):
     """``analysis report``'s kernel runs ``python -m analysis.kernellaunch``: warm when it first answers, named
-    ipykernel, no debugpy; its client (analysis.kernelclient) is ready and IOPub carries its first request whole."""
+    ipykernel, no debugpy; its client (analysis.kernelclient) is ready and IOPub carries its first request whole.
+    The same without the packages a notebook that uses none of them would not use (preload=False)."""
     script = tmp_path / "launch_check.py"
     script.write_text(LAUNCHED, encoding="utf-8")
     proc = subprocess.run([str(BIN / "python"), str(script), str(tmp_path)], capture_output=True, text=True,
                           timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert r["client"] == "ReportKernelClient", r
-    assert {"status:busy", "execute_input:", "status:idle"} <= set(r["iopub"]), r   # all of it reached the client
-    assert r["comm"] == "ipykernel" and r["warm"] is True and r["debugger"] is False, r
-    assert r["cwd"] == str(tmp_path) and r["cwd_importable"] is True, r   # as ipykernel_launcher leaves it
-    assert r["history"] is False, r                                      # no SQLite write per cell
-    assert r["frozen"] > 50_000 and r["gc"] is True, r                   # imports frozen, collection on
+    warm, light = map(json.loads, proc.stdout.strip().splitlines()[-2:])
+    for r in (warm, light):
+        assert r["client"] == "ReportKernelClient", r
+        assert {"status:busy", "execute_input:", "status:idle"} <= set(r["iopub"]), r   # all of it reached the client
+        assert r["comm"] == "ipykernel" and r["debugger"] is False, r
+        assert r["cwd"] == str(tmp_path) and r["cwd_importable"] is True, r   # as ipykernel_launcher leaves it
+        assert r["history"] is False and r["gc"] is True, r                  # no SQLite write per cell; collection on
+    assert warm["warm"] is warm["pandas"] is warm["matplotlib"] is True, warm
+    assert warm["frozen"] > 50_000, warm                                     # its imports frozen
+    # a notebook that uses none of them (preload=False): ipykernel alone
+    assert light["warm"] is light["pandas"] is light["matplotlib"] is False, light
 
 
 def test_the_clients_readiness_check_reports_a_kernel_that_died(tmp_path):
@@ -263,3 +276,24 @@ def test_the_clients_readiness_check_reports_a_kernel_that_died(tmp_path):
     proc = subprocess.run([str(BIN / "python"), str(script)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "ReportKernelClient Kernel died before replying to kernel_info True"
+
+
+@pytest.mark.parametrize("code, preloaded", [
+    ("from analysis.report import open_report", True),
+    ("import pandas as pd", True),
+    ("import os, numpy as np", True),
+    ("import os\nif True:\n    import matplotlib.pyplot as plt", True),     # at any indentation
+    ("from pyarrow import parquet", True),
+    ("import os, sys\nprint('import pandas')", False),                   # a string, not a statement
+    ("# import pandas\nx = 1", False),                                   # a comment
+    ("import analysis_tools\nimport pandasql", False),                   # other packages
+    ("%matplotlib inline\nx = 1", False),
+])
+def test_a_notebook_is_given_the_preloaded_packages_only_if_it_imports_one(tmp_path, code, preloaded):
+    from analysis.kernel import preloads
+    nb = new_notebook(cells=[new_markdown_cell("import pandas"), new_code_cell("x = 1"), new_code_cell(code)])
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    assert preloads(path) is preloaded
+    path.write_text("{not json", encoding="utf-8")      # changed (another size): read again; unreadable: given them
+    assert preloads(path) is True and preloads(tmp_path / "missing.ipynb") is True

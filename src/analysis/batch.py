@@ -91,9 +91,11 @@ _STOPPING = threading.Event()
 _SLOTS = None
 
 
-def _worker_init(parent_pid: int | None = None, slots=None, pdf: bool = True) -> None:
+def _worker_init(parent_pid: int | None = None, slots=None, pdf: bool = True, preload: bool = True) -> None:
     """Each worker dies with the batch, pays its imports once, and stops its job when told to: SIGUSR1
-    asks the job to stop (the batch is interrupted and waits for it), SIGTERM aborts it and exits."""
+    asks the job to stop (the batch is interrupted and waits for it), SIGTERM aborts it and exits.
+    ``pdf``: some job makes a PDF (WeasyPrint is imported ahead); ``preload``: some job's notebook uses
+    what the kernel template imports ahead (:func:`analysis.kernel.preloads`)."""
     global _SLOTS
     signal.signal(signal.SIGTERM, _abort_worker)
     signal.signal(signal.SIGUSR1, _stop_worker)
@@ -105,7 +107,7 @@ def _worker_init(parent_pid: int | None = None, slots=None, pdf: bool = True) ->
     from .run import _warm_exporters, trim_imports
     trim_imports()
     from .kernel import use_template
-    use_template()     # the kernel template imports on the other core meanwhile (analysis.kernelfork)
+    use_template(preload)   # the kernel template imports on the other core meanwhile (analysis.kernelfork)
     _warm_exporters(pdf)   # no PDF among the jobs: WeasyPrint is not imported (a later PDF job would import it)
     from .handover import keep_loaded
     keep_loaded()      # the next job of the same data file does not read and validate it again
@@ -442,6 +444,8 @@ def _run_local(todo, workers: int, finish, retries: int = RETRIES) -> None:
     """Run the jobs on local worker processes, on a new pool for the jobs of a pool that broke."""
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
+
+    from .kernel import preloads
     ctx = mp.get_context("spawn")
     deaths: dict[str, list[int | None]] = {}   # request key → exit statuses of the workers that died running it
     queue = list(todo)
@@ -450,8 +454,9 @@ def _run_local(todo, workers: int, finish, retries: int = RETRIES) -> None:
         log.debug("starting %d local worker process(es) for %d job(s)", n, len(queue))
         slots = ctx.Array("q", len(queue), lock=False)   # job index → pid of the worker running it
         pdf = any("pdf" in request.formats for request, _ in queue)
+        preload = any(preloads(request.notebook) for request, _ in queue)
         ex = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
-                                 initargs=(os.getpid(), slots, pdf))
+                                 initargs=(os.getpid(), slots, pdf, preload))
         futures = {}
         handled: set = set()
         lost: list[int] = []

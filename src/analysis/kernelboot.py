@@ -1,6 +1,7 @@
-"""What every report's kernel imports before the notebook runs: ipykernel, pandas, matplotlib (off
-screen), pyarrow and :mod:`analysis`'s sections. Not the catalog's schema checker (jsonschema): the
-catalog comes parsed and checked in the handover (:data:`analysis.handover.CATALOG`).
+"""What every report's kernel imports before the notebook runs: ipykernel, and unless its notebook uses
+none of them (:data:`PRELOAD`), pandas, matplotlib (off screen), pyarrow and :mod:`analysis`'s
+sections. Not the catalog's schema checker (jsonschema): the catalog comes parsed and checked in the
+handover (:data:`analysis.handover.CATALOG`).
 
 Imported once by a batch worker's kernel template (:mod:`analysis.kernelfork`), whose forks are
 kernels that start warm; and by a kernel started the usual way as its warm-up (:data:`analysis.kernel.WARM_CODE`),
@@ -29,10 +30,17 @@ from analysis.run import trim_imports  # noqa: E402
 trim_imports()   # before jsonschema's first import: skips a grammar build nobody uses
 
 import ipykernel.kernelapp  # noqa: E402,F401
-import pyarrow.parquet  # noqa: E402,F401
 
-import analysis.sections  # noqa: E402,F401
-import analysis.table  # noqa: E402,F401  (the metrics table's cell; wcwidth)
+#: whether this kernel imports pandas, matplotlib, pyarrow and analysis ahead: not when its notebook uses
+#: none of them (``$ANALYSIS_KERNEL_PRELOAD`` is ``0``, set by :class:`analysis.kernel.WarmKernel` from
+#: :func:`analysis.kernel.preloads`): ≈ 1.2 CPU s a kernel nobody would use
+PRELOAD = os.environ.get("ANALYSIS_KERNEL_PRELOAD", "1").strip() != "0"
+
+if PRELOAD:
+    import pyarrow.parquet  # noqa: F401
+
+    import analysis.sections  # noqa: F401
+    import analysis.table  # noqa: F401  (the metrics table's cell; wcwidth)
 
 
 def _first_use() -> None:
@@ -47,7 +55,8 @@ def _first_use() -> None:
     pd.DataFrame({"a": [1.5], "b": ["x"]})._repr_html_()
 
 
-_first_use()
+if PRELOAD:
+    _first_use()
 
 from analysis.gcpause import settle  # noqa: E402
 

@@ -138,8 +138,8 @@ def _engine():
 def start_kernel(notebook: Path, kernel_name: str | None = None):
     """A kernel for a report of ``notebook``, starting now in the background (:class:`analysis.kernel.WarmKernel`):
     ``analysis report`` starts it before it checks the request, so that it warms up meanwhile."""
-    from .kernel import WarmKernel
-    kernel = WarmKernel(kernel_name, cwd=str(notebook.parent))
+    from .kernel import WarmKernel, preloads
+    kernel = WarmKernel(kernel_name, cwd=str(notebook.parent), preload=preloads(notebook))
     ACTIVE.update(kernel=kernel)     # a signal meanwhile stops it (abort)
     kernel.wait_launched(timeout=10)   # its launch first: the request's checks import for a while meanwhile
     return kernel
@@ -192,11 +192,12 @@ def _run_request(request: ReportRequest, *, prepared: ReportData | None, kernel_
             ACTIVE.update(lock=folder_lock)
         chars = report_chars(request)
         trim_imports()
-        from .kernel import WarmKernel
+        from .kernel import WarmKernel, preloads
         font_proc = fontcache.start(chars)            # a font subset for this data, built on the other core
         ACTIVE.update(font=font_proc)
         if kernel is None:
-            kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent))   # starts and imports meanwhile
+            kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent),   # starts and imports meanwhile
+                                preload=preloads(request.notebook))
             ACTIVE.update(kernel=kernel)
     except BaseException:
         if kernel is not None:
@@ -246,7 +247,7 @@ def _run_request(request: ReportRequest, *, prepared: ReportData | None, kernel_
                 log.warning("the kernel started ahead failed (%s: %s); starting another",
                             type(kernel.error).__name__, kernel.error)
                 kernel.shutdown()
-                kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent))
+                kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent), preload=preloads(request.notebook))
                 ACTIVE.update(kernel=kernel)
                 km = kernel.km()
                 if stop.is_set():
