@@ -168,3 +168,52 @@ def test_data_on_all_industry_value_added_is_accepted(tmp_path):
     (tmp_path / "sources.csv").write_text("id,title,file\nX,t,\n", encoding="utf-8")
     obs = load_observations(f)
     assert list(obs["indicator"]) == ["ind_va", "gdp"]
+
+
+def test_a_checked_catalog_is_remembered_by_its_text_and_read_back_without_parsing(tmp_path, monkeypatch):
+    """The schema-checked document is remembered in the cache folder: read back, it is the document the
+    YAML gave; a damaged record is worked out again; a changed text, or a catalog the schema refuses,
+    is parsed and checked (the second is never remembered)."""
+    import json
+
+    from analysis import catalog, yamlfile
+    monkeypatch.setenv("ANALYSIS_CACHE", str(tmp_path / "cache"))
+    parsed = []
+    real = yamlfile.loads
+    monkeypatch.setattr(yamlfile, "loads", lambda *a, **k: parsed.append(a[1]) or real(*a, **k))
+    path = tmp_path / "catalog.yaml"
+    text = (ROOT / "data" / "catalog.yaml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    first, problems = catalog._checked_doc(path, text)
+    assert problems == [] and len(parsed) == 1
+    [record] = (tmp_path / "cache" / "catalogs").glob("*.json")
+    again, problems = catalog._checked_doc(path, text)
+    assert problems == [] and len(parsed) == 1 and again == first        # read back, not parsed
+    assert json.loads(record.read_text(encoding="utf-8"))["doc"] == first
+    record.write_text('{"doc": [', encoding="utf-8")                        # damaged: parsed, rewritten
+    assert catalog._checked_doc(path, text) == (first, []) and len(parsed) == 2
+    assert json.loads(record.read_text(encoding="utf-8"))["doc"] == first
+    other = text.replace("indicators:\n", "indicators:\n  extra_one: {zh: 额外, en: extra, unit: 亿元}\n", 1)
+    doc, _ = catalog._checked_doc(path, other)
+    assert "extra_one" in doc["indicators"] and len(parsed) == 3
+    assert len(list((tmp_path / "cache" / "catalogs").glob("*.json"))) == 2
+    bad = text.replace("  approx_band: 0.05", "  approx_band: five")
+    for _ in range(2):                                                       # refused each time, never remembered
+        _, problems = catalog._checked_doc(path, bad)
+        assert any("approx_band" in p for p in problems)
+    assert len(parsed) == 5 and len(list((tmp_path / "cache" / "catalogs").glob("*.json"))) == 2
+
+
+def test_a_remembered_catalog_is_read_without_jsonschema(tmp_path):
+    """In a new process the second time: the catalog is the same, and jsonschema is not imported."""
+    import json
+    import subprocess
+
+    from conftest import BIN
+    code = ("import json, sys\nfrom analysis.catalog import load_catalog\nc = load_catalog()\n"
+            "print(json.dumps([len(c.indicators), len(c.metrics), 'jsonschema' in sys.modules]))")
+    env = {**__import__("os").environ, "ANALYSIS_CACHE": str(tmp_path / "cache")}
+    runs = [json.loads(subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, env=env,
+                                      cwd=ROOT, check=True).stdout) for _ in range(2)]
+    assert runs[0][:2] == runs[1][:2] and runs[0][0] > 20
+    assert runs[0][2] is True and runs[1][2] is False
