@@ -141,13 +141,15 @@ def main(which: list[str]) -> int:
         repeats = int(os.environ.get("SUITE_RUNS", "1"))
         print(f"Test suite, as `make test` runs it (median of {repeats}; several minutes each):", flush=True)
         t = suite.run(repeats)
-        rows = [[f"run {i + 1}", f"{r['seconds']:.0f}", f"{r['load_before']:.1f} / {r['load_after']:.1f}", r["summary"]]
-                for i, r in enumerate(t["runs"])]
+        rows = [[f"run {i + 1}", f"{r['seconds']:.0f}", f"{r['load_before']:.1f} / {r['load_after']:.1f}",
+                 f"{r['calibration']:.2f}", r["summary"]] for i, r in enumerate(t["runs"])]
         lines += section(
             "Test suite (issue 12)",
             f"`python -m pytest -q -p no:cacheprovider` (what `make test` runs) from a warm environment, on "
-            f"{t['cores']} cores; load = the load average before / after the run (other processes on the same cores).",
-            ["run", "seconds", "load", "pytest"], rows,
+            f"{t['cores']} cores; load = the load average before / after the run (other processes on the same cores); "
+            "calibration = CPU seconds of a fixed single-threaded workload just before the run (`suite.calibrate`: "
+            "the machine's speed at the time; lower is faster).",
+            ["run", "seconds", "load", "calibration s", "pytest"], rows,
             f"Median **{t['seconds']:.0f} s** ({t['seconds'] / 60:.1f} min; target ≤ 4 min: "
             f"**{'met' if t['meets'] else 'NOT met'}**){'' if t['passed'] else '; NOT every run passed'}.")
     # each benchmark keeps its own section; RESULTS.md shows the latest of each

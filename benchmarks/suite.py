@@ -30,8 +30,25 @@ def _load() -> float:
         return float("nan")
 
 
+def calibrate() -> float:
+    """CPU seconds of a fixed single-threaded workload (interpreted Python and zlib, ≈ 1 s): how fast the
+    machine runs right now. This machine's speed drifts by ±20 % over hours; a suite time read beside it
+    says whether a slower run is the code or the machine."""
+    import zlib
+    t = time.process_time()
+    data = bytes(range(256)) * 4096
+    total = 0
+    for i in range(3_000_000):
+        total += i * i % 7
+    for _ in range(40):
+        zlib.compress(data, 6)
+    return time.process_time() - t
+
+
 def once() -> dict:
-    """One run of the suite: seconds, exit code, pytest's last line, load average before and after."""
+    """One run of the suite: seconds, exit code, pytest's last line, load average before and after, and
+    :func:`calibrate` just before."""
+    calibration = calibrate()
     before = _load()
     t = time.perf_counter()
     res = subprocess.run(COMMAND, cwd=ROOT, capture_output=True, text=True)
@@ -44,7 +61,7 @@ def once() -> dict:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(res.stdout + res.stderr, encoding="utf-8")
     return {"seconds": seconds, "returncode": res.returncode, "summary": summary, "failed": failed,
-            "load_before": before, "load_after": _load()}
+            "load_before": before, "load_after": _load(), "calibration": calibration}
 
 
 def run(repeats: int = 1) -> dict:
@@ -53,7 +70,8 @@ def run(repeats: int = 1) -> dict:
         r = once()
         runs.append(r)
         print(f"  run {i + 1}/{repeats}: {r['seconds']:.0f} s, exit {r['returncode']} ({r['summary']}); "
-              f"load average {r['load_before']:.1f} before, {r['load_after']:.1f} after"
+              f"load average {r['load_before']:.1f} before, {r['load_after']:.1f} after; "
+              f"calibration {r['calibration']:.2f} s"
               + "".join(f"\n    failed: {t}" for t in r["failed"]), flush=True)
     median = statistics.median(r["seconds"] for r in runs)
     res = {"seconds": median, "runs": runs, "passed": all(r["returncode"] == 0 for r in runs),
