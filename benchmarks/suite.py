@@ -2,7 +2,8 @@
 
 Times the command `make test` runs, `python -m pytest -q` (with `-p no:cacheprovider`, so that
 a run neither reads nor leaves pytest's cache of failed tests), in a subprocess from the
-repository's top, N times; the median is the figure. The machine's load average before and after
+repository's top, N times, with Python allowed to write bytecode as the Makefile allows it; the median
+is the figure. The machine's load average before and after
 each run is kept beside it: the suite runs reports in parallel (pyproject's addopts), and other
 processes on the same cores slow it down as much as they take.
 
@@ -51,7 +52,8 @@ def once() -> dict:
     calibration = calibrate()
     before = _load()
     t = time.perf_counter()
-    res = subprocess.run(COMMAND, cwd=ROOT, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}   # as the Makefile runs it
+    res = subprocess.run(COMMAND, cwd=ROOT, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t
     lines = [line for line in res.stdout.splitlines() if line.strip()]
     summary = re.sub(r"^=+ | =+$", "", lines[-1]) if lines else ""
