@@ -32,7 +32,7 @@ def _load() -> float:
 
 
 def calibrate() -> float:
-    """CPU seconds of a fixed single-threaded workload (interpreted Python and zlib, ≈ 1 s): how fast the
+    """CPU seconds of a fixed single-threaded workload (interpreted Python and zlib, ≈ 0.5 s): how fast the
     machine runs right now. This machine's speed drifts by ±20 % over hours; a suite time read beside it
     says whether a slower run is the code or the machine."""
     import zlib
