@@ -115,7 +115,11 @@ def example_batch(tmp_path_factory):
     # template has pandas and pyarrow: the notebook uses them
     workers = [pid for pid in children(proc.pid) if b"spawn_main" in _cmdline(pid)]   # not the resource tracker
     pango = {pid: maps_library(pid, "libpango-1.0") for pid in workers}
-    arrow = {pid: maps_library(pid, "libarrow") for w in workers for pid in children(w) if b"forkserver" in _cmdline(pid)}
+    templates = [pid for w in workers for pid in children(w) if b"forkserver" in _cmdline(pid)]
+    deadline = time.time() + 5          # started with the worker, before its first job: importing, if at all, only
+    while time.time() < deadline and not all(maps_library(t, "libarrow") for t in templates):   # on a loaded machine
+        time.sleep(0.1)
+    arrow = {pid: maps_library(pid, "libarrow") for pid in templates}
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGTERM)  # what cron's timeout or systemd sends
         stdout, stderr = proc.communicate(timeout=120)
