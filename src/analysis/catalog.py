@@ -284,40 +284,26 @@ def _checked_doc(path: Path, text: str) -> tuple[Any, list[str]]:
     a process then neither parses the YAML nor imports jsonschema to check it (≈ 0.1–0.2 CPU s of every
     command that reads a catalog). JSON only — nothing executable — and only a document JSON gives back
     unchanged; a record that cannot be read or is damaged is worked out again and rewritten."""
-    import hashlib
     import json
-    from importlib.util import find_spec
-
-    digest = hashlib.sha256(text.encode("utf-8"))
     here = Path(__file__).parent
     try:
-        for name in _READERS:
-            digest.update(b"\0" + (here / name).read_bytes())
-        # jsonschema's installed copy (its file and when it was written) without importing it or reading
-        # the installed packages' metadata (≈ 0.03 s)
-        origin = find_spec("jsonschema").origin
-        digest.update(f"\0{origin} {os.stat(origin).st_mtime_ns}".encode())
-        remembered = paths.cache_dir() / "catalogs" / f"{digest.hexdigest()}.json"
-    except (OSError, AttributeError, TypeError, ValueError, ImportError):   # no jsonschema found: checked below
-        remembered = None
-    if remembered is not None:
-        try:
-            record = json.loads(remembered.read_text(encoding="utf-8"))
-            if isinstance(record, dict) and isinstance(record.get("doc"), dict):
-                return record["doc"], []
-        except (OSError, ValueError):
-            pass
+        at = paths.remembered("catalogs", text, *((here / name).read_bytes() for name in _READERS),
+                              "jsonschema " + paths.installed("jsonschema"))
+    except (OSError, ImportError):   # no jsonschema found: checked below, which says so
+        at = None
+    record = paths.recall(at)
+    if isinstance(record, dict) and isinstance(record.get("doc"), dict):
+        return record["doc"], []
     from . import schema, yamlfile
     doc = yamlfile.loads(text, str(path), error=CatalogError)
     problems = schema.problems(_validator(), doc, str(path))
-    if not problems and remembered is not None:
+    if not problems:
         try:
             encoded = json.dumps({"doc": doc}, ensure_ascii=False, allow_nan=False)
-            if json.loads(encoded)["doc"] == doc:     # not a date, a number key or a tuple that JSON would change
-                remembered.parent.mkdir(parents=True, exist_ok=True)
-                paths.write_atomically(remembered, encoded)
-        except (OSError, TypeError, ValueError):
-            pass
+        except (TypeError, ValueError):
+            encoded = None
+        if encoded and json.loads(encoded)["doc"] == doc:   # not a date, a number key or a tuple JSON would change
+            paths.remember(at, encoded)
     return doc, problems
 
 

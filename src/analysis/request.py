@@ -74,23 +74,16 @@ class NotebookParameter:
 
 def _inspected(path: str) -> dict:
     """papermill's ``inspect_notebook`` of a notebook, remembered in the cache folder by the notebook's
-    bytes and papermill's version: a batch's parent process then checks its jobs without importing
+    bytes and papermill's installed copy (:func:`analysis.paths.remembered`): a batch's parent process then checks its jobs without importing
     papermill (≈ 0.5 s before any worker can start). What cannot be read or written there is worked out
     again; a notebook papermill finds no parameters in is never remembered."""
-    from importlib.metadata import version
-
     try:
-        key = hashlib.sha256(Path(path).read_bytes() + b"\0papermill " + version("papermill").encode()).hexdigest()
-    except Exception:   # unreadable: papermill says why below
-        key = None
-    remembered = paths.cache_dir() / "notebooks" / f"{key}.json" if key else None
-    if remembered is not None:
-        try:
-            found = json.loads(remembered.read_text(encoding="utf-8"))
-            if isinstance(found, dict) and found and all(isinstance(v, dict) and "name" in v for v in found.values()):
-                return found
-        except (OSError, ValueError):
-            pass
+        at = paths.remembered("notebooks", Path(path).read_bytes(), "papermill " + paths.installed("papermill"))
+    except (OSError, ImportError):   # unreadable: papermill says why below
+        at = None
+    found = paths.recall(at)
+    if isinstance(found, dict) and found and all(isinstance(v, dict) and "name" in v for v in found.values()):
+        return found
     from .run import trim_imports
     trim_imports()
     import papermill as pm
@@ -98,12 +91,8 @@ def _inspected(path: str) -> dict:
         found = pm.inspect_notebook(path)
     except Exception as exc:  # papermill raises several types for unreadable notebooks
         raise UsageError(f"{path}: expected a Jupyter notebook, found a file papermill cannot read ({exc})") from None
-    if found and remembered is not None:
-        try:
-            remembered.parent.mkdir(parents=True, exist_ok=True)
-            paths.write_atomically(remembered, json.dumps(found, ensure_ascii=False, default=str))
-        except OSError:
-            pass
+    if found:
+        paths.remember(at, json.dumps(found, ensure_ascii=False, default=str))
     return found
 
 
