@@ -305,7 +305,7 @@ def run_batch(jobs_file: str | os.PathLike, *, workers: int | None = None, out: 
         raise AnalysisError(f"--out {out}: expected a folder the reports can be written to, found that it cannot "
                             f"be created ({exc.strerror})") from None
     with FolderLock(out, "analysis batch"):
-        return _run_locked(requests, out, workers, force, (scheduler, scheduler_timeout or SCHEDULER_TIMEOUT), retries)
+        return _run_locked(requests, out, workers, force, scheduler, scheduler_timeout or SCHEDULER_TIMEOUT, retries)
 
 
 def _sweep(out: Path) -> None:
@@ -382,7 +382,8 @@ class _Run:
         return [(r, i) for r, i in todo if r.key not in failed]
 
 
-def _run_locked(requests: list[ReportRequest], out: Path, workers, force, scheduler, retries) -> BatchResult:
+def _run_locked(requests: list[ReportRequest], out: Path, workers, force, scheduler, scheduler_timeout,
+                retries) -> BatchResult:
     t0 = time.perf_counter()
     main = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGTERM, signal.SIGINT)} if main else {}
@@ -393,9 +394,9 @@ def _run_locked(requests: list[ReportRequest], out: Path, workers, force, schedu
         todo = run.to_run(requests, force)
         if not todo:
             log.debug("nothing to run: no worker started")
-        elif scheduler[0]:
+        elif scheduler:
             run.result.pool = "dask"
-            _run_dask(todo, *scheduler, run.finish)
+            _run_dask(todo, scheduler, scheduler_timeout, run.finish)
         else:
             run.result.pool = "local"
             _run_local(todo, workers or os.cpu_count() or 1, run.finish, retries)

@@ -287,7 +287,7 @@ def _checked_doc(path: Path, text: str) -> tuple[Any, list[str]]:
     import json
     here = Path(__file__).parent
     try:
-        at = paths.remembered("catalogs", text, *((here / name).read_bytes() for name in _READERS),
+        at = paths.cached("catalogs", text, *((here / name).read_bytes() for name in _READERS),
                               "jsonschema " + paths.installed("jsonschema"))
     except (OSError, ImportError):   # no jsonschema found: checked below, which says so
         at = None

@@ -123,6 +123,11 @@ def usage(pid: int | None) -> dict[str, float]:
 class WarmKernel:
     """Start a kernel in a background thread; ``km()`` waits for it; ``shutdown()`` stops it."""
 
+    @classmethod
+    def for_notebook(cls, notebook: str | os.PathLike, kernel_name: str | None = None) -> WarmKernel:
+        """A kernel for a report of ``notebook``: in its folder, with :data:`PRELOADED` if it uses them."""
+        return cls(kernel_name, cwd=os.path.dirname(os.path.abspath(notebook)), preload=preloads(notebook))
+
     def __init__(self, kernel_name: str | None = None, cwd: str | None = None, preload: bool = True):
         """``preload``: the kernel imports :data:`PRELOADED` before it answers (see :func:`preloads`)."""
         self.kernel_name = kernel_name or "python3"

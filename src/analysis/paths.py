@@ -275,7 +275,7 @@ def installed(package: str) -> str:
     return f"{spec.origin} {os.stat(spec.origin).st_mtime_ns}"
 
 
-def remembered(kind: str, *parts: bytes | str) -> Path:
+def cached(kind: str, *parts: bytes | str) -> Path:
     """Where a result worked out from ``parts`` is remembered: ``cache_dir()/kind/<sha256 of parts>.json``
     (the parts: what the result depends on — an input's bytes, the code and libraries that work it out).
     A caller that cannot have every part passes None to :func:`recall` and :func:`remember` instead."""
@@ -287,7 +287,7 @@ def remembered(kind: str, *parts: bytes | str) -> Path:
 
 
 def recall(path: Path | None):
-    """The JSON value remembered at ``path`` (:func:`remembered`), or None: nothing there, unreadable or
+    """The JSON value remembered at ``path`` (:func:`cached`), or None: nothing there, unreadable or
     damaged. The caller checks its shape before it trusts it."""
     import json
     if path is None:

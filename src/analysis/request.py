@@ -74,11 +74,12 @@ class NotebookParameter:
 
 def _inspected(path: str) -> dict:
     """papermill's ``inspect_notebook`` of a notebook, remembered in the cache folder by the notebook's
-    bytes and papermill's installed copy (:func:`analysis.paths.remembered`): a batch's parent process then checks its jobs without importing
-    papermill (≈ 0.5 s before any worker can start). What cannot be read or written there is worked out
-    again; a notebook papermill finds no parameters in is never remembered."""
+    bytes and papermill's installed copy (:func:`analysis.paths.cached`): a batch's parent process then
+    checks its jobs without importing papermill (≈ 0.5 s before any worker can start). What cannot be
+    read or written there is worked out again; a notebook papermill finds no parameters in is never
+    remembered."""
     try:
-        at = paths.remembered("notebooks", Path(path).read_bytes(), "papermill " + paths.installed("papermill"))
+        at = paths.cached("notebooks", Path(path).read_bytes(), "papermill " + paths.installed("papermill"))
     except (OSError, ImportError):   # unreadable: papermill says why below
         at = None
     found = paths.recall(at)

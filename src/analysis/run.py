@@ -12,6 +12,7 @@ notebook, so their import time overlaps the execution instead of adding to it.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import shutil
@@ -138,8 +139,8 @@ def _engine():
 def start_kernel(notebook: Path, kernel_name: str | None = None):
     """A kernel for a report of ``notebook``, starting now in the background (:class:`analysis.kernel.WarmKernel`):
     ``analysis report`` starts it before it checks the request, so that it warms up meanwhile."""
-    from .kernel import WarmKernel, preloads
-    kernel = WarmKernel(kernel_name, cwd=str(notebook.parent), preload=preloads(notebook))
+    from .kernel import WarmKernel
+    kernel = WarmKernel.for_notebook(notebook, kernel_name)
     ACTIVE.update(kernel=kernel)     # a signal meanwhile stops it (abort)
     kernel.wait_launched(timeout=10)   # its launch first: the request's checks import for a while meanwhile
     return kernel
@@ -192,12 +193,11 @@ def _run_request(request: ReportRequest, *, prepared: ReportData | None, kernel_
             ACTIVE.update(lock=folder_lock)
         chars = report_chars(request)
         trim_imports()
-        from .kernel import WarmKernel, preloads
+        from .kernel import WarmKernel
         font_proc = fontcache.start(chars)            # a font subset for this data, built on the other core
         ACTIVE.update(font=font_proc)
         if kernel is None:
-            kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent),   # starts and imports meanwhile
-                                preload=preloads(request.notebook))
+            kernel = WarmKernel.for_notebook(request.notebook, kernel_name)   # starts and imports meanwhile
             ACTIVE.update(kernel=kernel)
     except BaseException:
         if kernel is not None:
@@ -233,7 +233,7 @@ def _run_request(request: ReportRequest, *, prepared: ReportData | None, kernel_
         # while the kernel runs the notebook, this process (otherwise waiting) imports the exporters and
         # writes the metrics and checks files; started only now, they do not slow the preparation down
         # (an absolute folder: papermill changes the working folder to the notebook's while it runs)
-        side = _Background(lambda pdf="pdf" in request.formats: _warm_exporters(pdf),
+        side = _Background(functools.partial(_warm_exporters, "pdf" in request.formats),
                            lambda folder=staging.absolute(): handover.publish(data, folder, stem))
         import papermill as pm
         from nbclient.exceptions import DeadKernelError
@@ -247,7 +247,7 @@ def _run_request(request: ReportRequest, *, prepared: ReportData | None, kernel_
                 log.warning("the kernel started ahead failed (%s: %s); starting another",
                             type(kernel.error).__name__, kernel.error)
                 kernel.shutdown()
-                kernel = WarmKernel(kernel_name, cwd=str(request.notebook.parent), preload=preloads(request.notebook))
+                kernel = WarmKernel.for_notebook(request.notebook, kernel_name)
                 ACTIVE.update(kernel=kernel)
                 km = kernel.km()
                 if stop.is_set():
